@@ -1,0 +1,53 @@
+# erpops.upgrade — entry points. Every target sets itself up first (scripts/bootstrap.sh).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+BIN := $(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/collections
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+LAB_DIR ?= $(ROOT)/.lab
+SANITY_TREE ?= /tmp/erpops-upgrade-sanity/ansible_collections/erpops/upgrade
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup demo test sanity lint units integration molecule bench lab-up lab-down clean
+
+setup:
+	@./scripts/bootstrap.sh
+
+demo: setup
+	@$(BIN)/python -m tools.k2lab.cli demo --lab-dir $(LAB_DIR)
+
+lab-up: setup
+	@$(BIN)/ansible-playbook playbooks/lab_up.yml -e k2lab_dir=$(LAB_DIR)
+
+lab-down: setup
+	@$(BIN)/ansible-playbook playbooks/lab_down.yml -e k2lab_dir=$(LAB_DIR)
+
+test: setup
+	@./scripts/run-tests.sh
+
+sanity: setup
+	@mkdir -p $(SANITY_TREE)
+	@rsync -a --delete --exclude .venv --exclude collections --exclude .build --exclude .lab \
+	  --exclude tests/output --exclude .git --exclude __pycache__ --exclude .pytest_cache ./ $(SANITY_TREE)/
+	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+lint: setup
+	@$(BIN)/ansible-lint --profile production roles playbooks
+
+units: setup
+	@$(PYTEST) -q tests/unit
+
+integration: setup
+	@$(PYTEST) -q tests/integration
+
+molecule: setup
+	@./scripts/run-molecule.sh
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf .build tests/output

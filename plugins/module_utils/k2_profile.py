@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every assumption about K2's private tables and files, in one overridable place.
+
+K2's own table names are not public. Each entry of ``DEFAULT_PROFILE`` says
+which runbook step needs it; users replace any part of it with the variable
+``k2_profile`` (merged key by key by ``merge_profile``). The lab builds exactly
+what the profile says, so a profile that matches a real K2 needs no code change.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Mapping
+
+DEFAULT_PROFILE: Dict[str, Any] = {
+    # K2-01, K2-13: which files make a folder a K2 (runnable or torso).
+    "folder": {
+        "executables": ["k2.exe", "K2.exe", "k2"],
+        "ini_file": "k2.ini",
+        "sysini_file": "sysk2.ini",
+        "ini_encoding": "cp1250",
+        "sql_dir": "SQL",
+        "konverze_dir": "SQL/konverze",
+        "extensions_dir": "extensions",
+        "install_log": "sql_inst.log",
+    },
+    # K2-01, K2-13: where k2.ini / sysk2.ini name the platform, server and CONF database.
+    # Only DRIVER is documented (FACTS.md); the other keys are assumptions.
+    "ini": {
+        "section": "DATABASE",
+        "driver_key": "DRIVER",
+        "server_key": "SERVER",
+        "database_key": "DATABASE",
+        "user_key": "USER",
+        "drivers": {"MSSQL": "mssql", "ORACLE": "oracle", "LAB": "lab"},
+        "deprecated_mssql_drivers": ["MS2000", "MS2000_P", "MS2000GEN", "MS2000GEN_P", "OLEDB_MS2000", "MS_SQLA"],
+        "version_section": "K2",
+        "version_key": "VERSION",
+    },
+    # K2-05, K2-08: the mandant list in the CONF database.
+    "firmy": {
+        "table": "FIRMY",
+        "code_column": "Zkr",
+        "name_column": "Naz",
+        "database_column": "DatabaseName",
+        "system_mandants": ["DEMO", "INIT"],
+    },
+    # K2-13, k2_info: the version a database was last converted to, in CONF and in every mandant.
+    "db_version": {"table": "K2VERZE", "version_column": "Verze"},
+    # K2-02: the login ban of the Reinstall manager (function 753) and reinstall mode; CONF database.
+    "reinstall_manager": {
+        "table": "REINSTALACE",
+        "ban_enabled_column": "ZakazPrihlaseni",
+        "ban_from_column": "ZakazOd",
+        "ban_message_column": "Zprava",
+        "ban_exempt_user_column": "Uzivatel",
+        "reinstall_allowed_column": "ReinstalacePovolena",
+        "preparation_done_column": "PripravaProvedena",
+    },
+    # K2-04: licence sessions of License management (function 678); CONF database.
+    "licence_sessions": {
+        "table": "LICSESSION",
+        "user_column": "Uzivatel",
+        "host_column": "Pocitac",
+        "program_column": "Program",
+        "app_server_column": "AplikacniServer",
+    },
+    # K2-07: version initializations per mandant (function 552).
+    "version_init": {
+        "table": "INICIALIZACE",
+        "function_column": "Funkce",
+        "mandatory_column": "Povinna",
+        "done_at_column": "Provedeno",
+    },
+    # K2-14: extension status (Object designer, Extensions form: Current / Format); CONF database.
+    "extensions": {"table": "ROZSIRENI", "name_column": "Nazev", "current_column": "Aktualni", "format_column": "Format"},
+    # K2-08, K2-12: vendor script names.
+    "scripts": {
+        "ddl": "K2t_{type}_{platform}.SQL",
+        "ddl_types": {"conf": "CONF", "company": "FIRMA"},
+        "ddl_platforms": {"mssql": "MSSQL", "oracle": "Oracle", "lab": "Lab"},
+        "konverze_platforms": {"mssql": "", "oracle": "Ora", "lab": "Lab"},
+    },
+    # K2-12: the collection's own journal of applied conversions, in every database.
+    "journal": {"table": "ERPOPS_CONVERSION_JOURNAL"},
+}
+
+
+def merge_profile(override: Mapping[str, Any] = None, base: Mapping[str, Any] = None) -> Dict[str, Any]:
+    """Return base (the default profile) with override merged in, dict by dict.
+
+    Unknown top-level entries are refused so that a typo in ``k2_profile`` is an
+    error rather than a silently ignored setting.
+    """
+    merged = copy.deepcopy(dict(base if base is not None else DEFAULT_PROFILE))
+    for name, value in (override or {}).items():
+        if name not in merged:
+            raise ValueError("k2_profile: unknown entry %r (known: %s)" % (name, ", ".join(sorted(merged))))
+        if isinstance(merged[name], dict):
+            if not isinstance(value, Mapping):
+                raise ValueError("k2_profile: entry %r must be a mapping, got %s" % (name, type(value).__name__))
+            unknown = sorted(set(value) - set(merged[name]))
+            if unknown:
+                raise ValueError("k2_profile.%s: unknown key(s) %s" % (name, ", ".join(unknown)))
+            merged[name].update(copy.deepcopy(dict(value)))
+        else:
+            merged[name] = copy.deepcopy(value)
+    return merged
+
+
+def ddl_script_name(profile: Mapping[str, Any], db_kind: str, platform: str) -> str:
+    """``K2t_CONF_MSSQL.SQL`` for (conf, mssql); db_kind is ``conf`` or ``company``."""
+    scripts = profile["scripts"]
+    return scripts["ddl"].format(type=scripts["ddl_types"][db_kind], platform=scripts["ddl_platforms"][platform])
