@@ -1,0 +1,96 @@
+"""The lab's command line: ``python -m tools.k2lab.cli up|down|status [--lab-dir DIR]``.
+
+``up`` starts the PostgreSQL cluster, builds the sites of a fleet file (JSON:
+``{"sites": [{"name": "site01", ...SiteSpec fields...}]}``, default: the demo
+fleet) and writes ``<lab-dir>/inventory.yml`` with one host per site. It prints
+one JSON line: ``{"changed": bool, "sites": [...], "inventory": path}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from tools.k2lab import cluster as pg
+from tools.k2lab.site import SiteSpec, build, database_name, site_dir
+
+DEMO_FLEET = [
+    {"name": "alfa", "version": "gaia.12.3"},
+    {"name": "beta", "version": "gaia.12.3", "mandants": ["FIRMA"], "outdated_extensions": ["Sklad"], "missing_inits": ["FIRMA"]},
+    {"name": "gama", "version": "gaia.12.3", "torso": True},
+]
+
+
+def load_fleet(path):
+    if not path:
+        return [SiteSpec(**site) for site in DEMO_FLEET]
+    with open(path, encoding="utf-8") as handle:
+        return [SiteSpec(**site) for site in json.load(handle)["sites"]]
+
+
+def inventory(lab_dir, cluster, specs):
+    hosts = {}
+    for spec in specs:
+        hosts[spec.name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "k2_folder": site_dir(lab_dir, spec.name),
+            "k2_db_platform": "lab",
+            "k2_db_host": cluster.socket_dir,
+            "k2_db_port": cluster.port,
+            "k2_db_user": cluster.login,
+            "k2_db_password": cluster.password,
+            "k2_conf_database": database_name(spec.name, "CONF"),
+        }
+    return {"all": {"children": {"k2_sites": {"hosts": hosts}}}}
+
+
+def write_if_changed(path, text):
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return False
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(path + ".tmp", path)
+    return True
+
+
+def up(lab_dir, fleet_path=None):
+    os.makedirs(lab_dir, exist_ok=True)
+    cluster, changed = pg.ensure_running(lab_dir)
+    specs = load_fleet(fleet_path)
+    for spec in specs:
+        changed = build(lab_dir, cluster, spec) or changed
+    inventory_path = os.path.join(lab_dir, "inventory.yml")
+    # JSON is valid YAML; ansible reads it with the yaml inventory plugin.
+    changed = write_if_changed(inventory_path, json.dumps(inventory(lab_dir, cluster, specs), indent=2, sort_keys=True) + "\n") or changed
+    return {"changed": changed, "sites": [s.name for s in specs], "inventory": inventory_path}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="k2lab")
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--lab-dir", default=os.path.join(os.getcwd(), ".lab"))
+    parser.add_argument("--fleet", help="fleet file (JSON); default: the demo fleet")
+    args = parser.parse_args(argv)
+    lab_dir = os.path.abspath(args.lab_dir)
+    try:
+        if args.command == "up":
+            result = up(lab_dir, args.fleet)
+        elif args.command == "down":
+            result = {"changed": pg.stop(lab_dir)}
+        else:
+            cluster = pg.load(lab_dir)
+            result = {"changed": False, "running": bool(cluster and pg.is_running(cluster))}
+    except pg.LabError as exc:
+        print(json.dumps({"failed": True, "msg": str(exc)}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""A real PostgreSQL cluster for the lab, started by the lab itself.
+
+initdb refuses to run as root, so the cluster belongs to the ``postgres`` user
+when the lab runs as root. It listens only on a unix socket in the lab folder,
+on a free port, with password authentication for the K2 login (so that a wrong
+password is a real failure) and trust for the cluster owner.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import asdict, dataclass
+
+K2_LOGIN = "k2"
+K2_PASSWORD = "k2-lab-secret"
+STATE_FILE = "cluster.json"
+
+
+class LabError(RuntimeError):
+    """The lab cannot be built; the message says why."""
+
+
+@dataclass
+class Cluster:
+    data_dir: str
+    socket_dir: str
+    port: int
+    bin_dir: str
+    owner: str
+    login: str = K2_LOGIN
+    password: str = K2_PASSWORD
+
+    def dsn_args(self, database: str = "postgres", superuser: bool = True):
+        user = self.owner if superuser else self.login
+        return ["-h", self.socket_dir, "-p", str(self.port), "-U", user, "-d", database]
+
+
+def find_bin_dir() -> str:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
+    for path in candidates:
+        if os.path.exists(os.path.join(path, "initdb")):
+            return path
+    raise LabError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run `make setup` (installs Debian's postgresql)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_owner(owner: str, argv):
+    if os.geteuid() == 0 and owner != "root":
+        return ["runuser", "-u", owner, "--"] + argv
+    return argv
+
+
+def _run(argv, **kwargs):
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        raise LabError("%s failed: %s" % (" ".join(argv[:4]), (result.stderr or result.stdout).strip()[-800:]))
+    return result.stdout
+
+
+def _chown_tree(path: str, owner: str) -> None:
+    entry = pwd.getpwnam(owner)
+    for root, dirs, files in os.walk(path):
+        for name in [root] + [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]:
+            os.chown(name, entry.pw_uid, entry.pw_gid)
+
+
+def load(lab_dir: str):
+    path = os.path.join(lab_dir, STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return Cluster(**json.load(handle))
+
+
+def is_running(cluster: Cluster) -> bool:
+    status = subprocess.run(_as_owner(cluster.owner, [os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "status"]),
+                            capture_output=True, text=True, check=False)
+    return status.returncode == 0
+
+
+def ensure_running(lab_dir: str):
+    """Start (creating if needed) the lab cluster; returns (cluster, changed)."""
+    cluster = load(lab_dir)
+    changed = False
+    if cluster is None or not os.path.exists(os.path.join(cluster.data_dir, "PG_VERSION")):
+        cluster = _init(lab_dir)
+        changed = True
+    if not is_running(cluster):
+        if _port_taken(cluster.port):
+            cluster.port = _free_port()
+            _save(lab_dir, cluster)
+        _run(_as_owner(cluster.owner, [
+            os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "-l", os.path.join(cluster.data_dir, "server.log"),
+            "-o", "-k %s -p %d -c listen_addresses='' -c fsync=off -c max_connections=200" % (cluster.socket_dir, cluster.port),
+            "-w", "-t", "60", "start"]))
+        changed = True
+    return cluster, changed
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _init(lab_dir: str) -> Cluster:
+    owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    base = os.path.join(lab_dir, "pg")
+    if os.path.exists(base):
+        shutil.rmtree(base)
+    data_dir, socket_dir = os.path.join(base, "data"), os.path.join(base, "run")
+    os.makedirs(socket_dir)
+    os.makedirs(data_dir, mode=0o700)
+    os.chmod(lab_dir, 0o755)
+    if os.geteuid() == 0:
+        _chown_tree(base, owner)
+    cluster = Cluster(data_dir=data_dir, socket_dir=socket_dir, port=_free_port(), bin_dir=find_bin_dir(), owner=owner)
+    _run(_as_owner(owner, [os.path.join(cluster.bin_dir, "initdb"), "-D", data_dir, "-U", owner, "-E", "UTF8",
+                           "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=reject"]))
+    with open(os.path.join(data_dir, "pg_hba.conf"), "w", encoding="utf-8") as hba:
+        hba.write("local all %s trust\nlocal all all scram-sha-256\n" % owner)
+    _save(lab_dir, cluster)
+    return cluster
+
+
+def _save(lab_dir: str, cluster: Cluster) -> None:
+    with open(os.path.join(lab_dir, STATE_FILE), "w", encoding="utf-8") as handle:
+        json.dump(asdict(cluster), handle, indent=1)
+
+
+def stop(lab_dir: str) -> bool:
+    cluster = load(lab_dir)
+    if cluster is None or not is_running(cluster):
+        return False
+    _run(_as_owner(cluster.owner, [os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "-m", "fast", "-w", "stop"]))
+    return True
+
+
+def psql(cluster: Cluster, sql: str, database: str = "postgres") -> str:
+    """Run SQL as the cluster owner; returns unaligned, tuples-only output."""
+    argv = [os.path.join(cluster.bin_dir, "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + cluster.dsn_args(database)
+    return _run(_as_owner(cluster.owner, argv), input=sql)

@@ -1,0 +1,171 @@
+"""Build lab K2 sites: a folder that looks like a K2 installation, and its databases.
+
+A site is described by a ``SiteSpec``; its knobs inject what the runbook fears.
+Building is idempotent: a site that already exists with the same spec is left
+alone (the spec's fingerprint is stored in the folder), so a second
+``lab up`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
+
+from tools.k2lab import cluster as pg
+
+SPEC_FILE = ".k2lab-site.json"
+STAND_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stand_in_k2.py")
+
+
+@dataclass
+class SiteSpec:
+    name: str
+    version: str = "gaia.12.3"
+    db_version: Optional[str] = None  # None: the databases match the installed version
+    mandants: List[str] = field(default_factory=lambda: ["FIRMA", "FIRMA2", "FIRMA2_TEST"])
+    torso: bool = False
+    company_tables: int = 20
+    missing_inits: List[str] = field(default_factory=list)  # mandant codes with a missing mandatory initialization
+    outdated_extensions: List[str] = field(default_factory=list)
+    extensions: List[str] = field(default_factory=lambda: ["Dochazka", "Sklad"])
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def database_name(site: str, code: str) -> str:
+    return "%s_%s" % (site, code)
+
+
+def mandant_codes(spec: SiteSpec) -> List[str]:
+    return ["DEMO", "INIT"] + list(spec.mandants)
+
+
+def _profile_tables(kind: str, profile=DEFAULT_PROFILE) -> List[str]:
+    """Lab DDL for K2's private tables, exactly as the profile names them."""
+    q = lambda name: quote_ident("lab", name)  # noqa: E731
+    p = profile
+    version = "CREATE TABLE IF NOT EXISTS %s (%s varchar(40) NOT NULL)" % (q(p["db_version"]["table"]), q(p["db_version"]["version_column"]))
+    if kind == "company":
+        vi = p["version_init"]
+        return [version, "CREATE TABLE IF NOT EXISTS %s (%s varchar(100) NOT NULL, %s int4 NOT NULL, %s timestamp NULL)"
+                % (q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]))]
+    f, r, s, e = p["firmy"], p["reinstall_manager"], p["licence_sessions"], p["extensions"]
+    return [
+        version,
+        "CREATE TABLE IF NOT EXISTS %s (%s int4 NOT NULL PRIMARY KEY, %s varchar(30) NOT NULL, %s varchar(100) NOT NULL, %s varchar(128) NOT NULL)"
+        % (q(f["table"]), q("Cis"), q(f["code_column"]), q(f["name_column"]), q(f["database_column"])),
+        "CREATE TABLE IF NOT EXISTS %s (%s int4 NOT NULL, %s timestamptz NULL, %s varchar(500) NULL, %s varchar(60) NULL, %s int4 NOT NULL, %s int4 NOT NULL)"
+        % (q(r["table"]), q(r["ban_enabled_column"]), q(r["ban_from_column"]), q(r["ban_message_column"]), q(r["ban_exempt_user_column"]),
+           q(r["reinstall_allowed_column"]), q(r["preparation_done_column"])),
+        "CREATE TABLE IF NOT EXISTS %s (%s varchar(60) NOT NULL, %s varchar(60) NOT NULL, %s varchar(60) NOT NULL, %s int4 NOT NULL)"
+        % (q(s["table"]), q(s["user_column"]), q(s["host_column"]), q(s["program_column"]), q(s["app_server_column"])),
+        "CREATE TABLE IF NOT EXISTS %s (%s varchar(100) NOT NULL PRIMARY KEY, %s int4 NOT NULL, %s varchar(10) NOT NULL)"
+        % (q(e["table"]), q(e["name_column"]), q(e["current_column"]), q(e["format_column"])),
+    ]
+
+
+def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=DEFAULT_PROFILE) -> List[str]:
+    q = lambda name: quote_ident("lab", name)  # noqa: E731
+    lit = lambda value: quote_literal("lab", value)  # noqa: E731
+    p = profile
+    rows = ["INSERT INTO %s VALUES (%s)" % (q(p["db_version"]["table"]), lit(spec.db_version or spec.version))]
+    if kind == "company":
+        vi = p["version_init"]
+        done = "NULL" if code in spec.missing_inits else "now()"
+        rows.append("INSERT INTO %s VALUES ('Prepocet skladu', 1, %s), ('Konverze dokladu', 1, now()), ('Volitelna', 0, NULL)"
+                    % (q(vi["table"]), done))
+        return rows
+    f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
+    for number, mandant in enumerate(mandant_codes(spec), start=1):
+        rows.append("INSERT INTO %s VALUES (%d, %s, %s, %s)" % (q(f["table"]), number, lit(mandant), lit("Firma %s" % mandant),
+                                                                   lit(database_name(spec.name, mandant))))
+    rows.append("INSERT INTO %s VALUES (0, NULL, NULL, NULL, 0, 0)" % q(r["table"]))
+    for ext in spec.extensions:
+        current = 0 if ext in spec.outdated_extensions else 1
+        rows.append("INSERT INTO %s VALUES (%s, %d, '2.02')" % (q(e["table"]), lit(ext), current))
+    return rows
+
+
+def _write(path: str, data: bytes, mode: Optional[int] = None) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def _ini_texts(spec: SiteSpec, cluster: pg.Cluster) -> Dict[str, bytes]:
+    server = "%s,%d" % (cluster.socket_dir, cluster.port)
+    k2_ini = ("; Konfigurace připojení K2 — laboratoř erpops.upgrade\r\n"
+              "[DATABASE]\r\nDRIVER=LAB\r\nSERVER=%s\r\nDATABASE=%s\r\nUSER=%s\r\n\r\n"
+              "[K2]\r\nVERSION=%s\r\nNAZEV=Účetní společnost %s\r\n" % (server, database_name(spec.name, "CONF"), cluster.login, spec.version, spec.name))
+    sysk2_ini = ("; Systémová konfigurace\r\n[DATABASE]\r\nSERVER=%s\r\nDATABASE=%s\r\n" % (server, database_name(spec.name, "CONF")))
+    return {"k2.ini": k2_ini.encode("cp1250"), "sysk2.ini": sysk2_ini.encode("cp1250")}
+
+
+def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=DEFAULT_PROFILE) -> None:
+    for name, data in _ini_texts(spec, cluster).items():
+        _write(os.path.join(root, name), data)
+    for kind in ("conf", "company"):
+        _write(os.path.join(root, "SQL", ddl_script_name(profile, kind, "lab")),
+               ("\nGO\n".join(_profile_tables(kind, profile)) + "\nGO\n").encode("utf-8"))
+    os.makedirs(os.path.join(root, "SQL", "konverze"), exist_ok=True)
+    os.makedirs(os.path.join(root, "Conf", "Special"), exist_ok=True)
+    for ext in spec.extensions:
+        _write(os.path.join(root, "extensions", ext, "%s.ext" % ext), ("format=2.02\nname=%s\n" % ext).encode())
+    knobs = {"db": {"host": cluster.socket_dir, "port": cluster.port, "user": cluster.login, "password": cluster.password,
+                    "database": database_name(spec.name, "CONF")},
+             "extensions_table": {"table": profile["extensions"]["table"], "current": profile["extensions"]["current_column"],
+                                  "format": profile["extensions"]["format_column"]}}
+    _write(os.path.join(root, "Conf", "Special", "k2lab.json"), json.dumps(knobs, indent=1).encode())
+    if not spec.torso:
+        shutil.copyfile(STAND_IN, os.path.join(root, "k2"))
+        os.chmod(os.path.join(root, "k2"), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+
+
+def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=DEFAULT_PROFILE) -> None:
+    login = quote_ident("lab", cluster.login)
+    pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
+            % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
+    for code in ["CONF"] + mandant_codes(spec):
+        name = database_name(spec.name, code)
+        pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))
+        pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", name), login))
+        kind = "conf" if code == "CONF" else "company"
+        statements = _profile_tables(kind, profile) + _seed_rows(spec, kind, code, profile)
+        pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
+
+
+def site_dir(lab_dir: str, name: str) -> str:
+    return os.path.join(lab_dir, "sites", name)
+
+
+def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=DEFAULT_PROFILE) -> bool:
+    """Build one site; returns True when something changed."""
+    root = site_dir(lab_dir, spec.name)
+    marker = os.path.join(root, SPEC_FILE)
+    wanted = {"fingerprint": spec.fingerprint(), "cluster": "%s:%d" % (cluster.data_dir, cluster.port)}
+    if os.path.exists(marker):
+        with open(marker, encoding="utf-8") as handle:
+            if json.load(handle) == wanted and _databases_exist(spec, cluster):
+                return False
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    _folder(spec, cluster, root, profile)
+    _databases(spec, cluster, profile)
+    _write(marker, json.dumps(wanted).encode())
+    return True
+
+
+def _databases_exist(spec: SiteSpec, cluster: pg.Cluster) -> bool:
+    names = set(pg.psql(cluster, "SELECT datname FROM pg_database").split())
+    return all(database_name(spec.name, code) in names for code in ["CONF"] + mandant_codes(spec))
