@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The connection options every database module shares.
+
+``DB_ARGUMENT_SPEC`` goes into each DB module's argument spec (documented by the
+``erpops.upgrade.db`` doc fragment); ``db_params(module.params)`` picks these
+options out for ``db.connect()``. Environment variables fill in what the task
+leaves out, so an execution environment can carry the connection once.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+DB_ARGUMENT_SPEC = dict(
+    db_platform=dict(type="str", choices=["mssql", "oracle", "lab"], default="mssql", fallback=(env_fallback, ["K2_DB_PLATFORM"])),
+    login_host=dict(type="str", fallback=(env_fallback, ["K2_DB_HOST"])),
+    login_port=dict(type="int", fallback=(env_fallback, ["K2_DB_PORT"])),
+    login_user=dict(type="str", fallback=(env_fallback, ["K2_DB_USER"])),
+    login_password=dict(type="str", no_log=True, fallback=(env_fallback, ["K2_DB_PASSWORD"])),
+    odbc_driver=dict(type="str", fallback=(env_fallback, ["K2_DB_ODBC_DRIVER"])),
+    tls=dict(type="bool", default=True),
+    tls_trust_server_certificate=dict(type="bool", default=False),
+    connect_timeout=dict(type="int", default=15),
+    oracle_service_name=dict(type="str", fallback=(env_fallback, ["K2_DB_ORACLE_SERVICE"])),
+    oracle_thick_mode=dict(type="bool", default=False),
+    oracle_client_dir=dict(type="path"),
+)
+
+
+def db_params(params: dict) -> dict:
+    """The connection options out of a module's ``params`` (missing ones as their defaults)."""
+    return {name: params.get(name, spec.get("default")) for name, spec in DB_ARGUMENT_SPEC.items()}
