@@ -46,6 +46,8 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "name_column": "Naz",
         "database_column": "DatabaseName",
         "system_mandants": ["DEMO", "INIT"],
+        # Copies made for testing (seed: FIRMA2_TEST) are neither production nor system mandants.
+        "test_patterns": ["*_TEST", "*_TEST[0-9]", "TEST_*"],
     },
     # K2-13, k2_info: the version a database was last converted to, in CONF and in every mandant.
     "db_version": {"table": "K2VERZE", "version_column": "Verze"},

@@ -1,0 +1,159 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: k2_info
+short_description: Report the facts of a K2 site
+version_added: 0.1.0
+author: erpops.upgrade contributors (@erpops)
+description:
+  - Reads a K2 folder over the task's connection (WinRM or PSRP on Windows, C(local) in the lab) and says whether it is a
+    runnable K2, a torso (ini files only) or not K2 at all (RUNBOOK K2-01, K2-13).
+  - Parses C(k2.ini) and C(sysk2.ini) (cp1250 on Czech Windows) for the driver, the database server and the CONF database.
+  - Connects from the controller (or the execution environment) to the CONF database, lists the mandants of C(FIRMY), keeping
+    production mandants apart from DEMO, INIT and test copies, and reads the version each database was converted to.
+  - Changes nothing. The table and column names it reads come from the K2 profile (see the README).
+  - This module is implemented as an action plugin.
+options:
+  path:
+    description: The K2 folder on the K2 host.
+    type: str
+    required: true
+  conf_database:
+    description: The CONF database (on Oracle, its schema). Defaults to what C(k2.ini) names.
+    type: str
+  installed_version:
+    description:
+      - The installed K2 version, when C(k2.ini) does not record it (for example read from the file version of C(k2.exe)).
+    type: str
+  target_version:
+    description:
+      - A version to plan for. The result then says the upgrade kind and whether the target is reachable in one reinstall,
+        or which versions must come in between.
+    type: str
+  gather_databases:
+    description: Whether to connect to the databases. With C(false) only the folder is read.
+    type: bool
+    default: true
+  k2_profile:
+    description: Overrides of the K2 profile, merged into the default one entry by entry.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - erpops.upgrade.db
+attributes:
+  check_mode:
+    support: full
+    description: The module changes nothing, so it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+  action_group:
+    support: full
+    membership:
+      - erpops.upgrade.k2
+    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+seealso:
+  - module: erpops.upgrade.k2_webconfig_maintenance
+"""
+
+EXAMPLES = r"""
+- name: Read the facts of a K2 site
+  erpops.upgrade.k2_info:
+    path: 'D:\K2'
+    db_platform: mssql
+    login_host: sql01.example.com
+    login_user: k2admin
+    login_password: "{{ vault_k2_sql_password }}"
+    target_version: alba.01
+  register: site
+
+- name: Stop when the databases are not at the installed version
+  ansible.builtin.assert:
+    that: site.k2.databases_match_version
+"""
+
+RETURN = r"""
+k2:
+  description: The facts of the site.
+  returned: success
+  type: dict
+  contains:
+    folder:
+      description: The folder that was read.
+      type: str
+      sample: 'D:\K2'
+    kind:
+      description: C(runnable), C(torso) or C(not_k2).
+      type: str
+      sample: runnable
+    executable:
+      description: The K2 executable found in the folder, if any.
+      type: str
+      sample: k2.exe
+    version:
+      description: The installed K2 version.
+      type: str
+      sample: gaia.12.3
+    platform:
+      description: C(mssql), C(oracle) or C(lab), from the C(DRIVER) key of C(k2.ini).
+      type: str
+      sample: mssql
+    driver:
+      description: The C(DRIVER) value as written in C(k2.ini).
+      type: str
+      sample: MSSQL
+    server:
+      description: The database server named by the ini files.
+      type: str
+      sample: sql01\K2
+    conf_database:
+      description: The CONF database.
+      type: str
+      sample: K2_CONF
+    warnings:
+      description: Things worth knowing, such as a deprecated driver name.
+      type: list
+      elements: str
+    problems:
+      description: Why the folder is not K2, when it is not.
+      type: list
+      elements: str
+    upgrade:
+      description: The plan for O(target_version).
+      returned: when O(target_version) is set
+      type: dict
+      sample: {"kind": "generation", "reachable": false, "path": ["ori.09", "iris.05", "alba.01"], "reason": null}
+    mandants:
+      description: The rows of C(FIRMY) with their role (C(production), C(system) or C(test)).
+      returned: when the databases were read
+      type: list
+      elements: dict
+      sample: [{"code": "FIRMA", "name": "Firma s.r.o.", "database": "K2_FIRMA", "role": "production"}]
+    production_mandants:
+      description: Codes of the production mandants.
+      returned: when the databases were read
+      type: list
+      elements: str
+    system_mandants:
+      description: Codes of DEMO and INIT.
+      returned: when the databases were read
+      type: list
+      elements: str
+    test_mandants:
+      description: Codes of test copies.
+      returned: when the databases were read
+      type: list
+      elements: str
+    databases:
+      description: CONF and every mandant database with its version and whether it matches the installed version.
+      returned: when the databases were read
+      type: list
+      elements: dict
+    databases_match_version:
+      description: Whether every database is at the installed version.
+      returned: when the databases were read
+      type: bool
+"""
