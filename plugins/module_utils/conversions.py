@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which ``SQL/konverze/`` files run, in which order (RUNBOOK K2-12).
+
+File names are ``K2_{C|D}{version}{platform}{Additional}.sql``: ``C`` for the CONF
+database, ``D`` for every company database (INIT and DEMO included, the installer
+converts them all), ``{version}`` an opaque run of digits, ``{platform}`` a token
+per platform (``''`` MS SQL, ``Ora`` Oracle, ``Lab`` the lab; callers may pass other
+tokens from the profile). The whole name is matched without regard to case, as
+Windows does.
+
+The seed's table: one-time files (no ``Additional``) run only on a ``generation``
+upgrade; ``Additional`` files run on every upgrade kind (``build``, ``release``,
+``generation``).
+
+Order (deterministic): CONF files before company files (they go to different
+databases); then ascending numeric version; for equal versions the one-time file
+before its Additional file; remaining ties by the version token's text and the
+file name.
+
+Names that do not follow the pattern, or carry an unknown platform token, are
+returned in ``unknown`` with a reason, never dropped silently. Well-formed names
+for another platform or not due for this upgrade kind are returned in
+``not_selected``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+UPGRADE_KINDS = ("build", "release", "generation")
+PLATFORMS = ("mssql", "oracle", "lab")
+DEFAULT_PLATFORM_TOKENS: Mapping[str, str] = {"mssql": "", "oracle": "Ora", "lab": "Lab"}
+DB_CONF = "conf"
+DB_COMPANY = "company"
+_DB_KINDS = {"C": DB_CONF, "D": DB_COMPANY}
+ADDITIONAL = "additional"
+
+_NAME = re.compile(r"K2_([CD])(\d+)(\w*?)\.sql", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ConversionFile:
+    """One file of the plan."""
+
+    db_kind: str        # DB_CONF or DB_COMPANY
+    name: str
+    one_time: bool
+    version: str        # the numeric token as written
+    platform: str
+
+
+@dataclass(frozen=True)
+class Selection:
+    plan: Tuple[ConversionFile, ...]
+    not_selected: Tuple[Tuple[str, str], ...]   # (name, reason)
+    unknown: Tuple[Tuple[str, str], ...]        # (name, reason)
+
+    def for_db(self, db_kind: str) -> Tuple[ConversionFile, ...]:
+        return tuple(item for item in self.plan if item.db_kind == db_kind)
+
+
+def parse_name(name: str, tokens: Optional[Mapping[str, str]] = None) -> ConversionFile:
+    """Parse one file name; ``ValueError`` says why it is not a conversion file."""
+    tokens = DEFAULT_PLATFORM_TOKENS if tokens is None else tokens
+    match = _NAME.fullmatch(name)
+    if match is None:
+        raise ValueError("not named K2_{C|D}{version}{platform}{Additional}.sql")
+    kind, version, rest = match.groups()
+    one_time = True
+    if rest.lower().endswith(ADDITIONAL):
+        one_time = False
+        rest = rest[:-len(ADDITIONAL)]
+    platforms = [platform for platform, token in tokens.items() if token.lower() == rest.lower()]
+    if len(platforms) != 1:
+        known = ", ".join("%r (%s)" % (token, platform) for platform, token in sorted(tokens.items()))
+        reason = "is claimed by several platforms" if platforms else "is not a known platform token"
+        raise ValueError("platform token %r %s; known: %s" % (rest, reason, known))
+    return ConversionFile(_DB_KINDS[kind.upper()], name, one_time, version, platforms[0])
+
+
+def _order(item: ConversionFile) -> Tuple[int, int, int, str, str]:
+    return (0 if item.db_kind == DB_CONF else 1, int(item.version), 0 if item.one_time else 1, item.version, item.name)
+
+
+def select_conversions(names: Iterable[str], platform: str, upgrade_kind: str,
+                       tokens: Optional[Mapping[str, str]] = None) -> Selection:
+    """Plan the conversions of ``names`` (a folder listing) for one upgrade."""
+    tokens = dict(DEFAULT_PLATFORM_TOKENS if tokens is None else tokens)
+    if platform not in tokens:
+        raise ValueError("unknown platform %r (expected one of %s)" % (platform, ", ".join(sorted(tokens))))
+    if upgrade_kind not in UPGRADE_KINDS:
+        raise ValueError("unknown upgrade kind %r (expected one of %s)" % (upgrade_kind, ", ".join(UPGRADE_KINDS)))
+    plan: List[ConversionFile] = []
+    not_selected: List[Tuple[str, str]] = []
+    unknown: List[Tuple[str, str]] = []
+    seen: Dict[str, str] = {}
+    for name in names:
+        try:
+            item = parse_name(name, tokens)
+        except ValueError as exc:
+            unknown.append((name, str(exc)))
+            continue
+        if name.lower() in seen:
+            unknown.append((name, "duplicate of %s (names are compared without regard to case)" % seen[name.lower()]))
+            continue
+        seen[name.lower()] = name
+        if item.platform != platform:
+            not_selected.append((name, "for platform %s" % item.platform))
+        elif item.one_time and upgrade_kind != "generation":
+            not_selected.append((name, "one-time conversion, runs only on a generation upgrade (this is a %s upgrade)" % upgrade_kind))
+        else:
+            plan.append(item)
+    plan.sort(key=_order)
+    return Selection(tuple(plan), tuple(not_selected), tuple(unknown))
