@@ -29,6 +29,7 @@ BAD_PARAMETER = "bad connection parameter"
 SQL_FAILED = "SQL failed"
 
 REDACTED = "********"
+ODBC_HINTS = {DRIVER_MISSING: "`odbcinst -q -d` lists the ODBC drivers installed; set odbc_driver to one of them"}
 _MAX_DETAIL = 400
 _SECRET_ATTRIBUTE = re.compile(r"(?i)\b(pwd|password)=(\{(?:[^}]|\}\})*\}|[^;\s]*)")
 
@@ -72,10 +73,12 @@ def classify(patterns: ErrorPatterns, sqlstate: Optional[str], text: str, defaul
 
 
 def error_from_driver(exc: BaseException, patterns: ErrorPatterns, where: str, secrets: Sequence[Optional[str]] = (),
-                      default: str = SQL_FAILED, hint: str = "") -> DatabaseError:
+                      default: str = SQL_FAILED, hints: Optional[Dict[str, str]] = None) -> DatabaseError:
+    """``hints`` add a sentence per kind of error, e.g. how to list the installed ODBC drivers."""
     sqlstate, text = driver_message(exc)
     kind = classify(patterns, sqlstate, text, default)
-    return DatabaseError(kind, "%s: %s%s" % (where, one_line(text, secrets), hint), sqlstate)
+    hint = (hints or {}).get(kind)
+    return DatabaseError(kind, "%s: %s%s" % (where, one_line(text, secrets), " (%s)" % hint if hint else ""), sqlstate)
 
 
 def where(platform: str, host: str, port: Any, database: str) -> str:

@@ -191,5 +191,5 @@ def connect(params: dict, database: str) -> MssqlDatabase:
     try:
         connection = pyodbc.connect(text, autocommit=True, timeout=int(params.get("connect_timeout") or 15))
     except pyodbc.Error as exc:
-        raise base.error_from_driver(exc, ERROR_PATTERNS, where, secrets, default=base.SERVER_NOT_ANSWERING) from None
+        raise base.error_from_driver(exc, ERROR_PATTERNS, where, secrets, base.SERVER_NOT_ANSWERING, base.ODBC_HINTS) from None
     return MssqlDatabase(connection, database, where, secrets)

@@ -100,7 +100,8 @@ def column_length(row: Dict[str, Any]) -> Optional[int]:
 
 def column_from_row(row: Dict[str, Any]) -> schema_model.Column:
     number = row["DATA_TYPE"] == "NUMBER"
-    default = row.get("DATA_DEFAULT")
+    identity = base.flag(row.get("IDENTITY_COLUMN"))
+    default = None if identity else row.get("DATA_DEFAULT")  # an identity's default is its hidden sequence
     return schema_model.Column(
         name=row["COLUMN_NAME"],
         type=row["DATA_TYPE"].lower(),
@@ -108,7 +109,7 @@ def column_from_row(row: Dict[str, Any]) -> schema_model.Column:
         precision=row["DATA_PRECISION"] if number else None,
         scale=row["DATA_SCALE"] if number else None,
         nullable=base.flag(row["NULLABLE"]),
-        identity=base.flag(row.get("IDENTITY_COLUMN")),
+        identity=identity,
         default=default.strip() if isinstance(default, str) else default,
     )
 
@@ -180,8 +181,8 @@ def connect(params: dict, database: str) -> OracleDatabase:
     try:
         connection = oracledb.connect(**args)
     except oracledb.Error as exc:
-        hint = " (tls is on: the listener must accept TCPS; set tls=false for plain TCP)" if args["protocol"] == "tcps" else ""
-        raise base.error_from_driver(exc, ERROR_PATTERNS, where, secrets, base.SERVER_NOT_ANSWERING, hint) from None
+        hints = {base.SERVER_NOT_ANSWERING: "tls is on, so the listener must accept TCPS; set tls=false for plain TCP"} if args["protocol"] == "tcps" else None
+        raise base.error_from_driver(exc, ERROR_PATTERNS, where, secrets, base.SERVER_NOT_ANSWERING, hints) from None
     connection.autocommit = True
     db = OracleDatabase(connection, database, where, secrets)
     if not db.query(SCHEMA_EXISTS_SQL, {"owner": database}):
