@@ -16,8 +16,10 @@ PYTEST := $(BIN)/python -m pytest
 setup:
 	@./scripts/bootstrap.sh
 
+DEMO_TARGET ?= ori.09
 demo: setup
-	@$(BIN)/python -m tools.k2lab.cli demo --lab-dir $(LAB_DIR)
+	@$(BIN)/ansible-playbook playbooks/lab_up.yml -e k2lab_dir=$(LAB_DIR)
+	@$(BIN)/ansible-playbook -i $(LAB_DIR)/inventory.yml playbooks/k2_precheck.yml -e k2_target_version=$(DEMO_TARGET)
 
 lab-up: setup
 	@$(BIN)/ansible-playbook playbooks/lab_up.yml -e k2lab_dir=$(LAB_DIR)
