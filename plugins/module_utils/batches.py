@@ -181,6 +181,18 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def _read_up_to(binary, size: int) -> bytes:
+    """Read ``size`` bytes or up to the end (raw streams may return less per call)."""
+    parts: List[bytes] = []
+    while size > 0:
+        data = binary.read(size)
+        if not data:
+            break
+        parts.append(data)
+        size -= len(data)
+    return b"".join(parts)
+
+
 def _whole_stream_encoding(binary) -> str:
     start = binary.tell()
     head = binary.read(4)
@@ -195,7 +207,7 @@ def _whole_stream_encoding(binary) -> str:
             decoder.decode(data, final=not data)
             if not data:
                 break
-            data = binary.read(SNIFF_BYTES)
+            data = _read_up_to(binary, SNIFF_BYTES)
     except UnicodeDecodeError:
         return FALLBACK_ENCODING
     finally:
@@ -217,7 +229,7 @@ def open_script(source) -> io.TextIOWrapper:
     if seekable:
         encoding = _whole_stream_encoding(binary)
     else:
-        prefix = binary.read(SNIFF_BYTES)
+        prefix = _read_up_to(binary, SNIFF_BYTES)
         encoding = detect_encoding(prefix, complete=len(prefix) < SNIFF_BYTES)
         binary = io.BufferedReader(_Prefixed(prefix, binary))
     if not isinstance(binary, io.BufferedIOBase) and not hasattr(binary, "read1"):
