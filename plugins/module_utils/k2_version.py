@@ -37,11 +37,26 @@ class VersionError(ValueError):
     """A version string that cannot be read, or an upgrade that is not allowed."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class K2Version:
+    """Ordered by (generation, release, build); a missing build sorts before build 0."""
+
     generation: int
     release: int
     build: Optional[int] = None
+
+    # Not dataclass(order=True): that compares a missing build (None) with a number and raises TypeError.
+    def __lt__(self, other: "K2Version") -> bool:
+        return _key(self) < _key(other) if isinstance(other, K2Version) else NotImplemented
+
+    def __le__(self, other: "K2Version") -> bool:
+        return _key(self) <= _key(other) if isinstance(other, K2Version) else NotImplemented
+
+    def __gt__(self, other: "K2Version") -> bool:
+        return _key(self) > _key(other) if isinstance(other, K2Version) else NotImplemented
+
+    def __ge__(self, other: "K2Version") -> bool:
+        return _key(self) >= _key(other) if isinstance(other, K2Version) else NotImplemented
 
     def name(self, generations: Sequence[str] = GENERATIONS) -> str:
         """``mia.03`` or ``mia.03.120``; the number when the generation has no name."""
