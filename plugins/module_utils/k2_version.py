@@ -101,7 +101,7 @@ def upgrade_kind(current, target, generations: Sequence[str] = GENERATIONS) -> s
     conversions run, as the installer does for a repair reinstall.
     """
     cur, tgt = parse(current, generations), parse(target, generations)
-    if _key(tgt) < _key(cur):
+    if _is_downgrade(cur, tgt):
         raise VersionError("downgrade from %s to %s is not possible: K2 only reinstalls to the same or a newer version"
                            % (cur.name(generations), tgt.name(generations)))
     if tgt.generation != cur.generation:
@@ -115,10 +115,17 @@ def _key(version: K2Version):
     return (version.generation, version.release, version.build if version.build is not None else -1)
 
 
+def _is_downgrade(current: K2Version, target: K2Version) -> bool:
+    """Builds count only when both are known: ``mia.03.120`` -> ``mia.03`` reinstalls the same release."""
+    if (target.generation, target.release) != (current.generation, current.release):
+        return (target.generation, target.release) < (current.generation, current.release)
+    return current.build is not None and target.build is not None and target.build < current.build
+
+
 def directly_reachable(current, target, generations: Sequence[str] = GENERATIONS) -> bool:
     """True when one reinstall can go from current to target (rule 4)."""
     cur, tgt = parse(current, generations), parse(target, generations)
-    if _key(tgt) < _key(cur):
+    if _is_downgrade(cur, tgt):
         return False
     if tgt.generation == cur.generation:
         return True
