@@ -29,7 +29,7 @@ GENERATIONS = ("mona", "mia", "luna", "gaia", "ori", "iris", "alba", "nara", "ve
 RELEASE_OFFSET = 4
 UPGRADE_KINDS = ("build", "release", "generation")
 
-_NUMERIC = re.compile(r"^(\d{1,4})\.(\d{1,3})(?:\.(\d{1,6}))?$")
+_NUMERIC = re.compile(r"^(?:k2[\s_-]+)?(\d{1,4})\.(\d{1,3})(?:\.(\d{1,6}))?$")
 _NAMED = re.compile(r"^(?:k2[\s_-]*)?([a-z]+)[\s.]?(\d{1,3})(?:\.(\d{1,6}))?$")
 
 
