@@ -58,14 +58,15 @@ class SiteFacts:
 
 def decode_ini(data: bytes, encoding: str = "cp1250") -> str:
     """Decode an ini file: a UTF-8 (or UTF-16) BOM wins, else the Windows code page."""
+    bom = 0
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        data, encoding, bom = data[3:], "utf-8", 3
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise IniError("not valid %s text at byte %d" % (encoding, exc.start))
+        raise IniError("not valid %s text at byte %d" % (encoding, bom + exc.start))
 
 
 def parse_ini(text: str, name: str = "k2.ini") -> configparser.ConfigParser:
