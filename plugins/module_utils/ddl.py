@@ -865,3 +865,14 @@ def read_ddl(text: str, platform: str, filename: str = "", database: str = "") -
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # keep offsets; a BOM is not part of the first statement
     return _Reader(text, platform, filename, database).run()
+
+
+# Public handles on the tokenizer for the repair plan's search through conversion scripts.
+WORD = _WORD
+PUNCT = _PUNCT
+IDENT_KINDS = _IDENT_KINDS
+
+
+def token_ident(token: Tuple[int, str, int], platform: str) -> str:
+    """The identifier a name token stands for (unquoted, folded as ``platform`` folds it)."""
+    return _ident(token, platform)
