@@ -137,12 +137,16 @@ def read_site(files_present: Iterable[str], k2_ini: Optional[bytes], sysk2_ini: 
             facts.problems.append("%s is missing" % label)
     if facts.problems:
         return facts
-    try:
-        main = ini_values(parse_ini(decode_ini(k2_ini, folder["ini_encoding"]), folder["ini_file"]), profile)
-        system = ini_values(parse_ini(decode_ini(sysk2_ini, folder["ini_encoding"]), folder["sysini_file"]), profile)
-    except IniError as exc:
-        facts.problems.append("cannot read ini file: %s" % exc)
+    values = []
+    for label, data in ((folder["ini_file"], k2_ini), (folder["sysini_file"], sysk2_ini)):
+        try:
+            values.append(ini_values(parse_ini(decode_ini(data, folder["ini_encoding"]), label), profile))
+        except IniError as exc:
+            message = str(exc)
+            facts.problems.append("cannot read ini file: %s" % (message if message.startswith(label + ":") else "%s: %s" % (label, message)))
+    if facts.problems:
         return facts
+    main, system = values
     facts.driver = main.driver or system.driver
     facts.server = main.server or system.server
     facts.conf_database = main.database or system.database
