@@ -70,7 +70,13 @@ def decode_ini(data: bytes, encoding: str = "cp1250") -> str:
 
 
 def parse_ini(text: str, name: str = "k2.ini") -> configparser.ConfigParser:
-    """Parse ini text with configparser; keys before the first section are kept too."""
+    """Parse ini text with configparser; keys before the first section are kept too.
+
+    Leading blanks are dropped from every line first: Windows (GetPrivateProfileString)
+    ignores them, while configparser would read an indented key as the continuation
+    of the previous value.
+    """
+    text = "\n".join(line.lstrip() for line in text.splitlines())
     parser = configparser.ConfigParser(interpolation=None, strict=False, default_section="__no_defaults__")
     try:
         parser.read_string(text, source=name)
@@ -79,10 +85,18 @@ def parse_ini(text: str, name: str = "k2.ini") -> configparser.ConfigParser:
         try:
             parser.read_string("[%s]\n%s" % (_TOP_SECTION, text), source=name)
         except configparser.Error as exc:
-            raise IniError("%s: %s" % (name, _first_line(exc)))
+            raise IniError("%s: %s" % (name, _describe(exc, line_shift=1)))
     except configparser.Error as exc:
-        raise IniError("%s: %s" % (name, _first_line(exc)))
+        raise IniError("%s: %s" % (name, _describe(exc)))
     return parser
+
+
+def _describe(exc: configparser.Error, line_shift: int = 0) -> str:
+    """The first bad line of a ParsingError, else the error's first line."""
+    if isinstance(exc, configparser.ParsingError) and exc.errors:
+        lineno, line = exc.errors[0]
+        return "line %d is neither [section] nor key=value: %s" % (lineno - line_shift, line)
+    return _first_line(exc)
 
 
 def _first_line(exc: Exception) -> str:
