@@ -92,7 +92,8 @@ def remote_commands(shell_family: str, path: str, temp: str, backup: Optional[st
 class ActionModule(ActionBase):
     """Fetch web.config, flip the maintenance rule, put it back atomically."""
 
-    TRANSFERS_FILES = True
+    # No remote temporary directory: the temporary file goes next to web.config (one volume, atomic swap).
+    TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
