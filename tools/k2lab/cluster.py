@@ -124,6 +124,9 @@ def _init(lab_dir: str) -> Cluster:
     os.chmod(lab_dir, 0o755)
     if os.geteuid() == 0:
         _chown_tree(base, owner)
+        reach = subprocess.run(_as_owner(owner, ["test", "-w", data_dir]), check=False)
+        if reach.returncode != 0:
+            raise LabError("the lab folder %s must be reachable by the %s user (every parent folder needs o+x)" % (lab_dir, owner))
     cluster = Cluster(data_dir=data_dir, socket_dir=socket_dir, port=_free_port(), bin_dir=find_bin_dir(), owner=owner)
     _run(_as_owner(owner, [os.path.join(cluster.bin_dir, "initdb"), "-D", data_dir, "-U", owner, "-E", "UTF8",
                            "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=reject"]))
