@@ -95,6 +95,8 @@ def connection_string(params: dict, database: str) -> str:
     attributes: List[Tuple[str, str]] = [("DRIVER", base.brace(base.check_value("odbc_driver", driver, "}" if freetds else "")))]
     if freetds:
         attributes += [("SERVER", value("login_host", host)), ("PORT", str(int(port))), ("TDS_Version", "7.4")]
+    elif "\\" in host and not params.get("login_port"):
+        attributes.append(("SERVER", value("login_host", host)))  # a named instance: SQL Browser finds its port
     else:
         attributes.append(("SERVER", value("login_host", "%s,%d" % (host, int(port)))))
     if database:

@@ -59,6 +59,11 @@ def test_mssql_tls_switches():
     assert attributes["Encrypt"] == "no" and attributes["TrustServerCertificate"] == "yes"
 
 
+def test_mssql_named_instance_without_port_leaves_the_port_to_sql_browser():
+    assert dict(parse_odbc(mssql.connection_string(mssql_params(login_host="sql1\\K2", login_port=None), "K2")))["SERVER"] == "sql1\\K2"
+    assert dict(parse_odbc(mssql.connection_string(mssql_params(login_host="sql1\\K2"), "K2")))["SERVER"] == "sql1\\K2,1433"
+
+
 def test_mssql_without_login_uses_integrated_security():
     attributes = dict(parse_odbc(mssql.connection_string(mssql_params(login_user=None, login_password=None), "K2")))
     assert attributes["Trusted_Connection"] == "yes" and "UID" not in attributes and "PWD" not in attributes
