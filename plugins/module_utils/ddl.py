@@ -256,7 +256,7 @@ _IGNORED_FIRST = {
     "INSERT": "data", "UPDATE": "data", "DELETE": "data", "EXEC": "procedure call", "EXECUTE": "procedure call",
 }
 _IGNORED_CREATE = frozenset(("VIEW", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "SEQUENCE", "SYNONYM", "TYPE",
-                             "PACKAGE", "STATISTICS", "SCHEMA", "USER", "ROLE", "OR", "DEFAULT", "RULE"))
+                             "PACKAGE", "STATISTICS", "SCHEMA", "USER", "ROLE", "DEFAULT", "RULE"))
 # Legacy full-text procedures define structure the model would need: report them.
 _UNSUPPORTED_EXEC = frozenset(("SP_FULLTEXT_TABLE", "SP_FULLTEXT_COLUMN"))
 
@@ -336,8 +336,8 @@ class _Parser(object):
                     depth -= 1
                     if depth == 0:
                         return
-            elif kind == _OTHER:
-                raise DdlError("unreadable text %r" % value[:20])
+            elif kind == _OPEN_COMMENT or (kind == _OTHER and value in _QUOTES):
+                raise DdlError("unterminated quote or comment %r" % value)
         raise DdlError("unbalanced parentheses")
 
     def name_list(self) -> Tuple[str, ...]:
@@ -442,8 +442,8 @@ class _Parser(object):
                     break
             elif kind == _WORD and depth == 0 and value.upper() in stop:
                 break
-            elif kind == _OTHER:
-                raise DdlError("unreadable text %r" % value[:20])
+            elif kind == _OPEN_COMMENT or (kind == _OTHER and value in _QUOTES):
+                raise DdlError("unterminated quote or comment %r" % value)
             self.i += 1
         if self.i == first:
             raise DdlError("expected an expression, found %s" % self.describe())
@@ -581,6 +581,7 @@ class _Parser(object):
             self.accept("VALUES")
 
 
+_QUOTES = frozenset(("'", '"', "["))
 _CONSTRAINT_START = frozenset(("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK"))
 
 
@@ -674,6 +675,9 @@ class _Reader(object):
             raise DdlError("unknown statement %s" % first)
 
     def create(self, p: _Parser, statement: Statement) -> None:
+        if p.accept("OR"):
+            p.expect("REPLACE", "ALTER")
+            p.accept("EDITIONABLE", "NONEDITIONABLE")
         unique = bool(p.accept("UNIQUE"))
         p.accept("BITMAP")
         clustered = p.accept("CLUSTERED", "NONCLUSTERED")
