@@ -106,10 +106,22 @@ def merge_profile(override: Mapping[str, Any] = None, base: Mapping[str, Any] = 
             unknown = sorted(set(value) - set(merged[name]))
             if unknown:
                 raise ValueError("k2_profile.%s: unknown key(s) %s" % (name, ", ".join(unknown)))
+            for item, setting in value.items():
+                _check_type("%s.%s" % (name, item), merged[name][item], setting)
             merged[name].update(copy.deepcopy(dict(value)))
         else:
             merged[name] = copy.deepcopy(value)
     return merged
+
+
+_TYPE_NAMES = ((str, "a string"), ((list, tuple), "a list"), (Mapping, "a mapping"))
+
+
+def _check_type(where: str, default: Any, value: Any) -> None:
+    """Refuse a value of another kind than the default: a string where a list belongs would be read letter by letter."""
+    for kind, label in _TYPE_NAMES:
+        if isinstance(default, kind) and not isinstance(value, kind):
+            raise ValueError("k2_profile.%s must be %s, got %s %r" % (where, label, type(value).__name__, value))
 
 
 def ddl_script_name(profile: Mapping[str, Any], db_kind: str, platform: str) -> str:
