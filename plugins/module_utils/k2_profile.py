@@ -127,4 +127,7 @@ def _check_type(where: str, default: Any, value: Any) -> None:
 def ddl_script_name(profile: Mapping[str, Any], db_kind: str, platform: str) -> str:
     """``K2t_CONF_MSSQL.SQL`` for (conf, mssql); db_kind is ``conf`` or ``company``."""
     scripts = profile["scripts"]
+    for what, table, wanted in (("database kind", "ddl_types", db_kind), ("platform", "ddl_platforms", platform)):
+        if wanted not in scripts[table]:
+            raise ValueError("k2_profile.scripts.%s names no %s %r (known: %s)" % (table, what, wanted, ", ".join(sorted(scripts[table]))))
     return scripts["ddl"].format(type=scripts["ddl_types"][db_kind], platform=scripts["ddl_platforms"][platform])
