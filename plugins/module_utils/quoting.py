@@ -24,10 +24,17 @@ def _check(dialect: str, value: str, what: str) -> None:
 
 
 def quote_ident(dialect: str, name: str) -> str:
-    """Quote one identifier: ``[a]]b]`` on MS SQL, ``"a""b"`` on Oracle and the lab."""
+    """Quote one identifier: ``[a]]b]`` on MS SQL, ``"a""b"`` in the lab; Oracle refuses ``"`` in a name.
+
+    Oracle has no escape for a double quote inside a quoted identifier (DIA-25716:
+    "The identifier contains a double quotation mark"), so such a name is refused
+    here with a clear message instead of producing SQL the server rejects.
+    """
     _check(dialect, name, "identifier")
     if dialect == "mssql":
         return "[" + name.replace("]", "]]") + "]"
+    if dialect == "oracle" and '"' in name:
+        raise ValueError("identifier %r cannot be used on Oracle: Oracle names must not contain a double quote" % name)
     return '"' + name.replace('"', '""') + '"'
 
 
