@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run every molecule scenario of the collection (extensions/molecule/*).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MOLECULE_PYTHON="$PWD/.venv/bin/python"
+cd extensions
+status=0
+for scenario in molecule/*/; do
+  name=$(basename "$scenario")
+  echo "--- molecule scenario $name"
+  molecule test -s "$name" || status=1
+done
+exit $status
