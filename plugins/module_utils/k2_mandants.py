@@ -56,7 +56,12 @@ def classify(rows: List[Mapping], profile: Mapping) -> List[Dict[str, str]]:
     result = []
     for row in rows:
         lowered = {str(k).lower(): v for k, v in row.items()}
-        code = str(lowered["code"]).strip()
-        result.append({"code": code, "name": str(lowered.get("name") or "").strip(),
-                       "database": str(lowered["dbname"]).strip(), "role": role_of(code, profile)})
+        code = _text(lowered["code"])
+        result.append({"code": code, "name": _text(lowered.get("name")),
+                       "database": _text(lowered["dbname"]), "role": role_of(code, profile)})
     return result
+
+
+def _text(value) -> str:
+    """A column value as trimmed text; NULL is empty (not the string 'None')."""
+    return "" if value is None else str(value).strip()
