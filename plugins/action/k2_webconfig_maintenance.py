@@ -96,7 +96,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         local_dir = None
         try:
@@ -121,7 +121,8 @@ class ActionModule(ActionBase):
         try:
             res = self._low_level_execute_command(command, sudoable=True)
         except AnsibleError as exc:
-            raise AnsibleActionFail("%s failed: %s" % (what, to_text(exc)))
+            # "from None" throughout: the message already carries the cause, which ansible-core 2.19 would append again.
+            raise AnsibleActionFail("%s failed: %s" % (what, to_text(exc))) from None
         if res["rc"] != 0:
             raise AnsibleActionFail("%s failed (rc=%s): %s" % (what, res["rc"], (res.get("stderr") or res.get("stdout") or "").strip()))
         return res
@@ -147,14 +148,14 @@ class ActionModule(ActionBase):
         try:
             self._connection.fetch_file(path, original)
         except AnsibleError as exc:
-            raise AnsibleActionFail("cannot fetch %s: %s" % (path, to_text(exc)))
+            raise AnsibleActionFail("cannot fetch %s: %s" % (path, to_text(exc))) from None
         with open(original, "rb") as handle:
             content = handle.read()
 
         try:
             edit = set_maintenance(content, enabled=args["state"] == "enabled", rule_name=args["rule_name"], create_rule=args["create_rule"])
         except WebConfigError as exc:
-            raise AnsibleActionFail("%s: %s; the file was left untouched" % (path, exc))
+            raise AnsibleActionFail("%s: %s; the file was left untouched" % (path, exc)) from None
 
         result = dict(
             changed=edit.changed,
@@ -179,11 +180,11 @@ class ActionModule(ActionBase):
             try:
                 self._connection.put_file(updated, temp)
             except AnsibleError as exc:
-                raise AnsibleActionFail("cannot put %s: %s" % (temp, to_text(exc)))
+                raise AnsibleActionFail("cannot put %s: %s" % (temp, to_text(exc))) from None
             self._execute(commands["commit"], "replacing %s" % path)
         except AnsibleActionFail as exc:
             self._low_level_execute_command(commands["cleanup"], sudoable=True)
-            raise AnsibleActionFail("%s; %s was left as it was" % (exc.message, path))
+            raise AnsibleActionFail("%s; %s was left as it was" % (exc.message, path)) from None
         if backup:
             result["backup_file"] = backup
         return result

@@ -82,7 +82,7 @@ class MaintenanceEdit(NamedTuple):
     after: str
 
 
-class _Element(object):
+class _Element:
     __slots__ = ("name", "attrs", "parent", "children", "start", "start_tag_end", "end", "empty", "depth_path")
 
     def __init__(self, name: str, attrs: Dict[str, str], parent: Optional["_Element"], start: int) -> None:
@@ -97,7 +97,7 @@ class _Element(object):
         self.depth_path = (parent.depth_path if parent is not None else ()) + (name,)
 
 
-class _Document(object):
+class _Document:
     """A decoded web.config: text, how to encode it back, and its element tree with offsets into ``text``."""
 
     def __init__(self, content: bytes) -> None:
@@ -106,7 +106,7 @@ class _Document(object):
         try:
             self.text = content[len(self.bom):].decode(self.codec)
         except UnicodeDecodeError as exc:
-            raise WebConfigError("web.config is not valid %s: cannot decode the byte at offset %d" % (self.codec, exc.start + len(self.bom)))
+            raise WebConfigError("web.config is not valid %s: cannot decode the byte at offset %d" % (self.codec, exc.start + len(self.bom))) from exc
         self.root = _parse(self.text)
         self.newline = _dominant_newline(self.text)
 
@@ -170,8 +170,8 @@ def detect_encoding(content: bytes) -> Tuple[str, bytes]:
     name = declared.group(1).decode("ascii")
     try:
         codec = codecs.lookup(name).name
-    except LookupError:
-        raise WebConfigError("web.config declares encoding %r, which is unknown" % name)
+    except LookupError as exc:
+        raise WebConfigError("web.config declares encoding %r, which is unknown" % name) from exc
     if codec.startswith(("utf-16", "utf-32")):
         raise WebConfigError("web.config declares encoding %r but has no byte order mark and is not %s" % (name, name))
     return codec, b""
@@ -206,7 +206,7 @@ def _parse(text: str) -> _Element:
         parser.Parse(data, True)
     except xml.parsers.expat.ExpatError as exc:
         raise WebConfigError("web.config is not well-formed XML: %s at line %d, column %d"
-                             % (xml.parsers.expat.ErrorString(exc.code), exc.lineno, exc.offset + 1))
+                             % (xml.parsers.expat.ErrorString(exc.code), exc.lineno, exc.offset + 1)) from exc
 
     to_text = _ByteToTextOffsets(data)
     for element in found:
@@ -222,7 +222,7 @@ def _parse(text: str) -> _Element:
     return found[0]
 
 
-class _ByteToTextOffsets(object):
+class _ByteToTextOffsets:
     """Map UTF-8 byte offsets of ``data`` to str offsets, for offsets asked in any order."""
 
     def __init__(self, data: bytes) -> None:

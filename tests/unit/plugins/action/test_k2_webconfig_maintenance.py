@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 import subprocess
 import time
@@ -87,7 +88,7 @@ def test_sh_commands_run_in_a_real_shell_with_hostile_names(tmp_path):
         handle.write(b"new")
     assert sh(commands["commit"]).returncode == 0
     assert target.read_bytes() == b"new" and oct(os.stat(str(target)).st_mode & 0o777) == oct(0o604)
-    assert open(backup, "rb").read() == b"old"
+    assert pathlib.Path(backup).read_bytes() == b"old"
     assert sorted(p.name for p in folder.iterdir()) == sorted(["web.config", os.path.basename(backup)])
     assert sh(commands["cleanup"]).returncode == 0
 
@@ -101,7 +102,7 @@ def test_backup_and_temp_names():
     assert temp_path("/srv/K2 Web/web.config", "sh", "t") == "/srv/K2 Web/.web.config.t.tmp"
 
 
-class FakeHost(object):
+class FakeHost:
     """A K2 host behind a connection: one web.config, shell commands recorded, results scripted."""
 
     def __init__(self, shell, content, stat="file", commit_rc=0):
@@ -113,7 +114,7 @@ class FakeHost(object):
         self.put = {}
         self.fetched = []
 
-    def execute(self, command, sudoable=True):
+    def execute(self, command, sudoable=True):  # pylint: disable=unused-argument
         self.commands.append(command)
         if "Test-Path" in command or command.startswith("if ["):
             return dict(rc=0, stdout=self.stat + "\n", stderr="")
@@ -165,7 +166,8 @@ def test_powershell_flow_puts_next_to_the_file_and_replaces_atomically(web_confi
     assert result["changed"] is True and "failed" not in result
     assert (result["previous_state"], result["state"], result["line"], result["encoding"]) == ("disabled", "enabled", 163, "utf-8+bom")
     assert host.fetched == [WIN_PATH]
-    [(temp, written)] = host.put.items()
+    assert len(host.put) == 1
+    temp, written = next(iter(host.put.items()))
     assert re.match(r"^C:\\inetpub\\K2 Web's site\\\.web\.config\.[0-9a-f]{12}\.tmp$", temp)
     assert written == enabled_version(web_config) != web_config
     assert re.match(r"^C:\\inetpub\\K2 Web's site\\web\.config\.%d\.\d{8}-\d{6}\.bak$" % os.getpid(), result["backup_file"])
@@ -193,7 +195,8 @@ def test_unchanged_file_is_not_written(web_config):
 def test_sh_flow_prepares_the_temp_file_first(web_config):
     host = FakeHost(Sh(), web_config)
     result = run_action(host, dict(path="/srv/k2/web.config"))
-    [temp] = host.put
+    assert len(host.put) == 1
+    temp = next(iter(host.put))
     assert result["changed"] is True and "backup_file" not in result
     assert host.commands[1:] == ["cp -p /srv/k2/web.config %s" % temp, "mv -f %s /srv/k2/web.config" % temp]
 
@@ -201,7 +204,8 @@ def test_sh_flow_prepares_the_temp_file_first(web_config):
 def test_failed_replace_cleans_up_and_reports(web_config):
     host = FakeHost(PowerShell(), web_config, commit_rc=1)
     result = run_action(host, dict(path=WIN_PATH))
-    [temp] = host.put
+    assert len(host.put) == 1
+    temp = next(iter(host.put))
     assert result["failed"] is True
     assert result["msg"] == "replacing %s failed (rc=1): access denied; %s was left as it was" % (WIN_PATH, WIN_PATH)
     assert host.commands[-1] == remote_commands("powershell", WIN_PATH, temp)["cleanup"]
