@@ -36,6 +36,11 @@ class SiteSpec:
     missing_inits: List[str] = field(default_factory=list)  # mandant codes with a missing mandatory initialization
     outdated_extensions: List[str] = field(default_factory=list)
     extensions: List[str] = field(default_factory=lambda: ["Dochazka", "Sklad"])
+    # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
+    licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [
+        {"user": "NOVAK", "host": "PC-UCTARNA", "program": "K2", "app_server": False},
+        {"user": "AS", "host": "SRV-APP01", "program": "K2 AS", "app_server": True},
+    ])
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -89,6 +94,11 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=DEFAULT_PROFILE) ->
         rows.append("INSERT INTO %s VALUES (%d, %s, %s, %s)" % (q(f["table"]), number, lit(mandant), lit("Firma %s" % mandant),
                                                                    lit(database_name(spec.name, mandant))))
     rows.append("INSERT INTO %s VALUES (0, NULL, NULL, NULL, 0, 0)" % q(r["table"]))
+    ls = p["licence_sessions"]
+    for session in spec.licence_sessions:
+        rows.append("INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %s, %s, %d)" % (
+            q(ls["table"]), q(ls["user_column"]), q(ls["host_column"]), q(ls["program_column"]), q(ls["app_server_column"]),
+            lit(str(session["user"])), lit(str(session["host"])), lit(str(session["program"])), 1 if session.get("app_server") else 0))
     for ext in spec.extensions:
         current = 0 if ext in spec.outdated_extensions else 1
         rows.append("INSERT INTO %s VALUES (%s, %d, '2.02')" % (q(e["table"]), lit(ext), current))
