@@ -167,8 +167,19 @@ def snapshot_from_dict(data: dict) -> Schema:
     if data.get("platform") not in PLATFORMS:
         raise ValueError("catalog snapshot platform must be one of %s, got %r" % (", ".join(PLATFORMS), data.get("platform")))
     schema = Schema(platform=data["platform"], database=data.get("database", ""), taken_at=data.get("taken_at"))
-    for table in data.get("tables", []):
-        schema.add(_table_from_dict(table))
+    tables = data.get("tables", [])
+    if not isinstance(tables, list):
+        raise ValueError("catalog snapshot 'tables' must be a list, got %s" % type(tables).__name__)
+    for number, table in enumerate(tables, 1):
+        name = table.get("name") if isinstance(table, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ValueError("catalog snapshot table #%d has no name" % number)
+        try:
+            schema.add(_table_from_dict(table))
+        except KeyError as exc:
+            raise ValueError("catalog snapshot table %r is malformed: missing field %s" % (name, exc))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError("catalog snapshot table %r is malformed: %s" % (name, exc))
     return schema
 
 
@@ -177,4 +188,8 @@ def dumps_snapshot(schema: Schema) -> str:
 
 
 def loads_snapshot(text: str) -> Schema:
-    return snapshot_from_dict(json.loads(text))
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("not a catalog snapshot: invalid JSON (%s)" % exc)
+    return snapshot_from_dict(data)
