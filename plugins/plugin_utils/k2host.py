@@ -18,9 +18,16 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 
 
+# PowerShell ends a single-quoted string at any of these, not only at the ASCII apostrophe
+# (CharTraits.IsSingleQuote; ansible's own powershell shell plugin escapes the same five).
+_PS_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
+
+
 def ps_quote(value: str) -> str:
-    """A PowerShell single-quoted string: only the quote itself needs doubling."""
-    return "'" + value.replace("'", "''") + "'"
+    """A PowerShell single-quoted string: every kind of single quote is doubled, nothing else is special."""
+    for quote in _PS_SINGLE_QUOTES:
+        value = value.replace(quote, quote * 2)
+    return "'" + value + "'"
 
 
 def list_command(shell_family: str, path: str) -> str:
