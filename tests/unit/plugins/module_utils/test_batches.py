@@ -358,3 +358,58 @@ def test_splitting_is_lazy():
 
     first = next(iter(split_batches(Endless(), "mssql")))
     assert first.text == "SELECT 1"
+
+
+# --------------------------------------------------------------------------- the lab's conversion scripts
+
+def _konverze():
+    from tools.k2lab.konverze import render_conversions   # pylint: disable=import-outside-toplevel
+    return render_conversions
+
+
+@pytest.mark.parametrize("platform, token", [("mssql", ""), ("oracle", "Ora"), ("lab", "Lab")])
+def test_lab_conversion_scripts_split_into_the_intended_batches(platform, token):
+    render = _konverze()
+    additions = [{"table": "FIRMY", "column": "NOVE", "type": "varchar(30)"},
+                 {"table": "CONF_T", "column": "X", "type": "numeric(19,4)", "db": "C", "version": "2020"}]
+    plain = render(platform, ["2020", "2021"], additions)
+    assert sorted(plain) == sorted("K2_%s%s%s%s.sql" % (k, v, token, a) for k in "CD" for v in ("2020", "2021")
+                                   for a in ("", "Additional"))
+    failing_name = "K2_D2021%s.sql" % token
+    failing = render(platform, ["2020", "2021"], additions, failing=[failing_name])
+    one_time = split(plain[failing_name], platform)
+    broken = split(failing[failing_name], platform)
+    assert len(one_time) == 5 and len(broken) == 6
+    assert [b.text for b in broken if "K2LAB_OPRAVA" in b.text and "INSERT" in b.text] == [broken[3].text]
+    assert "K2LAB_OPRAVA" not in "".join(b.text for b in one_time)
+    marker = [b for b in one_time if "VALUES (" in b.text and ", 2, " in b.text]
+    assert len(marker) == 1 and ("\nGO\n" in marker[0].text or "\n/\n" in marker[0].text)
+    extra = split(plain["K2_D2021%sAdditional.sql" % token], platform)
+    assert sum(1 for b in extra if '"NOVE"' in b.text or "[NOVE]" in b.text) == 1
+    conf_extra = split(plain["K2_C2020%sAdditional.sql" % token], platform)
+    assert any("CONF_T" in b.text for b in conf_extra)
+    assert not any("CONF_T" in b.text for b in split(plain["K2_C2021%sAdditional.sql" % token], platform))
+    if platform != "oracle":
+        assert [b.count for b in extra if "NOVE" in b.text] == [2]
+
+
+def test_lab_conversion_scripts_parse_per_statement_in_sqlglot():
+    import sqlglot   # pylint: disable=import-outside-toplevel
+    render = _konverze()
+    files = render("lab", ["7"], [{"table": "FIRMY", "column": "NOVE", "type": "datetime"}])
+    for name, text in files.items():
+        for batch in split(text, "lab"):
+            if not batch.text.lstrip().startswith(("DO", "CREATE OR REPLACE FUNCTION")):
+                assert sqlglot.parse(batch.text, read="postgres"), (name, batch.text)
+
+
+def test_lab_conversion_scripts_reject_bad_input():
+    render = _konverze()
+    with pytest.raises(ValueError):
+        render("db2", ["1"])
+    with pytest.raises(ValueError):
+        render("mssql", ["v1"])
+    with pytest.raises(ValueError):
+        render("mssql", ["1"], failing=["K2_D9.sql"])
+    with pytest.raises(ValueError):
+        render("mssql", ["1"], [{"table": "T", "column": "C", "type": "money"}])
