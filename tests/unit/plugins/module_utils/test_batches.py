@@ -363,7 +363,7 @@ def test_splitting_is_lazy():
 # --------------------------------------------------------------------------- the lab's conversion scripts
 
 def _konverze():
-    from tools.k2lab.konverze import render_conversions   # pylint: disable=import-outside-toplevel
+    from ansible_collections.erpops.upgrade.tools.k2lab.konverze import render_conversions  # pylint: disable=import-outside-toplevel
     return render_conversions
 
 
