@@ -38,7 +38,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.schema import (
 )
 
 # Token kinds (the group number of the tokenizer's alternatives).
-_LINE_COMMENT, _BLOCK_COMMENT, _OPEN_COMMENT, _SEPARATOR, _BRACKET, _DQUOTE, _STRING, _NUMBER, _WORD, _PUNCT, _OTHER = range(1, 12)
+_SEPARATOR, _LINE_COMMENT, _BLOCK_COMMENT, _OPEN_COMMENT, _BRACKET, _DQUOTE, _STRING, _NUMBER, _WORD, _PUNCT, _OTHER = range(1, 12)
 _IDENT_KINDS = (_BRACKET, _DQUOTE, _WORD)
 
 _COMMON_TAIL = (
@@ -53,11 +53,16 @@ _COMMON_TAIL = (
 
 
 def _tokenizer(platform: str) -> "re.Pattern[str]":
-    separator = r"^[ \t]*/[ \t]*\r?$" if platform == "oracle" else r"^[ \t]*[Gg][Oo](?:[ \t]+\d+)?[ \t]*(?:--[^\n]*)?\r?$"
+    separator = r"/[ \t]*" if platform == "oracle" else r"[Gg][Oo](?:[ \t]+\d+)?[ \t]*(?:--[^\n]*)?"
     tail = _COMMON_TAIL
     if platform != "mssql":
         tail = tail.replace(r"(\[(?:[^\]]|\]\])*\])", r"(\[\])")  # keep group numbers; '[' is not a quote there
-    return re.compile(r"(--[^\n]*)|(/\*[\s\S]*?\*/)|(/\*)|(" + separator + ")" + tail, re.MULTILINE)
+    # Each match consumes its leading whitespace, so the engine does not retry every
+    # alternative at every blank (token positions come from the group, not the match).
+    # Something always matches where a match starts (the catch-all or the end), so a
+    # whitespace run is scanned once: no quadratic backtracking on long blank runs.
+    return re.compile(r"(?:\s*\n|^)[ \t]*(" + separator + r")\r?$"
+                      r"|\s*(?:(--[^\n]*)|(/\*[\s\S]*?\*/)|(/\*)" + tail + r"|\Z)", re.MULTILINE)
 
 
 _TOKENIZERS = {platform: _tokenizer(platform) for platform in PLATFORMS}
@@ -163,46 +168,59 @@ def split_statements(text: str, platform: str, implicit: bool = True) -> Iterato
     tokens: List[Tuple[int, str, int]] = []
     depth = 0
     body = False
-    last_end = 0
     line = 1
     counted_to = 0
+    # The loop runs once per token, so it is written for speed: the common kinds first.
     for match in _TOKENIZERS[platform].finditer(text):
         kind = match.lastindex
-        if kind <= _BLOCK_COMMENT:
-            continue
-        pos = match.start()
-        value = match.group()
-        split = kind == _SEPARATOR or (kind == _PUNCT and value == ";" and not body)
-        if not split and kind == _WORD and tokens and implicit and not body and depth <= 0:
-            upper = value.upper()
-            split = (upper == "CREATE" or upper == "ALTER") and text[text.rfind("\n", 0, pos) + 1:pos].strip() == ""
-        if split:
-            if tokens:
-                first = tokens[0][2]
-                line += text.count("\n", counted_to, first)
-                counted_to = first
-                yield Statement(line, first, pos + 1 if value == ";" else last_end, tokens)
-            tokens = []
-            depth = 0
-            body = False
-            if kind == _SEPARATOR or kind == _PUNCT:
-                continue
-        if kind == _PUNCT:
+        if kind == _WORD:
+            value = match.group(kind)
+            pos = match.start(kind)
+            if not tokens:
+                body = value.upper() in ("BEGIN", "DECLARE")
+            elif not body:
+                if (implicit and depth <= 0 and value[0] in "cCaA" and value.upper() in ("CREATE", "ALTER")
+                        and text[text.rfind("\n", 0, pos) + 1:pos].strip() == ""):
+                    line += text.count("\n", counted_to, tokens[0][2])
+                    counted_to = tokens[0][2]
+                    yield Statement(line, counted_to, tokens[-1][2] + len(tokens[-1][1]), tokens)
+                    tokens = []
+                    depth = 0
+                elif len(tokens) < 4:
+                    body = _starts_body(tokens, value)
+            tokens.append((kind, value, pos))
+        elif kind == _PUNCT:
+            value = match.group(kind)
             if value == "(":
                 depth += 1
             elif value == ")":
                 depth -= 1
-        elif kind == _WORD and not body and len(tokens) < 4:
-            body = _starts_body(tokens, value)
-        tokens.append((kind, value, pos))
-        last_end = pos + len(value)
-        if kind == _OPEN_COMMENT:
-            last_end = len(text)
+            elif value == ";" and not body:
+                if tokens:
+                    line += text.count("\n", counted_to, tokens[0][2])
+                    counted_to = tokens[0][2]
+                    yield Statement(line, counted_to, match.end(kind), tokens)
+                tokens = []
+                depth = 0
+                continue
+            tokens.append((kind, value, match.start(kind)))
+        elif kind is not None and kind >= _BRACKET:
+            tokens.append((kind, match.group(kind), match.start(kind)))
+        elif kind == _SEPARATOR:
+            if tokens:
+                line += text.count("\n", counted_to, tokens[0][2])
+                counted_to = tokens[0][2]
+                yield Statement(line, counted_to, tokens[-1][2] + len(tokens[-1][1]), tokens)
+            tokens = []
+            depth = 0
+            body = False
+        elif kind == _OPEN_COMMENT:
+            tokens.append((kind, match.group(kind), match.start(kind)))
             break
     if tokens:
-        first = tokens[0][2]
-        line += text.count("\n", counted_to, first)
-        yield Statement(line, first, last_end, tokens)
+        line += text.count("\n", counted_to, tokens[0][2])
+        end = len(text) if tokens[-1][0] == _OPEN_COMMENT else tokens[-1][2] + len(tokens[-1][1])
+        yield Statement(line, tokens[0][2], end, tokens)
 
 
 def _starts_body(tokens: List[Tuple[int, str, int]], value: str) -> bool:
@@ -310,9 +328,16 @@ class _Parser(object):
         return self.i >= self.n
 
     def ident(self) -> str:
-        if self.i < self.n and self.tokens[self.i][0] in _IDENT_KINDS:
-            self.i += 1
-            return _ident(self.tokens[self.i - 1], self.platform)
+        if self.i < self.n:
+            token = self.tokens[self.i]
+            kind = token[0]
+            if kind == _BRACKET:
+                self.i += 1
+                value = token[1][1:-1]
+                return value.replace("]]", "]") if "]]" in value else value
+            if kind in _IDENT_KINDS:
+                self.i += 1
+                return _ident(token, self.platform)
         raise DdlError("expected a name, found %s" % self.describe())
 
     def name(self) -> str:
@@ -459,8 +484,12 @@ class _Parser(object):
         identity = False
         default = None
         constraint_name = ""
-        while not self.done() and not self.at(",") and not self.at(")"):
-            word = self.word()
+        tokens = self.tokens
+        while self.i < self.n:
+            token = tokens[self.i]
+            if token[0] == _PUNCT and (token[1] == "," or token[1] == ")"):
+                break
+            word = token[1].upper() if token[0] == _WORD else None
             self.i += 1
             if word == "NULL":
                 nullable = True
@@ -707,13 +736,15 @@ class _Reader(object):
         ref = self.ref(statement)
         build = _TableBuild(Table(name), TableSources(ref), ref)
         p.expect_punct("(")
+        seen = set()
         while True:
             if p.word() in _CONSTRAINT_START:
                 p.table_constraint(build)
             else:
                 column = p.column(build)
-                if build.table.column(column.name) is not None:
+                if key(column.name) in seen:
                     raise DdlError("column %r is defined twice" % column.name)
+                seen.add(key(column.name))
                 build.table.columns.append(column)
             if p.at(","):
                 p.i += 1

@@ -44,7 +44,8 @@ SELECTABLE = ("create_table", "konverze", "add_primary_key", "create_index", "fu
 _PHASE = dict((kind, number) for number, kind in enumerate(SELECTABLE))
 _COLUMN_KINDS = ("missing_column", "wrong_type", "wrong_length", "nullability")
 FUNCTION_778 = "K2 function 778 (Správce - nastavení fulltextových klíčů)"
-RECREATE = "Recreate the database in K2: Správce / Systém / Správa mandantů (Mandant management), page 2, button Databáze; no data import is needed during a reinstall"
+RECREATE = ("Recreate the database in K2: Správce / Systém / Správa mandantů (Mandant management), page 2, button Databáze; "
+            "no data import is needed during a reinstall")
 DEPLOY = "Deploy its project in Object designer (Návrhář objektů)"
 
 
