@@ -1,0 +1,120 @@
+"""Build one lab Comarch site: its ERP databases (tables per the Comarch profile) and its folder.
+
+A site folder ``<lab>/comarch/<name>/`` holds ``site.json`` (how to reach the databases),
+``knobs.json`` (faults the stand-ins honour, read on every tick), ``program_version`` (what
+the stand-in installer last installed), the pid files of the stand-ins, and
+``domain.locked`` while the HRM domain is locked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List
+
+from tools.comarchlab import common
+from tools.k2lab import cluster as pg
+
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal, quote_qualified
+
+
+@dataclass
+class ComarchSiteSpec:
+    name: str
+    product: str = "optima"
+    companies: List[str] = field(default_factory=lambda: ["FIRMA"])
+    program_version: str = "2024.5.1"
+    db_version: str = "2024.5100"
+    interval_seconds: int = 2
+    # knobs
+    service_stopped: bool = False
+    failing_syncs: bool = False
+    hrm_pending: int = 0
+    full_sync_seconds: float = 1.0
+    full_sync_fails: bool = False
+    restored: bool = False
+    domain_locked_seconds: float = 0.0
+    lifetime_seconds: int = 3600
+    profile: Dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+    def knobs(self) -> dict:
+        return {"failing_syncs": self.failing_syncs, "hrm_pending": self.hrm_pending, "full_sync_seconds": self.full_sync_seconds,
+                "full_sync_fails": self.full_sync_fails}
+
+
+def database_name(site: str, company: str) -> str:
+    return "comarch_%s_%s" % (site, company)
+
+
+def _seed(spec: ComarchSiteSpec, database: str, profile: dict) -> List[str]:
+    q = lambda name: quote_ident("lab", name)  # noqa: E731
+    lit = lambda value: quote_literal("lab", value)  # noqa: E731
+    v, s, h = profile["db_version"], profile["schedule"], profile["history"]
+    version_table = quote_qualified("lab", v["schema"], v["table"])
+    schedule_table = quote_qualified("lab", s["schema"], s["table"])
+    history_table = quote_qualified("lab", h["schema"], h["table"])
+    differential_on = 0 if spec.restored else 1
+    return [
+        "INSERT INTO %s (%s, %s) VALUES (1, %s), (%d, %s)" % (version_table, q(v["id_column"]), q(v["value_column"]), lit(database),
+                                                             int(v["version_id"]), lit(spec.db_version)),
+        "INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %d, %d, NULL), (%s, 0, 0, NULL)" % (
+            schedule_table, q(s["operation_column"]), q(s["enabled_column"]), q(s["interval_column"]), q(s["next_run_column"]),
+            lit(s["differential_operation"]), differential_on, spec.interval_seconds, lit(s["full_operation"])),
+        "INSERT INTO %s (%s, %s, %s, %s, %s, %s, %s) VALUES (%s, LOCALTIMESTAMP - interval '1 second', LOCALTIMESTAMP, %s, 0, %s, %s)" % (
+            history_table, q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]), q(h["status_column"]),
+            q(h["pending_column"]), q(h["version_column"]), q(h["message_column"]), lit(s["differential_operation"]),
+            lit(h["success_status"]), lit(spec.program_version), lit("lab: seeded differential sync")),
+    ]
+
+
+def build_databases(cluster: pg.Cluster, spec: ComarchSiteSpec) -> List[str]:
+    profile = common.comarch_profile.merge_profile(spec.product, spec.profile)
+    login = quote_ident("lab", cluster.login)
+    pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
+            % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
+    names = []
+    for company in spec.companies:
+        name = database_name(spec.name, company)
+        pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))
+        pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", name), login))
+        statements = common.comarch_profile.lab_ddl(profile) + _seed(spec, name, profile)
+        pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
+        names.append(name)
+    return names
+
+
+def is_built(lab_dir: str, cluster: pg.Cluster, spec: ComarchSiteSpec) -> bool:
+    """Whether the site is already built from the same spec on this cluster."""
+    site = common.read_json(os.path.join(common.site_root(lab_dir, spec.name), common.SITE_FILE))
+    if site and site.get("fingerprint") == spec.fingerprint() and site.get("cluster") == "%s:%d" % (cluster.data_dir, cluster.port):
+        existing = set(pg.psql(cluster, "SELECT datname FROM pg_database").split())
+        return all(name in existing for name in site["databases"])
+    return False
+
+
+def build(lab_dir: str, cluster: pg.Cluster, spec: ComarchSiteSpec) -> None:
+    """(Re)build the site: its databases from the spec and a fresh folder (stop its stand-ins first)."""
+    root = common.site_root(lab_dir, spec.name)
+    site_file = os.path.join(root, common.SITE_FILE)
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    os.makedirs(root)
+    databases = build_databases(cluster, spec)
+    site = {
+        "name": spec.name, "product": spec.product, "profile": spec.profile, "databases": databases,
+        "db_host": cluster.socket_dir, "db_port": cluster.port, "db_user": cluster.login, "db_password": cluster.password,
+        "interval_seconds": spec.interval_seconds, "service_stopped": spec.service_stopped, "lifetime_seconds": spec.lifetime_seconds,
+        "domain_locked_seconds": spec.domain_locked_seconds, "fingerprint": spec.fingerprint(),
+        "cluster": "%s:%d" % (cluster.data_dir, cluster.port),
+    }
+    common.write_text(os.path.join(root, common.KNOBS_FILE), json.dumps(spec.knobs()))
+    common.write_text(os.path.join(root, common.VERSION_FILE), spec.program_version)
+    if spec.domain_locked_seconds:
+        common.write_text(os.path.join(root, common.DOMAIN_LOCK), "locked by the lab")
+    common.write_text(site_file, json.dumps(site, indent=1))
