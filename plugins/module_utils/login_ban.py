@@ -105,6 +105,8 @@ def check_message(message: str) -> None:
         if directive == "%s":
             placeholders += 1
             continue
+        if directive == "%":
+            raise BanError("message: a lone %% at position %d; write %%%% for a percent sign" % (match.start() + 1))
         raise BanError("message: %r at position %d is a format directive K2 cannot fill; only one %%s (the ban's start) "
                        "and %%%% (a percent sign) are allowed" % (directive, match.start() + 1))
     if placeholders > 1:

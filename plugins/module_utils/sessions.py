@@ -176,10 +176,10 @@ def session_from_row(platform: str, row: Mapping[str, Any]) -> Dict[str, Any]:
     if platform == "lab":
         pid = int(_text(r["pid"]))
         application = _text(r.get("application_name"))
-        program, _at, host = application.rpartition("@")
+        program, _at, host = application.rpartition("@") if "@" in application else (application, "", _text(r.get("client_addr")))
         state = _text(r.get("state"))
         return {"platform": platform, "id": str(pid), "pid": pid, "status": state, "login": _text(r.get("usename")),
-                "host": host, "database": _text(r.get("datname")), "command": "", "program": program or application,
+                "host": host, "database": _text(r.get("datname")), "command": "", "program": program,
                 "client_addr": _text(r.get("client_addr")), "last_batch": _time(r.get("query_start")),
                 "open_transactions": 1 if r.get("xact_start") is not None else 0,
                 "login_time": _time(r.get("backend_start")), "kind": lab_kind(state)}
