@@ -34,7 +34,7 @@ sanity: setup
 	@mkdir -p $(SANITY_TREE)
 	@rsync -a --delete --exclude .venv --exclude collections --exclude .build --exclude .lab \
 	  --exclude tests/output --exclude .git --exclude __pycache__ --exclude .pytest_cache ./ $(SANITY_TREE)/
-	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 lint: setup
 	@$(BIN)/ansible-lint --profile production roles playbooks

@@ -66,7 +66,7 @@ def generate(path: str, size_mb: int) -> int:
 def ours(path: str):
     with open_script(path) as stream:
         count = 0
-        for _ in split_batches(stream, "mssql"):
+        for dummy in split_batches(stream, "mssql"):
             count += 1
     return count
 
@@ -134,7 +134,7 @@ def main() -> int:
         for size in sizes:
             tracemalloc.start()
             count = ours(files[size])
-            _, peak = tracemalloc.get_traced_memory()
+            peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             print("%8d MB %10d %14.0f" % (size, count, peak / 1024))
     return 0

@@ -71,7 +71,7 @@ def theirs(text):
 
 def best_of(repeat, func, *args):
     best, value = None, None
-    for _ in range(repeat):
+    for dummy in range(repeat):
         start = time.perf_counter()
         value = func(*args)
         elapsed = time.perf_counter() - start

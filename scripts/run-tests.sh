@@ -2,7 +2,7 @@
 # The whole gate: sanity, lint, unit tests, lab integration tests, molecule.
 # Every stage runs; the script fails at the end if any stage failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 failed=()
 stage() {
   local name=$1

@@ -200,7 +200,7 @@ def decide(file_name: str, batches: Sequence[Tuple[int, str]], file_checksum: st
     applied = [row for row in rows if row.success and row.run_scope == scope and row.file_name == file_name]
     if not one_time:
         applied = [row for row in applied if row.file_checksum == file_checksum]
-    all_indexes = tuple(index for index, _ in batches)
+    all_indexes = tuple(batch[0] for batch in batches)
     if not applied:
         return Decision(RUN, run=all_indexes, message="%s: no batch applied yet, runs from batch 1" % file_name)
 

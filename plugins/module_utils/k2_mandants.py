@@ -31,9 +31,9 @@ def table_ref(platform: str, database: str, table: str) -> str:
 
 def firmy_sql(platform: str, conf_database: str, profile: Mapping) -> str:
     f = profile["firmy"]
-    q = lambda name: quote_ident(platform, name)  # noqa: E731
+    code, name, dbname = (quote_ident(platform, f[key]) for key in ("code_column", "name_column", "database_column"))
     return "SELECT %s AS code, %s AS name, %s AS dbname FROM %s ORDER BY %s" % (
-        q(f["code_column"]), q(f["name_column"]), q(f["database_column"]), table_ref(platform, conf_database, f["table"]), q(f["code_column"]))
+        code, name, dbname, table_ref(platform, conf_database, f["table"]), code)
 
 
 def version_sql(platform: str, database: str, profile: Mapping) -> str:

@@ -44,8 +44,8 @@ SELECTABLE = ("create_table", "konverze", "add_primary_key", "create_index", "fu
 _PHASE = dict((kind, number) for number, kind in enumerate(SELECTABLE))
 _COLUMN_KINDS = ("missing_column", "wrong_type", "wrong_length", "nullability")
 FUNCTION_778 = "K2 function 778 (Správce - nastavení fulltextových klíčů)"
-RECREATE = ("Recreate the database in K2: Správce / Systém / Správa mandantů (Mandant management), page 2, button Databáze; "
-            "no data import is needed during a reinstall")
+RECREATE = ("Recreate the database in K2: Správce / Systém / Správa mandantů (Mandant management), page 2, "
+            "button Databáze; no data import is needed during a reinstall")
 DEPLOY = "Deploy its project in Object designer (Návrhář objektů)"
 
 
@@ -261,8 +261,8 @@ class _Planner(object):
             self.add(finding, "create_index", drop, None, "Drop the index that differs from K2's definition")
         sql = ref.text
         if ref is sources.create:  # a UNIQUE constraint inside CREATE TABLE
-            sql = "CREATE UNIQUE INDEX %s ON %s (%s)" % (quote_ident(d, index.name), _table_sql(d, finding.table),
-                                                        ", ".join(quote_ident(d, c) for c in index.columns))
+            columns = ", ".join(quote_ident(d, c) for c in index.columns)
+            sql = "CREATE UNIQUE INDEX %s ON %s (%s)" % (quote_ident(d, index.name), _table_sql(d, finding.table), columns)
         self.add(finding, "create_index", sql, ref.location, "Create the index as the K2t script does")
 
     def fulltext(self, finding: Finding) -> None:

@@ -106,7 +106,9 @@ def inject_all(live: Schema, seed: int = 0) -> List[Injected]:
         injected.append(Injected("wrong_type", table.name, col.name))
 
     def wrong_length() -> None:
-        sized = lambda c: c.type in SIZED_TYPES and c.length is not None and c.length > 0  # noqa: E731
+        def sized(c: Column) -> bool:
+            return c.type in SIZED_TYPES and c.length is not None and c.length > 0
+
         table = pick(lambda t: _free_column(t, sized) is not None)
         col = _free_column(table, sized)
         _replace(table, col, length=col.length + 7)

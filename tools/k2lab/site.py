@@ -54,10 +54,18 @@ def mandant_codes(spec: SiteSpec) -> List[str]:
     return ["DEMO", "INIT"] + list(spec.mandants)
 
 
-def _profile_tables(kind: str, profile=DEFAULT_PROFILE) -> List[str]:
+def _ident(name: str) -> str:
+    return quote_ident("lab", name)
+
+
+def _literal(value: str) -> str:
+    return quote_literal("lab", value)
+
+
+def _profile_tables(kind: str, profile=None) -> List[str]:
     """Lab DDL for K2's private tables, exactly as the profile names them."""
-    q = lambda name: quote_ident("lab", name)  # noqa: E731
-    p = profile
+    q = _ident
+    p = profile or DEFAULT_PROFILE
     version = "CREATE TABLE IF NOT EXISTS %s (%s varchar(40) NOT NULL)" % (q(p["db_version"]["table"]), q(p["db_version"]["version_column"]))
     if kind == "company":
         vi = p["version_init"]
@@ -78,10 +86,9 @@ def _profile_tables(kind: str, profile=DEFAULT_PROFILE) -> List[str]:
     ]
 
 
-def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=DEFAULT_PROFILE) -> List[str]:
-    q = lambda name: quote_ident("lab", name)  # noqa: E731
-    lit = lambda value: quote_literal("lab", value)  # noqa: E731
-    p = profile
+def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
+    q, lit = _ident, _literal
+    p = profile or DEFAULT_PROFILE
     rows = ["INSERT INTO %s VALUES (%s)" % (q(p["db_version"]["table"]), lit(spec.db_version or spec.version))]
     if kind == "company":
         vi = p["version_init"]
@@ -91,8 +98,8 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=DEFAULT_PROFILE) ->
         return rows
     f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
     for number, mandant in enumerate(mandant_codes(spec), start=1):
-        rows.append("INSERT INTO %s VALUES (%d, %s, %s, %s)" % (q(f["table"]), number, lit(mandant), lit("Firma %s" % mandant),
-                                                                   lit(database_name(spec.name, mandant))))
+        rows.append("INSERT INTO %s VALUES (%d, %s, %s, %s)"
+                    % (q(f["table"]), number, lit(mandant), lit("Firma %s" % mandant), lit(database_name(spec.name, mandant))))
     rows.append("INSERT INTO %s VALUES (0, NULL, NULL, NULL, 0, 0)" % q(r["table"]))
     ls = p["licence_sessions"]
     for session in spec.licence_sessions:
@@ -122,7 +129,7 @@ def _ini_texts(spec: SiteSpec, cluster: pg.Cluster) -> Dict[str, bytes]:
     return {"k2.ini": k2_ini.encode("cp1250"), "sysk2.ini": sysk2_ini.encode("cp1250")}
 
 
-def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=DEFAULT_PROFILE) -> None:
+def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> None:
     for name, data in _ini_texts(spec, cluster).items():
         _write(os.path.join(root, name), data)
     for kind in ("conf", "company"):
@@ -138,11 +145,12 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=DEFAULT_PROF
                                   "format": profile["extensions"]["format_column"]}}
     _write(os.path.join(root, "Conf", "Special", "k2lab.json"), json.dumps(knobs, indent=1).encode())
     if not spec.torso:
-        shutil.copyfile(STAND_IN, os.path.join(root, "k2"))
+        with open(STAND_IN, "rb") as source:
+            _write(os.path.join(root, "k2"), b"#!/usr/bin/env python3\n" + source.read())
         os.chmod(os.path.join(root, "k2"), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
 
 
-def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=DEFAULT_PROFILE) -> None:
+def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
     login = quote_ident("lab", cluster.login)
     pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
             % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
@@ -159,8 +167,9 @@ def site_dir(lab_dir: str, name: str) -> str:
     return os.path.join(lab_dir, "sites", name)
 
 
-def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=DEFAULT_PROFILE) -> bool:
+def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bool:
     """Build one site; returns True when something changed."""
+    profile = profile or DEFAULT_PROFILE
     root = site_dir(lab_dir, spec.name)
     marker = os.path.join(root, SPEC_FILE)
     wanted = {"fingerprint": spec.fingerprint(), "cluster": "%s:%d" % (cluster.data_dir, cluster.port)}

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stand-in for the K2 executable in a lab site (installed as ``<site>/k2``).
 
 It honours the parameters the runbook uses (K2-14):

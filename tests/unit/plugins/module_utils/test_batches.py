@@ -139,7 +139,7 @@ def test_chunk_boundaries_do_not_matter(monkeypatch):
 
 def test_chunk_boundaries_oracle(monkeypatch):
     script = "".join("INSERT INTO t VALUES (q'[a;\n/\n]');\nBEGIN\n  NULL; -- x\nEND;\n/\n/* ; */ SELECT 1 FROM dual;\n"
-                     for _ in range(20))
+                     for dummy in range(20))
     expected = [(b.text, b.line) for b in split(script, "oracle")]
     assert len(expected) == 60
     for size in (1, 5, 33):

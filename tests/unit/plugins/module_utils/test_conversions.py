@@ -38,7 +38,7 @@ def test_every_cell_of_the_seed_table(platform, kind, db_kind):
     assert chosen == expected
     assert len(expected) == (2 if kind == "generation" else 1)
     assert selection.unknown == ()
-    assert {name for name, _ in selection.not_selected} | {item.name for item in selection.plan} == set(SEED_TABLE)
+    assert {pair[0] for pair in selection.not_selected} | {item.name for item in selection.plan} == set(SEED_TABLE)
 
 
 def test_plan_items_carry_kind_name_one_time_version():
@@ -82,7 +82,7 @@ def test_names_are_case_insensitive_like_windows():
 def test_unknown_names_are_reported_with_a_reason(name):
     selection = select_conversions([name, "K2_D2020.sql"], "mssql", "generation")
     assert [p.name for p in selection.plan] == ["K2_D2020.sql"]
-    assert [n for n, _ in selection.unknown] == [name]
+    assert [pair[0] for pair in selection.unknown] == [name]
     assert selection.unknown[0][1]
 
 
@@ -101,7 +101,7 @@ def test_platform_tokens_can_be_overridden_by_the_profile():
     tokens = {"mssql": "", "oracle": "Orcl", "lab": "Pg"}
     selection = select_conversions(["K2_D7Orcl.sql", "K2_D7Ora.sql", "K2_D7PgAdditional.sql"], "oracle", "generation", tokens)
     assert [p.name for p in selection.plan] == ["K2_D7Orcl.sql"]
-    assert [n for n, _ in selection.unknown] == ["K2_D7Ora.sql"]
+    assert [pair[0] for pair in selection.unknown] == ["K2_D7Ora.sql"]
     assert parse_name("K2_D7PgAdditional.sql", tokens).platform == "lab"
 
 

@@ -20,7 +20,8 @@ BOTH = ["k2.ini", "sysk2.ini"]
 
 
 def site(files, k2_ini=K2_INI, sysk2_ini=SYSK2_INI, profile=None):
-    encode = (lambda text: text if text is None or isinstance(text, bytes) else text.encode("cp1250"))
+    def encode(text):
+        return text if text is None or isinstance(text, bytes) else text.encode("cp1250")
     return read_site(files, encode(k2_ini), encode(sysk2_ini), profile)
 
 

@@ -73,7 +73,7 @@ def test_mssql_without_login_uses_integrated_security():
 def test_mssql_hostile_values_stay_one_attribute(value):
     text = mssql.connection_string(mssql_params(login_password=value, login_user=value), value)
     attributes = parse_odbc(text)
-    assert [name for name, _ in attributes] == ["DRIVER", "SERVER", "DATABASE", "UID", "PWD", "Encrypt", "TrustServerCertificate"]
+    assert [pair[0] for pair in attributes] == ["DRIVER", "SERVER", "DATABASE", "UID", "PWD", "Encrypt", "TrustServerCertificate"]
     assert dict(attributes)["PWD"] == value and dict(attributes)["DATABASE"] == value and dict(attributes)["UID"] == value
 
 
