@@ -1,0 +1,142 @@
+"""k2_login_ban and k2_kill_sessions through real playbooks against the lab's real PostgreSQL.
+
+Real psql clients stand for K2 clients: idle, busy (pg_sleep) and idle inside a
+transaction, from two "hosts" (application names ``K2@PC-A`` and ``K2@PC-B``).
+What was killed is checked in pg_stat_activity, not in the module's answer.
+"""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import run_playbook
+from tools.k2lab import cluster as k2cluster
+
+SITE = "north"
+CONF = "north_CONF"
+FIRMA = "north_FIRMA"
+KILL = "tests/integration/playbooks/maintenance_kill.yml"
+BAN = "tests/integration/playbooks/maintenance_ban.yml"
+
+
+def sql(lab, text, database=CONF):
+    return k2cluster.psql(lab["cluster"], text, database=database).strip()
+
+
+@pytest.fixture
+def restore_conf(lab):
+    """Put the licence sessions and the ban row back as they were, for the other tests of the session."""
+    for table in ("LICSESSION", "REINSTALACE"):
+        sql(lab, 'CREATE TABLE "erpops_backup_%s" AS SELECT * FROM "%s"' % (table, table))
+    yield
+    for table in ("LICSESSION", "REINSTALACE"):
+        sql(lab, 'DELETE FROM "%s"; INSERT INTO "%s" SELECT * FROM "erpops_backup_%s"; DROP TABLE "erpops_backup_%s"' % (table, table, table, table))
+
+
+class Client:
+    """A psql process holding one session of the K2 login open."""
+
+    def __init__(self, lab, appname, script):
+        cluster = lab["cluster"]
+        env = dict(os.environ, PGAPPNAME=appname, PGPASSWORD=cluster.password)
+        argv = [os.path.join(cluster.bin_dir, "psql"), "-X", "-q"] + cluster.dsn_args(FIRMA, superuser=False)
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, text=True)
+        self.process.stdin.write(script)
+        self.process.stdin.flush()
+        self.appname = appname
+        self.pid = None
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+def states(lab):
+    """{pid: (application_name, state)} of the K2 login's client backends."""
+    out = sql(lab, "SELECT pid, application_name, state FROM pg_stat_activity WHERE usename = 'k2' AND backend_type = 'client backend'", "postgres")
+    return {int(line.split("|")[0]): tuple(line.split("|")[1:]) for line in out.splitlines() if line}
+
+
+@pytest.fixture
+def clients(lab):
+    """Idle and busy on PC-A; idle and idle in transaction on PC-B; waits until the server shows each one's state."""
+    wanted = {
+        "idle_a": ("K2@PC-A", "SELECT 1;\n", "idle"),
+        "busy_a": ("K2@PC-A", "SELECT pg_sleep(30);\n", "active"),
+        "idle_b": ("K2@PC-B", "SELECT 2;\n", "idle"),
+        "xact_b": ("K2@PC-B", "BEGIN;\nSELECT 3;\n", "idle in transaction"),
+    }
+    started = {}
+    try:
+        for name, (appname, script, _state) in wanted.items():
+            before = set(states(lab))
+            started[name] = Client(lab, appname, script)
+            deadline = time.monotonic() + 10
+            while started[name].pid is None:
+                assert time.monotonic() < deadline, "psql session %s did not show up" % name
+                new = {pid: row for pid, row in states(lab).items() if pid not in before and row == (appname, wanted[name][2])}
+                if new:
+                    started[name].pid = sorted(new)[0]
+                else:
+                    time.sleep(0.1)
+        yield started
+    finally:
+        for client in started.values():
+            client.close()
+
+
+def killed_pids(result):
+    return sorted(v["pid"] for v in result["victims"])
+
+
+def test_kill_sessions_idle_only_then_force(lab, clients, restore_conf):
+    pids = {name: c.pid for name, c in clients.items()}
+    licences_before = sql(lab, 'SELECT count(*) FROM "LICSESSION"')
+    assert licences_before == "2"
+
+    check = run_playbook(KILL, lab["inventory"], limit=SITE, check=True, diff=True)
+    result = check.results("Kill sessions")[SITE]
+    assert check.rc == 0, check.stdout
+    assert killed_pids(result) == sorted([pids["idle_a"], pids["idle_b"]])
+    assert sorted(s["pid"] for s in result["spared"]) == sorted([pids["busy_a"], pids["xact_b"]])
+    assert len(result["licence_sessions"]["logged_off"]) == 2 and result["changed"]
+    assert set(pids.values()) <= set(states(lab)), "check mode killed a session"
+    assert sql(lab, 'SELECT count(*) FROM "LICSESSION"') == "2"
+
+    only_a = run_playbook(KILL, lab["inventory"], limit=SITE, extravars={"kill_hosts": ["pc-a"]})
+    result = only_a.results("Kill sessions")[SITE]
+    assert only_a.rc == 0, only_a.stdout
+    assert killed_pids(result) == [pids["idle_a"]] and [g["pid"] for g in result["gone"]] == [pids["idle_a"]]
+    alive = set(states(lab))
+    assert pids["idle_a"] not in alive and {pids["busy_a"], pids["idle_b"], pids["xact_b"]} <= alive
+    assert sql(lab, 'SELECT count(*) FROM "LICSESSION"') == "2", "the hosts filter applies to licence sessions too"
+    assert result["licence_sessions"]["logged_off"] == []
+
+    default = run_playbook(KILL, lab["inventory"], limit=SITE)
+    result = default.results("Kill sessions")[SITE]
+    assert default.rc == 0, default.stdout
+    assert killed_pids(result) == [pids["idle_b"]] and result["still_there"] == []
+    assert sorted((s["pid"], s["reason"]) for s in result["spared"]) == sorted(
+        [(pids["busy_a"], "busy"), (pids["xact_b"], "idle inside a transaction")])
+    assert sorted(l["host"] for l in result["licence_sessions"]["logged_off"]) == ["PC-UCTARNA", "SRV-APP01"]
+    assert sql(lab, 'SELECT count(*) FROM "LICSESSION"') == "0"
+    alive = set(states(lab))
+    assert pids["idle_b"] not in alive and {pids["busy_a"], pids["xact_b"]} <= alive
+    assert int(result["own_session"]) not in [pids[n] for n in pids]
+    assert result["sessions_left"] == 2
+
+    again = run_playbook(KILL, lab["inventory"], limit=SITE)
+    assert again.rc == 0 and again.changed() == 0, again.stdout
+    assert {pids["busy_a"], pids["xact_b"]} <= set(states(lab))
+
+    force = run_playbook(KILL, lab["inventory"], limit=SITE, extravars={"kill_force": True})
+    result = force.results("Kill sessions")[SITE]
+    assert force.rc == 0, force.stdout
+    assert killed_pids(result) == sorted([pids["busy_a"], pids["xact_b"]])
+    assert sorted(g["pid"] for g in result["gone"]) == killed_pids(result) and result["sessions_left"] == 0
+    assert not set(pids.values()) & set(states(lab))
+    # its own session was listed by nobody and survived to re-read the others
+    assert str(result["own_session"]) not in [str(v["pid"]) for v in result["victims"]]
