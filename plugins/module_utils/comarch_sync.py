@@ -231,7 +231,7 @@ def judge_after_update(service_state: str, database_version: Optional[str], expe
                               "wait, or contact Comarch if the full sync succeeded long ago"))
     result = facts(service_state, schedule_rows, history_rows, now, profile)
     result.update(database_version=database_version, expected_database_version=expected_database_version, program_version=program_version)
-    ordered = [dict(name=name, **stages[name]) for name in STAGES]
+    ordered = [dict({"name": name, "at": None}, **stages[name]) for name in STAGES]
     return {"passed": not reasons, "final": final, "reasons": reasons, "stages": ordered, "facts": result}
 
 
