@@ -140,3 +140,45 @@ def test_kill_sessions_idle_only_then_force(lab, clients, restore_conf):
     assert not set(pids.values()) & set(states(lab))
     # its own session was listed by nobody and survived to re-read the others
     assert str(result["own_session"]) not in [str(v["pid"]) for v in result["victims"]]
+
+
+def ban_row(lab):
+    return sql(lab, 'SELECT "ZakazPrihlaseni", to_char("ZakazOd", \'YYYY-MM-DD HH24:MI\'), "Zprava", "Uzivatel" FROM "REINSTALACE"')
+
+
+def test_login_ban_check_diff_idempotence_and_bad_input(lab, restore_conf):
+    wanted = {"ban_start": "2099-03-05T18:00", "ban_timezone": "Europe/Prague", "ban_message": "Od %s reinstalace K2 (100%%)",
+              "ban_exempt_user": "ADMIN"}
+    untouched = ban_row(lab)
+    assert untouched.startswith("0|")
+
+    check = run_playbook(BAN, lab["inventory"], extravars=wanted, limit=SITE, check=True, diff=True)
+    result = check.results("Login ban")[SITE]
+    assert check.rc == 0 and result["changed"], check.stdout
+    assert result["diff"]["before"]["enabled"] is False
+    assert result["diff"]["after"] == {"enabled": True, "start": "2099-03-05 18:00:00", "message": "Od %s reinstalace K2 (100%%)",
+                                       "exempt_user": "ADMIN"}
+    assert ban_row(lab) == untouched, "check mode wrote the ban"
+
+    first = run_playbook(BAN, lab["inventory"], extravars=wanted, limit=SITE)
+    ban = first.results("Login ban")[SITE]["ban"]
+    assert first.rc == 0 and first.changed() == 1, first.stdout
+    assert ban["message_shown"] == "Od 5.3.2099 18:00 reinstalace K2 (100%)"
+    assert ban["status"] == "pending" and ban["active"] is False
+    assert ban["start_iso"] == "2099-03-05T18:00:00+01:00"
+    assert ban_row(lab) == "1|2099-03-05 18:00|Od %s reinstalace K2 (100%%)|ADMIN"
+
+    second = run_playbook(BAN, lab["inventory"], extravars=wanted, limit=SITE)
+    assert second.rc == 0 and second.changed() == 0, second.stdout
+
+    for bad, fragment in ((dict(wanted, ban_message="Od %s do %s"), "holds 2 %s"),
+                          (dict(wanted, ban_message="Od %d", ban_start="2100-01-01T00:00"), "'%d'"),
+                          (dict(wanted, ban_start="2001-01-01T00:00Z"), "lies in the past")):
+        refused = run_playbook(BAN, lab["inventory"], extravars=bad, limit=SITE)
+        result = refused.results("Login ban")[SITE]
+        assert result["failed"] and fragment in result["msg"], result
+        assert ban_row(lab) == "1|2099-03-05 18:00|Od %s reinstalace K2 (100%%)|ADMIN"
+
+    lifted = run_playbook(BAN, lab["inventory"], extravars={"ban_state": "absent"}, limit=SITE)
+    assert lifted.rc == 0 and lifted.results("Login ban")[SITE]["ban"]["status"] == "lifted"
+    assert ban_row(lab).startswith("0|2099-03-05 18:00|")
