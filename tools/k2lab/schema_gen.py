@@ -31,10 +31,10 @@ def conf_schema(seed: int = 0) -> Schema:
     schema = Schema(platform="mssql", database="CONF")
     firmy = Table("FIRMY", columns=[
         Column("Cis", "int", nullable=False),
-        Column("Zkr", "varchar", 10, nullable=False),
+        Column("Zkr", "varchar", 30, nullable=False),
         Column("Naz", "nvarchar", 100, nullable=False),
         Column("DatabaseName", "varchar", 128, nullable=False),
-        Column("Typ", "varchar", 10, nullable=False),
+        Column("Typ", "varchar", 10, nullable=True),
     ])
     firmy.primary_key = PrimaryKey("FIRMY_ById", ("Cis",))
     firmy.indexes.append(Index("FIRMY_ByAbbr", ("Zkr",), unique=True))

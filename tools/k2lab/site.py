@@ -9,6 +9,7 @@ alone (the spec's fingerprint is stored in the folder), so a second
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -16,10 +17,13 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
+from ansible_collections.erpops.upgrade.plugins.module_utils import batches, k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
+from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table
 
 from tools.k2lab import cluster as pg
+from tools.k2lab import drift, konverze, render, schema_gen
 
 SPEC_FILE = ".k2lab-site.json"
 STAND_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stand_in_k2.py")
@@ -36,6 +40,9 @@ class SiteSpec:
     missing_inits: List[str] = field(default_factory=list)  # mandant codes with a missing mandatory initialization
     outdated_extensions: List[str] = field(default_factory=list)
     extensions: List[str] = field(default_factory=lambda: ["Dochazka", "Sklad"])
+    # K2-08: mandant codes (or CONF) whose database gets one drift of every kind the structure check knows
+    drift_mandants: List[str] = field(default_factory=list)
+    drift_seed: int = 0
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
     licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [
         {"user": "NOVAK", "host": "PC-UCTARNA", "program": "K2", "app_server": False},
@@ -62,45 +69,63 @@ def _literal(value: str) -> str:
     return quote_literal("lab", value)
 
 
-def _profile_tables(kind: str, profile=None) -> List[str]:
-    """Lab DDL for K2's private tables, exactly as the profile names them."""
-    q = _ident
-    p = profile or DEFAULT_PROFILE
-    version = "CREATE TABLE IF NOT EXISTS %s (%s varchar(40) NOT NULL)" % (q(p["db_version"]["table"]), q(p["db_version"]["version_column"]))
+def _profile_tables(kind: str, profile) -> List[Table]:
+    """K2's private tables, exactly as the profile names them, in K2's MS SQL terms."""
+    p = profile
+    version = Table(p["db_version"]["table"], [Column(p["db_version"]["version_column"], "varchar", 40, nullable=False)])
     if kind == "company":
         vi = p["version_init"]
-        return [version, "CREATE TABLE IF NOT EXISTS %s (%s varchar(100) NOT NULL, %s int4 NOT NULL, %s timestamp NULL)"
-                % (q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]))]
-    f, r, s, e = p["firmy"], p["reinstall_manager"], p["licence_sessions"], p["extensions"]
+        return [version, Table(vi["table"], [Column(vi["function_column"], "varchar", 100, nullable=False),
+                                             Column(vi["mandatory_column"], "int", nullable=False),
+                                             Column(vi["done_at_column"], "datetime")])]
+    r, s, e = p["reinstall_manager"], p["licence_sessions"], p["extensions"]
+    extensions = Table(e["table"], [Column(e["name_column"], "varchar", 100, nullable=False), Column(e["current_column"], "int", nullable=False),
+                                    Column(e["format_column"], "varchar", 10, nullable=False)])
+    extensions.primary_key = PrimaryKey("ROZS_ById", (e["name_column"],))
     return [
         version,
-        "CREATE TABLE IF NOT EXISTS %s (%s int4 NOT NULL PRIMARY KEY, %s varchar(30) NOT NULL, %s varchar(100) NOT NULL, %s varchar(128) NOT NULL)"
-        % (q(f["table"]), q("Cis"), q(f["code_column"]), q(f["name_column"]), q(f["database_column"])),
-        "CREATE TABLE IF NOT EXISTS %s (%s int4 NOT NULL, %s timestamptz NULL, %s varchar(500) NULL, %s varchar(60) NULL, %s int4 NOT NULL, %s int4 NOT NULL)"
-        % (q(r["table"]), q(r["ban_enabled_column"]), q(r["ban_from_column"]), q(r["ban_message_column"]), q(r["ban_exempt_user_column"]),
-           q(r["reinstall_allowed_column"]), q(r["preparation_done_column"])),
-        "CREATE TABLE IF NOT EXISTS %s (%s varchar(60) NOT NULL, %s varchar(60) NOT NULL, %s varchar(60) NOT NULL, %s int4 NOT NULL)"
-        % (q(s["table"]), q(s["user_column"]), q(s["host_column"]), q(s["program_column"]), q(s["app_server_column"])),
-        "CREATE TABLE IF NOT EXISTS %s (%s varchar(100) NOT NULL PRIMARY KEY, %s int4 NOT NULL, %s varchar(10) NOT NULL)"
-        % (q(e["table"]), q(e["name_column"]), q(e["current_column"]), q(e["format_column"])),
+        Table(r["table"], [Column(r["ban_enabled_column"], "int", nullable=False), Column(r["ban_from_column"], "datetime"),
+                           Column(r["ban_message_column"], "nvarchar", 500), Column(r["ban_exempt_user_column"], "varchar", 60),
+                           Column(r["reinstall_allowed_column"], "int", nullable=False), Column(r["preparation_done_column"], "int", nullable=False)]),
+        Table(s["table"], [Column(s["user_column"], "varchar", 60, nullable=False), Column(s["host_column"], "varchar", 60, nullable=False),
+                           Column(s["program_column"], "varchar", 60, nullable=False), Column(s["app_server_column"], "int", nullable=False)]),
+        extensions,
     ]
+
+
+def expected_model(kind: str, spec: SiteSpec, profile=None) -> Schema:
+    """The structure the site's K2 expects: the generated schema plus the profile's tables."""
+    profile = profile or DEFAULT_PROFILE
+    model = schema_gen.conf_schema() if kind == "conf" else schema_gen.company_schema(spec.company_tables)
+    for table in _profile_tables(kind, profile):
+        if model.table(table.name) is None:
+            model.add(table)
+    return model
+
+
+def konverze_token(version: str) -> str:
+    """The lab's conversion file version for a K2 version: generation and release (gaia.12 -> 412)."""
+    parsed = k2_version.parse(version)
+    return "%d%02d" % (parsed.generation, parsed.release)
 
 
 def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
     q, lit = _ident, _literal
     p = profile or DEFAULT_PROFILE
-    rows = ["INSERT INTO %s VALUES (%s)" % (q(p["db_version"]["table"]), lit(spec.db_version or spec.version))]
+    rows = ["INSERT INTO %s (%s) VALUES (%s)" % (q(p["db_version"]["table"]), q(p["db_version"]["version_column"]), lit(spec.db_version or spec.version))]
     if kind == "company":
         vi = p["version_init"]
         done = "NULL" if code in spec.missing_inits else "now()"
-        rows.append("INSERT INTO %s VALUES ('Prepocet skladu', 1, %s), ('Konverze dokladu', 1, now()), ('Volitelna', 0, NULL)"
-                    % (q(vi["table"]), done))
+        rows.append("INSERT INTO %s (%s, %s, %s) VALUES ('Prepocet skladu', 1, %s), ('Konverze dokladu', 1, now()), ('Volitelna', 0, NULL)"
+                    % (q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]), done))
         return rows
     f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
     for number, mandant in enumerate(mandant_codes(spec), start=1):
-        rows.append("INSERT INTO %s VALUES (%d, %s, %s, %s)"
-                    % (q(f["table"]), number, lit(mandant), lit("Firma %s" % mandant), lit(database_name(spec.name, mandant))))
-    rows.append("INSERT INTO %s VALUES (0, NULL, NULL, NULL, 0, 0)" % q(r["table"]))
+        rows.append("INSERT INTO %s (%s, %s, %s, %s) VALUES (%d, %s, %s, %s)"
+                    % (q(f["table"]), q("Cis"), q(f["code_column"]), q(f["name_column"]), q(f["database_column"]),
+                       number, lit(mandant), lit("Firma %s" % mandant), lit(database_name(spec.name, mandant))))
+    rows.append("INSERT INTO %s (%s, %s, %s) VALUES (0, 0, 0)"
+                % (q(r["table"]), q(r["ban_enabled_column"]), q(r["reinstall_allowed_column"]), q(r["preparation_done_column"])))
     ls = p["licence_sessions"]
     for session in spec.licence_sessions:
         rows.append("INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %s, %s, %d)" % (
@@ -108,7 +133,8 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
             lit(str(session["user"])), lit(str(session["host"])), lit(str(session["program"])), 1 if session.get("app_server") else 0))
     for ext in spec.extensions:
         current = 0 if ext in spec.outdated_extensions else 1
-        rows.append("INSERT INTO %s VALUES (%s, %d, '2.02')" % (q(e["table"]), lit(ext), current))
+        rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, %d, '2.02')"
+                    % (q(e["table"]), q(e["name_column"]), q(e["current_column"]), q(e["format_column"]), lit(ext), current))
     return rows
 
 
@@ -133,9 +159,14 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> Non
     for name, data in _ini_texts(spec, cluster).items():
         _write(os.path.join(root, name), data)
     for kind in ("conf", "company"):
-        _write(os.path.join(root, "SQL", ddl_script_name(profile, kind, "lab")),
-               ("\nGO\n".join(_profile_tables(kind, profile)) + "\nGO\n").encode("utf-8"))
-    os.makedirs(os.path.join(root, "SQL", "konverze"), exist_ok=True)
+        model = expected_model(kind, spec, profile)
+        for platform in ("mssql", "oracle", "lab"):
+            _write(os.path.join(root, "SQL", ddl_script_name(profile, kind, platform)), render.render_ddl(model, platform).encode("utf-8"))
+    tokens = profile["scripts"]["konverze_platforms"]
+    for platform in ("mssql", "oracle", "lab"):
+        files = konverze.render_conversions(platform, [konverze_token(spec.version)], tokens=tokens)
+        for name, text in files.items():
+            _write(os.path.join(root, "SQL", "konverze", name), text.encode("utf-8"))
     os.makedirs(os.path.join(root, "Conf", "Special"), exist_ok=True)
     for ext in spec.extensions:
         _write(os.path.join(root, "extensions", ext, "%s.ext" % ext), ("format=2.02\nname=%s\n" % ext).encode())
@@ -159,7 +190,11 @@ def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
         pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))
         pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", name), login))
         kind = "conf" if code == "CONF" else "company"
-        statements = _profile_tables(kind, profile) + _seed_rows(spec, kind, code, profile)
+        model = expected_model(kind, spec, profile)
+        if code in spec.drift_mandants:
+            drift.inject_all(model, seed=spec.drift_seed)
+        ddl = [batch.text for batch in batches.split_batches(io.StringIO(render.render_ddl(model, "lab")), "lab")]
+        statements = ddl + _seed_rows(spec, kind, code, profile)
         pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
 
 

@@ -41,7 +41,7 @@ def test_generator_is_deterministic_and_k2_like(company):
 def test_conf_has_firmy():
     firmy = schema_gen.conf_schema().table("FIRMY")
     assert [(c.name, c.type, c.length) for c in firmy.columns] == [
-        ("Cis", "int", None), ("Zkr", "varchar", 10), ("Naz", "nvarchar", 100), ("DatabaseName", "varchar", 128), ("Typ", "varchar", 10)]
+        ("Cis", "int", None), ("Zkr", "varchar", 30), ("Naz", "nvarchar", 100), ("DatabaseName", "varchar", 128), ("Typ", "varchar", 10)]
 
 
 def test_mssql_vendor_style(company):
