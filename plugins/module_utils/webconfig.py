@@ -208,11 +208,11 @@ def _parse(text: str) -> _Element:
         raise WebConfigError("web.config is not well-formed XML: %s at line %d, column %d"
                              % (xml.parsers.expat.ErrorString(exc.code), exc.lineno, exc.offset + 1)) from exc
 
-    to_text = _ByteToTextOffsets(data)
+    to_text = _text_offsets(data, [element.start for element in found] + [end_index for _element, end_index in ends])
     for element in found:
-        element.start = to_text(element.start)
+        element.start = to_text[element.start]
     for element, end_index in ends:
-        end_offset = to_text(end_index)
+        end_offset = to_text[end_index]
         tag = _START_TAG.match(text, element.start)
         if tag is None:  # pragma: no cover - expat accepted the tag, so the pattern matches it
             raise WebConfigError("cannot read the start tag at line %d" % (text.count("\n", 0, element.start) + 1))
@@ -222,21 +222,17 @@ def _parse(text: str) -> _Element:
     return found[0]
 
 
-class _ByteToTextOffsets:
-    """Map UTF-8 byte offsets of ``data`` to str offsets, for offsets asked in any order."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.ascii = len(data) == len(data.decode("utf-8"))
-        self.cache = {0: 0}  # type: Dict[int, int]
-
-    def __call__(self, byte_offset: int) -> int:
-        if self.ascii:
-            return byte_offset
-        if byte_offset not in self.cache:
-            below = max(k for k in self.cache if k <= byte_offset)
-            self.cache[byte_offset] = self.cache[below] + len(self.data[below:byte_offset].decode("utf-8"))
-        return self.cache[byte_offset]
+def _text_offsets(data: bytes, byte_offsets: List[int]) -> Dict[int, int]:
+    """Map UTF-8 byte offsets of ``data`` (each on a character boundary) to str offsets, in one pass."""
+    mapping = {}  # type: Dict[int, int]
+    if len(data) == len(data.decode("utf-8")):
+        return {offset: offset for offset in byte_offsets}
+    previous_byte = previous_char = 0
+    for offset in sorted(set(byte_offsets)):
+        previous_char += len(data[previous_byte:offset].decode("utf-8"))
+        previous_byte = offset
+        mapping[offset] = previous_char
+    return mapping
 
 
 def _dominant_newline(text: str) -> str:
