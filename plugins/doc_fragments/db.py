@@ -28,7 +28,7 @@ options:
     description:
       - TCP port of the database server.
       - If not set, the value of the E(K2_DB_PORT) environment variable is used, else C(1433) (mssql), C(1521) (oracle) or C(5432) (lab).
-      - A named MS SQL instance (O(login_host=server\INSTANCE)) without a port is located through SQL Browser.
+      - A named MS SQL instance (C(server\\INSTANCE) in O(login_host)) without a port is located through SQL Browser.
     type: int
   login_user:
     description:
