@@ -31,8 +31,8 @@ description:
     the users' unsaved work. The module's own session is never ended.
   - After ending sessions it reads them again and reports which are gone and which are still there, waiting up to
     O(wait_timeout) seconds for them to go.
-  - Connects to the database from where the module runs, which must have the database driver (pyodbc or oracledb):
-    run it on the controller or in the execution environment (C(delegate_to: localhost)), not on the Windows K2 host.
+  - Connects to the database from where the module runs, which must have the database driver (pyodbc or oracledb).
+    Run it on the controller or in the execution environment (C(delegate_to=localhost)), not on the Windows K2 host.
 options:
   conf_database:
     description: The CONF database (on Oracle, its schema). The module connects to it; it holds the licence sessions and C(FIRMY).

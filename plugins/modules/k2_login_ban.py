@@ -20,8 +20,8 @@ description:
     about K2's private tables, to be overridden with O(k2_profile) where a K2 differs.
   - K2 stores the start as a date and time without a time zone, in the site's local time. The module converts the
     start to O(timezone) (or, without it, keeps the offset the start was given with) before writing it.
-  - Connects to the database from where the module runs, which must have the database driver (pyodbc or oracledb):
-    run it on the controller or in the execution environment (C(delegate_to: localhost)), not on the Windows K2 host.
+  - Connects to the database from where the module runs, which must have the database driver (pyodbc or oracledb).
+    Run it on the controller or in the execution environment (C(delegate_to=localhost)), not on the Windows K2 host.
 options:
   conf_database:
     description: The CONF database (on Oracle, its schema).
