@@ -8,7 +8,6 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/collections
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 LAB_DIR ?= $(ROOT)/.lab
-SANITY_TREE ?= /tmp/erpops-upgrade-sanity/ansible_collections/erpops/upgrade
 PYTEST := $(BIN)/python -m pytest
 
 .PHONY: setup demo test sanity lint units integration molecule bench lab-up lab-down clean
@@ -31,10 +30,7 @@ test: setup
 	@./scripts/run-tests.sh
 
 sanity: setup
-	@mkdir -p $(SANITY_TREE)
-	@rsync -a --delete --exclude .venv --exclude collections --exclude .build --exclude .lab \
-	  --exclude tests/output --exclude .git --exclude __pycache__ --exclude .pytest_cache ./ $(SANITY_TREE)/
-	@cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+	@./scripts/sanity.sh $(SANITY_ARGS)
 
 lint: setup
 	@$(BIN)/ansible-lint --profile production roles playbooks
