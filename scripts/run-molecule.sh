@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 export MOLECULE_PYTHON="$PWD/.venv/bin/python"
 cd extensions
 status=0
-for scenario in molecule/*/; do
-  name=$(basename "$scenario")
+for config in molecule/*/molecule.yml; do
+  name=$(basename "$(dirname "$config")")
   echo "--- molecule scenario $name"
   molecule test -s "$name" || status=1
 done
