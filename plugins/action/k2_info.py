@@ -106,6 +106,10 @@ class ActionModule(ActionBase):
         return str(list(rows[0].values())[0]).strip() if rows else None
 
     def _mandant_state(self, params, platform, mandant, installed, profile):
+        if not mandant["database"]:
+            state = self._database_state(mandant["code"], mandant["database"], mandant["role"], None, installed)
+            state["error"] = "FIRMY names no database for mandant %s" % mandant["code"]
+            return state
         try:
             database = k2db.connect(params, mandant["database"])
         except k2db.DatabaseError as exc:
@@ -127,7 +131,7 @@ class ActionModule(ActionBase):
         state = {"code": code, "database": name, "role": role, "version": version, "matches_version": False, "convertible": False, "error": None}
         if version and installed:
             try:
-                state["matches_version"] = k2_version.parse(version) == k2_version.parse(installed)
+                state["matches_version"] = k2_version.same_version(version, installed)
                 state["convertible"] = state["matches_version"] or k2_version.directly_reachable(version, installed)
             except k2_version.VersionError as exc:
                 state["error"] = str(exc)

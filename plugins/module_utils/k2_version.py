@@ -122,6 +122,14 @@ def _is_downgrade(current: K2Version, target: K2Version) -> bool:
     return current.build is not None and target.build is not None and target.build < current.build
 
 
+def same_version(first, second, generations: Sequence[str] = GENERATIONS) -> bool:
+    """Same generation and release, and the same build when both name one (``4.3`` matches ``4.3.120``)."""
+    one, two = parse(first, generations), parse(second, generations)
+    if (one.generation, one.release) != (two.generation, two.release):
+        return False
+    return one.build is None or two.build is None or one.build == two.build
+
+
 def directly_reachable(current, target, generations: Sequence[str] = GENERATIONS) -> bool:
     """True when one reinstall can go from current to target (rule 4)."""
     cur, tgt = parse(current, generations), parse(target, generations)
@@ -150,7 +158,3 @@ def upgrade_path(current, target, generations: Sequence[str] = GENERATIONS) -> L
             "(from %s the next generation's release must be at least %02d)"
             % (cur.name(generations), tgt.name(generations), cur.name(generations), cur.release - RELEASE_OFFSET))
     return stops
-
-
-def _gen_name(version: K2Version, generations: Sequence[str]) -> str:
-    return generations[version.generation - 1] if 1 <= version.generation <= len(generations) else str(version.generation)

@@ -258,3 +258,15 @@ def test_every_planned_path_is_walkable_and_stops_are_the_newest_possible():
                     assert directly_reachable(before, after)
                 for stop, after in zip(path, path[1:]):
                     assert not directly_reachable(K2Version(stop.generation, stop.release + 1), after)
+
+
+@pytest.mark.parametrize("first, second, same", [
+    ("4.3", "4.3.120", True),
+    ("gaia.12.3", "4.12.3", True),
+    ("gaia.12.3", "gaia.12.4", False),
+    ("gaia.12", "gaia.11", False),
+    ("ori.09", "gaia.09", False),
+])
+def test_same_version_ignores_an_unknown_build(first, second, same):
+    assert k2_version.same_version(first, second) is same
+    assert k2_version.same_version(second, first) is same
