@@ -18,6 +18,7 @@ Assumptions (the table and columns come from the profile entry
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -211,7 +212,7 @@ def status(ban: Mapping[str, Any], now: datetime, zone: Optional[tzinfo]) -> str
 
 def _names(platform: str, conf_database: str, profile: Mapping) -> Tuple[str, Dict[str, str]]:
     r = profile["reinstall_manager"]
-    q = lambda name: quote_ident(platform, name)  # noqa: E731
+    q = functools.partial(quote_ident, platform)
     return table_ref(platform, conf_database, r["table"]), {
         "enabled": q(r["ban_enabled_column"]), "start": q(r["ban_from_column"]),
         "message": q(r["ban_message_column"]), "exempt_user": q(r["ban_exempt_user_column"])}

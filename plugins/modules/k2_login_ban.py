@@ -52,7 +52,7 @@ options:
       - Without it, an absolute O(start) is stored in the offset it was given with, and relative starts and the stored
         start are read in the local time zone of the machine the module runs on.
     type: str
-  message:
+  ban_message:
     description:
       - The message users see when they log in before the ban starts or are refused after it.
       - It may contain one V(%s), which K2 replaces with the start of the ban as C(d.m.yyyy H:MM) (V(5.3.2025 18:00)),
@@ -100,7 +100,7 @@ EXAMPLES = r"""
     conf_database: K2_CONF
     start: "2025-03-05T18:00"
     timezone: Europe/Prague
-    message: "Od %s probíhá reinstalace K2. Uložte si práci a odhlaste se."
+    ban_message: "Od %s probíhá reinstalace K2. Uložte si práci a odhlaste se."
     exempt_user: ADMIN
     db_platform: mssql
     login_host: sql01.example.com
@@ -114,7 +114,7 @@ EXAMPLES = r"""
     conf_database: K2_CONF
     start: +2h
     timezone: Europe/Prague
-    message: "Reinstalace K2 od %s"
+    ban_message: "Reinstalace K2 od %s"
     exempt_user: ADMIN
   delegate_to: localhost
 
@@ -147,7 +147,7 @@ ban:
       description: The time zone the stored start is read in.
       type: str
       sample: Europe/Prague
-    message:
+    ban_message:
       description: The stored message, with its V(%s).
       type: str
       sample: "Reinstalace K2 od %s"
@@ -196,7 +196,7 @@ def argument_spec():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         start=dict(type="str", default="now"),
         timezone=dict(type="str"),
-        message=dict(type="str"),
+        ban_message=dict(type="str"),
         exempt_user=dict(type="str"),
         allow_past=dict(type="bool", default=False),
         k2_profile=dict(type="dict", default={}),
@@ -235,13 +235,13 @@ def run(module, now=None):
     if params["state"] == "present":
         if not params["exempt_user"]:
             raise login_ban.BanError("exempt_user is required to set the ban (the K2 user who runs the reinstall)")
-        if params["message"] is not None:
-            login_ban.check_message(params["message"])
+        if params["ban_message"] is not None:
+            login_ban.check_message(params["ban_message"])
     conf = k2db.connect(db_params(params), params["conf_database"])
     try:
         with conf.transaction():
             before = read_ban(conf, platform, params["conf_database"], profile)
-            wanted, used_zone = login_ban.plan(before, params["state"], params["start"], params["message"], params["exempt_user"],
+            wanted, used_zone = login_ban.plan(before, params["state"], params["start"], params["ban_message"], params["exempt_user"],
                                                now, zone, params["allow_past"])
             changed = login_ban.show(wanted) != login_ban.show(before)
             if changed:

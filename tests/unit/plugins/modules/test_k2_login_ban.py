@@ -62,7 +62,7 @@ def fresh():
     return BanTable([{"ban_enabled": 0, "ban_from": None, "ban_message": None, "ban_user": None}])
 
 
-WANTED = dict(start="2025-03-05T18:00", timezone="Europe/Prague", message="Od %s reinstalace", exempt_user="ADMIN")
+WANTED = dict(start="2025-03-05T18:00", timezone="Europe/Prague", ban_message="Od %s reinstalace", exempt_user="ADMIN")
 
 
 def test_check_mode_and_diff_write_nothing(monkeypatch, capsys):
@@ -88,8 +88,8 @@ def test_set_then_idempotent_then_lift(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (dict(WANTED, message="%s a %s"), "holds 2 %s"),
-    (dict(WANTED, message="%d"), "'%d'"),
+    (dict(WANTED, ban_message="%s a %s"), "holds 2 %s"),
+    (dict(WANTED, ban_message="%d"), "'%d'"),
     (dict(WANTED, start="2025-03-05T10:00"), "lies in the past"),
     (dict(WANTED, timezone=None), "no time zone"),
     (dict(WANTED, exempt_user=None), "exempt_user is required"),
