@@ -83,10 +83,25 @@ def load(lab_dir: str):
         return Cluster(**json.load(handle))
 
 
+def _socket(cluster: Cluster) -> str:
+    return os.path.join(cluster.socket_dir, ".s.PGSQL.%d" % cluster.port)
+
+
 def is_running(cluster: Cluster) -> bool:
+    """The server runs and answers on its socket (a stale postmaster.pid alone does not count)."""
     status = subprocess.run(_as_owner(cluster.owner, [os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "status"]),
                             capture_output=True, text=True, check=False)
-    return status.returncode == 0
+    return status.returncode == 0 and os.path.exists(_socket(cluster))
+
+
+def _clear_stale_pid(cluster: Cluster) -> None:
+    """pg_ctl believes a server runs (its pid was reused) but no socket exists: drop the stale pid file."""
+    pid_file = os.path.join(cluster.data_dir, "postmaster.pid")
+    if os.path.exists(pid_file) and not os.path.exists(_socket(cluster)):
+        subprocess.run(_as_owner(cluster.owner, [os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "-m", "fast", "-w", "-t", "10", "stop"]),
+                       capture_output=True, check=False)
+        if os.path.exists(pid_file):
+            os.unlink(pid_file)
 
 
 def ensure_running(lab_dir: str):
@@ -97,6 +112,7 @@ def ensure_running(lab_dir: str):
         cluster = _init(lab_dir)
         changed = True
     if not is_running(cluster):
+        _clear_stale_pid(cluster)
         if _port_taken(cluster.port):
             cluster.port = _free_port()
             _save(lab_dir, cluster)
