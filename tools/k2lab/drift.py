@@ -155,11 +155,13 @@ def inject_all(live: Schema, seed: int = 0) -> List[Injected]:
         injected.append(Injected("extra_fulltext_table", table.name))
 
     def extra_fulltext_column() -> None:
+        # Only character and LOB columns can be full-text indexed (MS SQL, Oracle Text, the lab's to_tsvector).
         def candidate(t: Table) -> bool:
-            return t.fulltext is not None and any(key(c.name) not in set(key(f) for f in t.fulltext.columns) for c in t.columns)
+            return t.fulltext is not None and any(key(c.name) not in set(key(f) for f in t.fulltext.columns) and c.type in TEXT_TYPES
+                                                  for c in t.columns)
         table = pick(candidate)
         present = set(key(f) for f in table.fulltext.columns)
-        col = next(c for c in table.columns if key(c.name) not in present)
+        col = next(c for c in table.columns if key(c.name) not in present and c.type in TEXT_TYPES)
         table.fulltext = FullTextIndex(table.fulltext.columns + (col.name,), table.fulltext.key_index)
         injected.append(Injected("extra_fulltext_column", table.name, col.name))
 

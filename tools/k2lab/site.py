@@ -21,6 +21,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import batches, k2_
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.schema import key as schema_key
 
 from tools.k2lab import cluster as pg
 from tools.k2lab import drift, konverze, render, schema_gen
@@ -192,8 +193,17 @@ def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
         kind = "conf" if code == "CONF" else "company"
         model = expected_model(kind, spec, profile)
         if code in spec.drift_mandants:
-            drift.inject_all(model, seed=spec.drift_seed)
-        ddl = [batch.text for batch in batches.split_batches(io.StringIO(render.render_ddl(model, "lab")), "lab")]
+            # Drift the model as the lab stores it: drift types (int8) are lab types, not K2's MS SQL ones.
+            # The profile's tables stay intact: the seed rows and the other modules need them.
+            live = render.platform_model(model, "lab")
+            protected = set(schema_key(t.name) for t in _profile_tables(kind, profile))
+            kept = dict((name, live.tables.pop(name)) for name in list(live.tables) if name in protected)
+            drift.inject_all(live, seed=spec.drift_seed)
+            live.tables.update(kept)
+            ddl_text = render._render_lab(live)  # pylint: disable=protected-access
+        else:
+            ddl_text = render.render_ddl(model, "lab")
+        ddl = [batch.text for batch in batches.split_batches(io.StringIO(ddl_text), "lab")]
         statements = ddl + _seed_rows(spec, kind, code, profile)
         pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
 
