@@ -9,7 +9,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_site, k2_version
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_site, k2_state, k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
@@ -83,15 +83,25 @@ class ActionModule(ActionBase):
             params["login_port"] = params["login_port"] or (int(port) if port.isdigit() else None)
         platform = params["db_platform"]
         conf = k2db.connect(params, info["conf_database"])
+        warnings = info["warnings"]
         try:
             mandants = k2_mandants.classify(conf.query(k2_mandants.firmy_sql(platform, info["conf_database"], profile)), profile)
             conf_version = self._db_version(conf, platform, info["conf_database"], profile)
+            manager = _optional(warnings, "reinstall manager", lambda: k2_state.reinstall_manager_state(
+                conf.query(k2_state.reinstall_manager_sql(platform, info["conf_database"], profile))))
+            extensions = _optional(warnings, "extension status", lambda: k2_state.extension_states(
+                conf.query(k2_state.extensions_sql(platform, info["conf_database"], profile))))
         finally:
             conf.close()
         databases = [self._database_state("CONF", info["conf_database"], "conf", conf_version, info["version"])]
         for mandant in mandants:
             databases.append(self._mandant_state(params, platform, mandant, info["version"], profile))
         return {
+            "reinstall_manager": manager,
+            "extensions": extensions,
+            "outdated_extensions": [e["name"] for e in extensions or [] if not e["current"]],
+            "missing_initializations": {d["code"]: d["missing_initializations"] for d in databases
+                                        if d["role"] not in ("conf", "system") and d.get("missing_initializations")},
             "mandants": mandants,
             "production_mandants": [m["code"] for m in mandants if m["role"] == "production"],
             "system_mandants": [m["code"] for m in mandants if m["role"] == "system"],
@@ -118,13 +128,16 @@ class ActionModule(ActionBase):
             return state
         try:
             version = self._db_version(database, platform, mandant["database"], profile)
+            missing = k2_state.function_names(database.query(k2_state.missing_initializations_sql(platform, mandant["database"], profile)))
         except k2db.DatabaseError as exc:
             state = self._database_state(mandant["code"], mandant["database"], mandant["role"], None, installed)
             state["error"] = str(exc)
             return state
         finally:
             database.close()
-        return self._database_state(mandant["code"], mandant["database"], mandant["role"], version, installed)
+        state = self._database_state(mandant["code"], mandant["database"], mandant["role"], version, installed)
+        state["missing_initializations"] = missing
+        return state
 
     @staticmethod
     def _database_state(code, name, role, version, installed):
@@ -136,3 +149,12 @@ class ActionModule(ActionBase):
             except k2_version.VersionError as exc:
                 state["error"] = str(exc)
         return state
+
+
+def _optional(warnings, what, read):
+    """Read one piece of K2's state; a missing table is a warning, not a failure of the whole report."""
+    try:
+        return read()
+    except k2db.DatabaseError as exc:
+        warnings.append("cannot read the %s: %s" % (what, exc))
+        return None

@@ -126,6 +126,30 @@ k2:
       returned: when O(target_version) is set
       type: dict
       sample: {"kind": "generation", "reachable": false, "path": ["ori.09", "iris.05", "alba.01"], "reason": null}
+    reinstall_manager:
+      description:
+        - The Reinstall manager's state (K2-02, K2-06) in the CONF database, or V(null) when it cannot be read (a warning says why).
+      returned: when the databases were read
+      type: dict
+      sample: {"ban_enabled": false, "reinstall_allowed": false, "preparation_done": true}
+    extensions:
+      description: Extension status (K2-14) from the CONF database, or V(null) when it cannot be read.
+      returned: when the databases were read
+      type: list
+      elements: dict
+      sample: [{"name": "Sklad", "current": false, "format": "1.0"}]
+    outdated_extensions:
+      description: Names of the extensions that are not current.
+      returned: when the databases were read
+      type: list
+      elements: str
+    missing_initializations:
+      description:
+        - Per mandant code (production and test mandants; DEMO and INIT are not checked, as K2-07 says), the mandatory
+          version initializations that have not run. Mandants with none missing are left out.
+      returned: when the databases were read
+      type: dict
+      sample: {"FIRMA2": ["Prepocet skladu"]}
     mandants:
       description: The rows of C(FIRMY) with their role (C(production), C(system) or C(test)).
       returned: when the databases were read

@@ -87,7 +87,8 @@ def lab():
     fleet = os.path.join(lab_dir, "fleet.json")
     with open(fleet, "w", encoding="utf-8") as handle:
         json.dump({"sites": [
-            {"name": "north", "version": "gaia.12.3", "mandants": ["FIRMA", "FIRMA2", "FIRMA2_TEST"]},
+            {"name": "north", "version": "gaia.12.3", "mandants": ["FIRMA", "FIRMA2", "FIRMA2_TEST"],
+             "missing_inits": ["FIRMA2"], "outdated_extensions": ["Sklad"]},
             {"name": "south", "version": "gaia.12.3", "db_version": "gaia.11.7", "mandants": ["HOLDING"], "torso": True},
         ]}, handle)
     result = k2lab.up(lab_dir, fleet)
