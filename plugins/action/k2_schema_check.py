@@ -303,10 +303,10 @@ class Run(object):
                 try:
                     if self.platform == "oracle" or (self.platform == "mssql" and step.kind == "fulltext"):
                         # Oracle commits DDL by itself; MS SQL refuses full-text DDL inside a user transaction.
-                        database.execute(step.sql)
+                        database.execute(schema_check.executable_sql(step.sql, self.platform))
                     else:
                         with database.transaction():
-                            database.execute(step.sql)
+                            database.execute(schema_check.executable_sql(step.sql, self.platform))
                 except k2db.DatabaseError as exc:
                     return ran, "repair %s (%s) failed, the later repairs of this database were not run: %s" % (
                         step.kind, step.source or step.sql.splitlines()[0], exc)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
@@ -34,6 +35,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Schem
 
 DB_KINDS = ("conf", "company")
 REPORT_FORMATS = ("markdown", "html")
+_PLSQL = re.compile(r"(?is)(BEGIN|DECLARE|CREATE\s+(OR\s+REPLACE\s+)?(PROCEDURE|FUNCTION|TRIGGER|PACKAGE|TYPE))\b")
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,17 @@ def plan_for(check: DatabaseCheck, expected: DdlResult, konverze: Optional[Mappi
     recreate = [check.target.database] if check.target.role == "system" else []
     return repair.plan(check.findings, ddl=expected, konverze=konverze or {}, k2_version=k2_version, recreate_databases=recreate,
                        check_output=check_output(check.findings), dialect=platform or expected.schema.platform)
+
+
+def executable_sql(sql: str, platform: str) -> str:
+    """A repair statement as the driver takes it: Oracle refuses the ``;`` that ends a SQL statement in a script.
+
+    PL/SQL (a ``BEGIN``/``DECLARE`` block, ``CREATE [OR REPLACE] PROCEDURE`` and the like) keeps it.
+    """
+    text = sql.strip()
+    if platform == "oracle" and text.endswith(";") and not _PLSQL.match(text):
+        return text[:-1].rstrip()
+    return text
 
 
 def needs_konverze(findings: Iterable[schema_diff.Finding]) -> bool:
