@@ -1,0 +1,174 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: k2_convert
+short_description: Run K2's SQL conversions, one-time files never twice
+version_added: 0.1.0
+author: erpops.upgrade contributors (@erpops)
+description:
+  - Runs the conversion scripts of C(SQL/konverze/) in the K2 folder on CONF and every mandant database of C(FIRMY)
+    (INIT and DEMO included, as the installer converts them all), as the installer's SQL conversions step does
+    (RUNBOOK K2-12).
+  - "Files are selected by the runbook's table: platform (no token for MS SQL, C(Ora) for Oracle, C(Lab) for the lab)
+    x database kind (C(K2_C*) for CONF, C(K2_D*) for company databases) x upgrade kind. One-time files (without
+    C(Additional)) run only on a generation upgrade; C(Additional) files run on every reinstall. Order: CONF before company
+    databases, then ascending version, the one-time file before its C(Additional) file."
+  - MS SQL scripts are split on C(GO) lines exactly as sqlcmd splits them (repeat counts included); Oracle scripts on C(/)
+    lines and C(;) with PL/SQL blocks kept whole. Scripts are streamed in their encoding (UTF-8 with or without BOM, UTF-16,
+    else cp1250).
+  - Every applied batch is recorded in a journal table in its database (name from the K2 profile, entry C(journal)), in the
+    same transaction as the batch on MS SQL and in the lab; on Oracle the batch and its journal row are sent in one PL/SQL
+    call (Oracle commits DDL by itself, so that call is the only window). A one-time file already applied is never run
+    again; if its checksum changed the module refuses. A file that stopped part-way resumes at its first unapplied batch,
+    or is refused with O(strict=true).
+  - Backup gate (K2-15). No one-time file runs on CONF or a production mandant unless the manifest O(manifest) holds a
+    verified backup of that database taken after the structure check of this run (M(erpops.upgrade.k2_backup) with
+    O(erpops.upgrade.k2_backup#module:position=after_check) and the same O(run_id)). DEMO, INIT and test copies are
+    not gated: they are recreated or copied, not restored.
+  - Every database is planned and gated before anything runs; a refusal in one database changes nothing anywhere.
+  - Errors are appended to C(sql_inst.log) in the K2 folder (file, batch, line, the server's message) and the module fails
+    with a summary.
+  - Connects to the databases from the controller (or the execution environment); the K2 folder is read over the task's
+    connection.
+  - This module is implemented as an action plugin.
+options:
+  path:
+    description: The K2 folder on the K2 host (the one holding C(SQL/konverze)).
+    type: str
+    required: true
+  conf_database:
+    description: The CONF database (on Oracle, its schema).
+    type: str
+    required: true
+  run_id:
+    description:
+      - The id of this reinstall run. C(Additional) files run once per run id, so a rerun with the same id resumes and a
+        second run changes nothing; the next reinstall takes a new id.
+      - The backup gate looks for backups taken with the same id.
+    type: str
+    required: true
+  upgrade_kind:
+    description: C(generation), C(release) or C(build). Derived from O(current_version) and O(target_version) when not set.
+    type: str
+    choices: [build, release, generation]
+  current_version:
+    description: The K2 version the databases are at (for the upgrade kind).
+    type: str
+  target_version:
+    description: The K2 version being installed; recorded in the journal.
+    type: str
+  databases:
+    description: Convert only these databases (mandant codes, C(CONF), or database names). Default is all of them.
+    type: list
+    elements: str
+  manifest:
+    description: The backup manifest written by M(erpops.upgrade.k2_backup), on the controller.
+    type: path
+  force_without_backup:
+    description:
+      - Run one-time conversions even without a gate backup. Every such file is named in a warning.
+    type: bool
+    default: false
+  strict:
+    description: Refuse a file that stopped part-way instead of resuming it.
+    type: bool
+    default: false
+  continue_on_error:
+    description:
+      - For C(Additional) files only, as the installer does: log the error and go on with the next file. One-time files
+        always stop their database at the first error. The module still fails at the end.
+    type: bool
+    default: false
+  parallel:
+    description: How many company databases are converted at a time (CONF goes first, alone).
+    type: int
+    default: 8
+  k2_profile:
+    description: Overrides of the K2 profile, merged into the default one entry by entry.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - erpops.upgrade.db
+attributes:
+  check_mode:
+    support: full
+    description: Shows the files, the batches per database and which are skipped because the journal has them; runs nothing.
+  diff_mode:
+    support: none
+    description: No diff is produced.
+  action_group:
+    support: full
+    membership:
+      - erpops.upgrade.k2
+    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+seealso:
+  - module: erpops.upgrade.k2_backup
+  - module: erpops.upgrade.k2_info
+"""
+
+EXAMPLES = r"""
+- name: Convert the databases after copying the new K2
+  erpops.upgrade.k2_convert:
+    path: 'D:\K2'
+    conf_database: K2_CONF
+    run_id: "{{ reinstall_run_id }}"
+    current_version: gaia.12
+    target_version: ori.09
+    manifest: /var/lib/erpops/site01/backups.json
+    db_platform: mssql
+    login_host: sql01.example.com
+    login_user: k2admin
+    login_password: "{{ vault_k2_sql_password }}"
+"""
+
+RETURN = r"""
+upgrade_kind:
+  description: The upgrade kind the files were selected for.
+  returned: always
+  type: str
+  sample: generation
+run_id:
+  description: The run id.
+  returned: always
+  type: str
+folder:
+  description: The conversion folder on the K2 host.
+  returned: always
+  type: str
+plan:
+  description: The selected files, in run order.
+  returned: always
+  type: list
+  elements: str
+  sample: [K2_C509.sql, K2_C509Additional.sql, K2_D509.sql, K2_D509Additional.sql]
+not_selected:
+  description: Files of the folder not due (other platform, one-time outside a generation upgrade), with the reason.
+  returned: always
+  type: list
+  elements: dict
+unknown:
+  description: Files that are not conversion files, with the reason.
+  returned: always
+  type: list
+  elements: dict
+databases:
+  description:
+    - Per database, its files with C(action) (skip, run, resume, refuse), C(batches), C(run) and C(skipped) batch numbers,
+      C(status) (skipped, would run, applied, failed, pending, refused, refused - no backup), C(applied) batches,
+      C(error) (batch, line, message) and the gate C(backup) file.
+  returned: always
+  type: list
+  elements: dict
+log_lines:
+  description: The lines appended to C(sql_inst.log).
+  returned: always
+  type: list
+  elements: str
+log_file:
+  description: The C(sql_inst.log) written on the K2 host.
+  returned: when errors were logged
+  type: str
+"""
