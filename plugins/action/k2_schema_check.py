@@ -243,7 +243,7 @@ class Run(object):
             database = k2db.connect(self.params, target.database)
             actual = database.catalog()
             round_trips = database.round_trips
-            saved = self.save_snapshot(actual) if self.args["save_snapshots_to"] else None
+            saved = self.save_snapshot(target.database, actual) if self.args["save_snapshots_to"] else None
         except DATABASE_ERRORS as exc:
             return schema_check.DatabaseCheck(target, script=script, error=str(exc))
         finally:
@@ -256,10 +256,10 @@ class Run(object):
     def compare(self, target, expected, actual):
         return schema_check.compare(target, expected, actual, self.args["custom_tables"], self.args["custom_prefixes"], self.args["fulltext"])
 
-    def save_snapshot(self, actual):
+    def save_snapshot(self, database, actual):
         folder = self.args["save_snapshots_to"]
         os.makedirs(folder, exist_ok=True)
-        return write_atomically(os.path.join(folder, schema_check.snapshot_file_name(actual.database)), dumps_snapshot(actual))
+        return write_atomically(os.path.join(folder, schema_check.snapshot_file_name(database)), dumps_snapshot(actual))
 
     def plan(self, checks):
         """Repair plans; the conversion scripts are fetched only when a column finding needs them, and once."""

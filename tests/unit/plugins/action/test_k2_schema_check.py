@@ -130,6 +130,7 @@ class StandIn(object):
     def __init__(self, name, live, firmy=None, vanish=False, fail_on=None, log=None):
         self.database = name
         self.live = live
+        live.database = name  # as the adapters name their catalog
         self.firmy = firmy or []
         self.vanish = vanish
         self.fail_on = fail_on
