@@ -7,7 +7,7 @@ ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 
-DEB_PACKAGES=(postgresql unixodbc odbc-postgresql tdsodbc rsync shellcheck)
+DEB_PACKAGES=(postgresql unixodbc odbc-postgresql tdsodbc rsync shellcheck chromium)
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for ``erpops.upgrade.fleet_report``: write the fleet report on the controller.
+
+The report is built by the pure ``module_utils.fleet_report`` and written here, in the
+controller process (in AWX: the execution environment), whatever host the task runs
+for. Each file is written to a temporary name in the destination folder and renamed
+into place, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.erpops.upgrade.plugins.module_utils.fleet_report import build_report, to_html, to_json
+
+ARGUMENT_SPEC = {
+    "sites": {"type": "list", "elements": "dict", "required": True},
+    "dest": {"type": "path", "required": True},
+    "name": {"type": "str", "default": "fleet-report"},
+    "timestamped": {"type": "bool", "default": True},
+    "title": {"type": "str", "default": "Fleet report"},
+    "playbook": {"type": "str"},
+    "secrets": {"type": "list", "elements": "str", "no_log": True, "default": []},
+    "mode": {"type": "raw", "default": "0644"},
+}
+
+
+def write_atomically(path: str, text: str, mode: int) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    directory = os.path.dirname(path) or "."
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(to_bytes(text, errors="surrogate_or_strict"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def file_mode(value) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value), 8)
+    except ValueError:
+        raise AnsibleActionFail("mode must be an octal string such as '0644', got %r" % (value,)) from None
+
+
+class ActionModule(ActionBase):
+    """Build the fleet report and write its JSON and HTML files on the controller."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        report = build_report(args["sites"], title=args["title"], generated_at=now.isoformat(),
+                              playbook=args["playbook"], secrets=args["secrets"])
+        name = args["name"] + ("-" + now.strftime("%Y%m%dT%H%M%SZ") if args["timestamped"] else "")
+        json_path = os.path.join(args["dest"], name + ".json")
+        html_path = os.path.join(args["dest"], name + ".html")
+        result.update(json_path=json_path, html_path=html_path, summary=report["summary"],
+                      failed_sites=[row["site"] for row in report["rows"] if row["status"] == "failed"],
+                      rows=report["rows"], changed=True)
+        if self._task.check_mode:
+            return result
+        try:
+            os.makedirs(args["dest"], exist_ok=True)
+            mode = file_mode(args["mode"])
+            write_atomically(json_path, to_json(report), mode)
+            write_atomically(html_path, to_html(report), mode)
+        except OSError as exc:
+            raise AnsibleActionFail("cannot write the fleet report in %s: %s" % (args["dest"], to_text(exc))) from None
+        return result

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation of the fleet_report action; the work is done by the action plugin of the same name."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: fleet_report
+short_description: Write the fleet report of a K2 or Comarch run as JSON and as one HTML page
+version_added: 0.1.0
+description:
+  - Builds one row per site from what the run recorded (go or no-go, versions from and to, upgrade kind,
+    the steps done, duration, findings per kind, backup manifest, what to do next) and writes
+    C(<name>.json) and C(<name>.html) on the controller (in AWX, in the execution environment).
+  - Failed sites come first, then no-go sites, then the rest.
+  - The HTML page is self-contained; inline CSS, no scripts, no external resources, every text escaped.
+  - No secrets reach the files; values under secret-looking keys (password, secret, token, credential,
+    api_key...) are replaced, C(password=...) and C(PWD=...) in text are masked, and every value of
+    O(secrets) is masked wherever it appears.
+  - Each file is written to a temporary name in O(dest) and renamed into place.
+  - Normally called by the role C(erpops.upgrade.fleet_report), which collects O(sites) from C(hostvars).
+  - This is an action plugin. The module file only documents it.
+options:
+  sites:
+    description:
+      - One dict per site, with the keys C(site), C(customer), C(reached_end) (false when the host dropped out
+        of the run), C(started), C(finished) (ISO 8601), C(failure) (C(task) and C(msg)), and C(steps), a dict of
+        step name to the step's fact or registered result.
+    type: list
+    elements: dict
+    required: true
+  dest:
+    description: Folder on the controller for the two files; created when missing.
+    type: path
+    required: true
+  name:
+    description: Base name of the files.
+    type: str
+    default: fleet-report
+  timestamped:
+    description: Append the UTC time (C(-YYYYMMDDTHHMMSSZ)) to O(name), so runs do not overwrite each other.
+    type: bool
+    default: true
+  title:
+    description: Title of the report.
+    type: str
+    default: Fleet report
+  playbook:
+    description: Name of the playbook, shown under the title.
+    type: str
+  secrets:
+    description: Values to mask wherever they appear, such as the database passwords of the sites.
+    type: list
+    elements: str
+    default: []
+  mode:
+    description: File mode of the two files, as an octal string.
+    type: raw
+    default: "0644"
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: [posix, windows]
+notes:
+  - In check mode the report is built and returned but not written; the role runs this task with C(check_mode=false),
+    so a dry run also leaves its report.
+author:
+  - erpops.upgrade contributors (@erpops)
+"""
+
+EXAMPLES = r"""
+- name: Write the fleet report
+  erpops.upgrade.fleet_report:
+    dest: /var/lib/erpops/reports
+    title: K2 precheck
+    sites:
+      - site: north
+        customer: acme
+        reached_end: true
+        steps:
+          preflight: "{{ hostvars['north'].k2_preflight_result }}"
+  run_once: true
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+json_path:
+  description: The JSON file.
+  returned: always
+  type: str
+  sample: /var/lib/erpops/reports/fleet-report-20250212T210915Z.json
+html_path:
+  description: The HTML page.
+  returned: always
+  type: str
+  sample: /var/lib/erpops/reports/fleet-report-20250212T210915Z.html
+summary:
+  description: Number of sites per result.
+  returned: always
+  type: dict
+  sample: {"failed": 1, "no-go": 0, "changed": 0, "go": 9, "ok": 0}
+failed_sites:
+  description: The sites whose run failed.
+  returned: always
+  type: list
+  elements: str
+  sample: [south]
+rows:
+  description: The rows of the report, failed sites first.
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sites=dict(type="list", elements="dict", required=True),
+            dest=dict(type="path", required=True),
+            name=dict(type="str", default="fleet-report"),
+            timestamped=dict(type="bool", default=True),
+            title=dict(type="str", default="Fleet report"),
+            playbook=dict(type="str"),
+            secrets=dict(type="list", elements="str", no_log=True, default=[]),
+            mode=dict(type="raw", default="0644"),
+        ),
+        supports_check_mode=True,
+    )
+    module.fail_json(msg="erpops.upgrade.fleet_report runs as an action plugin on the controller; it cannot be run as a module on the host")
+
+
+if __name__ == "__main__":
+    main()
