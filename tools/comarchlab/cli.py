@@ -100,7 +100,7 @@ def start_site(lab_dir, spec):
 
 def host_vars(lab_dir, site):
     root = common.site_root(lab_dir, site["name"])
-    return {
+    hostvars = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
         "comarch_product": site["product"],
@@ -117,6 +117,9 @@ def host_vars(lab_dir, site):
         "comarch_installer_command": "cd %s && PYTHONPATH=%s %s -m tools.comarchlab.installer --site-dir %s --version %s" % (
             common.REPO, os.pathsep.join([common.REPO, common.COLLECTIONS]), sys.executable, root, TARGET_VERSION),
     }
+    if site.get("manual_update"):
+        del hostvars["comarch_installer_command"]
+    return hostvars
 
 
 def up(lab_dir, fleet_path=None):

@@ -38,6 +38,8 @@ class ComarchSiteSpec:
     restored: bool = False
     domain_locked_seconds: float = 0.0
     lifetime_seconds: int = 3600
+    # no installer command in the inventory: the operator updates by hand
+    manual_update: bool = False
     profile: Dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -110,7 +112,7 @@ def build(lab_dir: str, cluster: pg.Cluster, spec: ComarchSiteSpec) -> None:
         "name": spec.name, "product": spec.product, "profile": spec.profile, "databases": databases,
         "db_host": cluster.socket_dir, "db_port": cluster.port, "db_user": cluster.login, "db_password": cluster.password,
         "interval_seconds": spec.interval_seconds, "service_stopped": spec.service_stopped, "lifetime_seconds": spec.lifetime_seconds,
-        "domain_locked_seconds": spec.domain_locked_seconds, "fingerprint": spec.fingerprint(),
+        "domain_locked_seconds": spec.domain_locked_seconds, "manual_update": spec.manual_update, "fingerprint": spec.fingerprint(),
         "cluster": "%s:%d" % (cluster.data_dir, cluster.port),
     }
     common.write_text(os.path.join(root, common.KNOBS_FILE), json.dumps(spec.knobs()))

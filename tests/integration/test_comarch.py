@@ -1,0 +1,164 @@
+"""comarch_sync_verify and comarch_update.yml against lab Comarch sites on the lab's real PostgreSQL.
+
+Every site has a stand-in Automatic Operations Service (syncing every 2 s) and a loopback HRM
+domain; the fixture stops them and the cluster at the end and checks that none is left.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+
+import pytest
+
+from conftest import run_playbook
+from tools.comarchlab import cli as comarchlab
+from tools.comarchlab import common
+from tools.k2lab import cluster as k2cluster
+
+VERIFY = "tests/integration/playbooks/comarch_verify.yml"
+UPDATE = "playbooks/comarch_update.yml"
+TASK = "Verify the phase"
+FAST = {"comarch_update_timeout": 20, "comarch_update_poll_interval": 1, "comarch_update_sync_tolerance": 20}
+
+SITES = [
+    {"name": "healthy"},
+    {"name": "stopped", "service_stopped": True},
+    {"name": "failing", "failing_syncs": True},
+    {"name": "pending", "hrm_pending": 3},
+    {"name": "restored", "restored": True, "companies": ["FIRMA", "KOPIA"]},
+    {"name": "upd_ok", "full_sync_seconds": 2},
+    {"name": "upd_fail", "full_sync_seconds": 1, "full_sync_fails": True},
+    {"name": "manual", "manual_update": True},
+    {"name": "hrm", "domain_locked_seconds": 3},
+]
+
+
+@pytest.fixture(scope="module")
+def comarch_lab():
+    lab_dir = tempfile.mkdtemp(prefix="erpops-comarch-lab-")
+    os.chmod(lab_dir, 0o755)
+    fleet = os.path.join(lab_dir, "comarch_fleet.json")
+    with open(fleet, "w", encoding="utf-8") as handle:
+        json.dump({"sites": [dict(site, lifetime_seconds=300) for site in SITES]}, handle)
+    try:
+        result = comarchlab.up(lab_dir, fleet)
+        time.sleep(2.5)  # let the stand-in services run their first syncs
+        yield {"dir": lab_dir, "inventory": result["inventory"], "cluster": k2cluster.load(lab_dir)}
+    finally:
+        comarchlab.down(lab_dir, with_cluster=True)
+        pid_files = [os.path.join(common.site_root(lab_dir, s["name"]), name) for s in SITES for name in (common.SERVICE_PID, common.DOMAIN_PID)]
+        left = [path for path in pid_files if comarchlab._alive(path)]  # pylint: disable=protected-access
+        shutil.rmtree(lab_dir, ignore_errors=True)
+        assert not left, "stand-ins left running: %s" % left
+
+
+def _sql(lab, database, sql):
+    return k2cluster.psql(lab["cluster"], sql, database).strip()
+
+
+def _schedule(lab, database):
+    rows = _sql(lab, database, 'SELECT "SOH_Operacja", "SOH_Aktywne" FROM "CDN"."SOA_Harmonogram" ORDER BY 1')
+    return dict(line.split("|") for line in rows.splitlines())
+
+
+def _codes(result):
+    return [r["code"] for r in result.get("reasons", [])]
+
+
+def test_before_update_passes_on_a_healthy_site_and_names_every_knob(comarch_lab):
+    run = run_playbook(VERIFY, comarch_lab["inventory"], extravars={"comarch_phase": "before_update"},
+                       limit="healthy,stopped,failing,pending,restored")
+    results = run.results(TASK)
+    assert results["healthy"]["failed"] is False and results["healthy"]["passed"] is True, results["healthy"]
+    assert results["healthy"]["facts"]["service_state"] == "running"
+    assert results["healthy"]["facts"]["schedule"]["differential"] == {"enabled": True, "interval_seconds": 2, "next_run": None}
+    assert results["healthy"]["facts"]["last_successful_differential"]["status"] == "success"
+    expected = {"stopped": "service_not_running", "failing": "failed_sync_since", "pending": "hrm_changes_pending",
+                "restored": "differential_sync_off"}
+    for host, code in expected.items():
+        assert results[host]["failed"] is True, results[host]
+        assert code in _codes(results[host]), (host, results[host]["reasons"])
+        assert "Do not update Comarch ERP yet" in results[host]["msg"]
+    assert results["stopped"]["facts"]["service_state"] == "stopped"
+    assert "HRM rejected" not in results["failing"]["msg"] and "connection to Comarch HRM refused" in results["failing"]["msg"]
+    assert run.changed() == 0
+
+
+def test_after_update_fails_before_the_update_and_changes_nothing(comarch_lab):
+    run = run_playbook(VERIFY, comarch_lab["inventory"], extravars={"comarch_phase": "after_update"}, limit="healthy")
+    result = run.results(TASK)["healthy"]
+    assert result["failed"] is True
+    assert "database_not_converted" in _codes(result) and "service_not_reported_version" in _codes(result)
+    stages = {s["name"]: s for s in result["stages"]}
+    assert stages["database_converted"]["passed"] is False
+    assert "2024.5100" in stages["database_converted"]["detail"] and "2025.5000" in stages["database_converted"]["detail"]
+    assert stages["domain_open"]["passed"] is True
+    assert _sql(comarch_lab, "comarch_healthy_FIRMA", 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3') == "2024.5100"
+
+
+def test_after_restore_refuses_to_guess_then_enables_exactly_the_chosen_database(comarch_lab):
+    first = run_playbook(VERIFY, comarch_lab["inventory"], extravars={"comarch_phase": "after_restore"}, limit="restored,healthy")
+    restored, healthy = first.results(TASK)["restored"], first.results(TASK)["healthy"]
+    assert restored["failed"] is True and _codes(restored) == ["syncs_switched_off"]
+    assert restored["configured"] == ["comarch_restored_FIRMA", "comarch_restored_KOPIA"] and restored["syncing"] == []
+    assert "comarch_restored_FIRMA, comarch_restored_KOPIA" in restored["msg"]
+    assert healthy["failed"] is False and healthy["syncing"] == ["comarch_healthy_FIRMA"]
+
+    chosen = {"comarch_phase": "after_restore", "comarch_sync_database": "comarch_restored_FIRMA"}
+    checked = run_playbook(VERIFY, comarch_lab["inventory"], extravars=chosen, limit="restored", check=True, diff=True)
+    result = checked.results(TASK)["restored"]
+    assert result["changed"] is True and result["failed"] is False
+    assert result["diff"]["before"]["schedule"]["differential"]["enabled"] is False
+    assert result["diff"]["after"]["schedule"]["differential"]["enabled"] is True
+    assert _schedule(comarch_lab, "comarch_restored_FIRMA")["HRM_ROZNICOWA"] == "0"
+
+    applied = run_playbook(VERIFY, comarch_lab["inventory"], extravars=chosen, limit="restored")
+    assert applied.results(TASK)["restored"]["changed"] is True and applied.changed() == 1
+    assert _schedule(comarch_lab, "comarch_restored_FIRMA") == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "1"}
+    assert _schedule(comarch_lab, "comarch_restored_KOPIA") == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "0"}
+
+    again = run_playbook(VERIFY, comarch_lab["inventory"], extravars=chosen, limit="restored")
+    assert again.rc == 0 and again.changed() == 0
+    assert again.results(TASK)["restored"]["syncing"] == ["comarch_restored_FIRMA"]
+
+    other = run_playbook(VERIFY, comarch_lab["inventory"], extravars=dict(chosen, comarch_sync_database="comarch_restored_KOPIA"),
+                         limit="restored")
+    assert _codes(other.results(TASK)["restored"]) == ["another_database_syncs"]
+    assert _schedule(comarch_lab, "comarch_restored_KOPIA")["HRM_ROZNICOWA"] == "0"
+
+
+def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
+    started = time.monotonic()
+    run = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="upd_ok,upd_fail,manual")
+    elapsed = time.monotonic() - started
+    assert run.failed_hosts() == ["manual", "upd_fail"], run.stdout
+    assert elapsed < 20, "a failed full sync or a missing operator must not make the play wait (%.1f s)" % elapsed
+
+    ok = run.results("Wait for the conversion, the version report, the full sync and the HRM domain (CM-03 to CM-05)")["upd_ok"]
+    assert ok["passed"] is True
+    assert [s["name"] for s in ok["stages"] if s["passed"]] == ["database_converted", "service_reported_version", "full_sync_scheduled",
+                                                                "full_sync_completed", "domain_open"]
+    assert all(s["seen_at"] for s in ok["stages"])
+    assert _sql(comarch_lab, "comarch_upd_ok_FIRMA", 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3') == "2025.5000"
+    assert _schedule(comarch_lab, "comarch_upd_ok_FIRMA") == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "1"}
+
+    fail = run.results("Wait for the conversion, the version report, the full sync and the HRM domain (CM-03 to CM-05)")["upd_fail"]
+    assert "full_sync_failed" in _codes(fail) and "domain_locked" in _codes(fail)
+    assert "HRM rejected the data" in fail["msg"]
+
+    manual = run.results("Stop when the operator has not confirmed the update")["manual"]
+    assert manual["failed"] is True and "comarch_update_operator_confirmed=true" in manual["msg"]
+    assert "install Comarch ERP 2025.3.0" in manual["msg"]
+    assert _sql(comarch_lab, "comarch_manual_FIRMA", 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3') == "2024.5100"
+
+    rerun = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="upd_ok")
+    assert rerun.rc == 0 and rerun.changed() == 0, rerun.stdout
+
+
+def test_hrm_only_waits_for_the_domain(comarch_lab):
+    run = run_playbook(UPDATE, comarch_lab["inventory"], extravars=dict(FAST, comarch_update_case="hrm_only"), limit="hrm")
+    assert run.rc == 0, run.stdout
+    assert run.results("Wait for the HRM domain after Comarch updates HRM (CM-01)")["hrm"]["status"] == 200
+    assert run.changed() == 0
