@@ -159,8 +159,9 @@ class Run(object):
         if args["report"]:
             data["report"] = self.write_report(data)
         counts = data["counts"]
-        data["msg"] = "%d database(s) checked: %s" % (len(checks), "consistent" if data["consistent"] else
-                                                       "NOT consistent (%d finding(s), %d database(s) with errors)" % (counts["total"], counts["errors"]))
+        verdict = "consistent" if data["consistent"] else "NOT consistent (%d finding(s), %d database(s) with errors)" % (
+            counts["total"], counts["errors"])
+        data["msg"] = "%d database(s) checked: %s" % (len(checks), verdict)
         return data
 
     def site(self):

@@ -224,8 +224,8 @@ def render_markdown(data: dict, title: str = "K2 structure check (K2-08)") -> st
     lines += ["## Databases", "", "| Code | Database | Kind | Role | Findings | Result |", "|---|---|---|---|---:|---|"]
     for db in data["databases"]:
         outcome = "error: %s" % db["error"] if db["error"] else ("consistent" if db["consistent"] else "inconsistent")
-        lines.append("| %s | %s | %s | %s | %d | %s |" % (_cell(db["code"]), _cell(db["database"]), db["kind"], db["role"], db["findings"],
-                                                        _cell(outcome)))
+        cells = (_cell(db["code"]), _cell(db["database"]), db["kind"], db["role"], db["findings"], _cell(outcome))
+        lines.append("| %s | %s | %s | %s | %d | %s |" % cells)
     lines.append("")
     if data["counts"]["by_kind"]:
         lines += ["## Findings per kind", "", "| Kind | Count |", "|---|---:|"]

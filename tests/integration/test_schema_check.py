@@ -80,8 +80,8 @@ def test_every_drift_kind_is_found_on_the_live_lab_and_the_rest_is_clean(sites, 
     # exactly what was injected, on the drifted database only: every kind but unreadable_statement
     assert identities(result["findings"]) == expected_identities(injected_on_lab(DRIFT))
     assert set(f["kind"] for f in result["findings"]) == set(KINDS) - {"unreadable_statement"}
-    assert result["counts"]["by_database"] == {d["database"]: (len(result["findings"]) if d["database"] == firma else 0)
-                                              for d in result["databases"]}
+    per_database = {d["database"]: (len(result["findings"]) if d["database"] == firma else 0) for d in result["databases"]}
+    assert result["counts"]["by_database"] == per_database
     assert all(f["database"] == firma and not f["custom"] for f in result["findings"])
     # the repair plan is a plan: nothing ran
     assert result["applied"] == [] and any(s["kind"] == "create_table" and s["sql"] for s in result["repair_plan"])
@@ -161,7 +161,7 @@ def test_repair_on_the_lab_then_it_checks_clean(sites, tmp_path):
             ("extra_column", extra.name), ("missing_column", no_column.name), ("missing_table", QUOTED_TABLE)} <= kinds
     # INIT and DEMO got the quoted table too: they are recreated, never repaired
     assert {s["kind"] for s in before["repair_plan"] if s["database"] in ("%s_INIT" % MEND.name, "%s_DEMO" % MEND.name)} == {"recreate_database"}
-    would_run = [s for s in before["would_run"]]
+    would_run = before["would_run"]
     assert all(s["database"] == firma and s["sql"] for s in would_run)
     konverze = [s for s in would_run if s["kind"] == "konverze"]
     assert len(konverze) == 1 and konverze[0]["source"] == "K2_D413Lab.sql:2"
