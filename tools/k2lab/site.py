@@ -41,6 +41,10 @@ class SiteSpec:
     missing_inits: List[str] = field(default_factory=list)  # mandant codes with a missing mandatory initialization
     outdated_extensions: List[str] = field(default_factory=list)
     extensions: List[str] = field(default_factory=lambda: ["Dochazka", "Sklad"])
+    # K2-14: extensions still in format 1.0 (before K2 mia.03), in the CONF table and in extensions/<name>/
+    legacy_format_extensions: List[str] = field(default_factory=list)
+    # K2-14: how many times the stand-in k2 exits for a restart before it stays up (knob "restarts")
+    k2_restarts: int = 0
     # K2-08: mandant codes (or CONF) whose database gets one drift of every kind the structure check knows
     drift_mandants: List[str] = field(default_factory=list)
     drift_seed: int = 0
@@ -134,9 +138,14 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
             lit(str(session["user"])), lit(str(session["host"])), lit(str(session["program"])), 1 if session.get("app_server") else 0))
     for ext in spec.extensions:
         current = 0 if ext in spec.outdated_extensions else 1
-        rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, %d, '2.02')"
-                    % (q(e["table"]), q(e["name_column"]), q(e["current_column"]), q(e["format_column"]), lit(ext), current))
+        rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, %d, %s)"
+                    % (q(e["table"]), q(e["name_column"]), q(e["current_column"]), q(e["format_column"]), lit(ext), current,
+                       lit(_extension_format(spec, ext))))
     return rows
+
+
+def _extension_format(spec: SiteSpec, ext: str) -> str:
+    return "1.0" if ext in spec.legacy_format_extensions else "2.02"
 
 
 def _write(path: str, data: bytes, mode: Optional[int] = None) -> None:
@@ -170,11 +179,13 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> Non
             _write(os.path.join(root, "SQL", "konverze", name), text.encode("utf-8"))
     os.makedirs(os.path.join(root, "Conf", "Special"), exist_ok=True)
     for ext in spec.extensions:
-        _write(os.path.join(root, "extensions", ext, "%s.ext" % ext), ("format=2.02\nname=%s\n" % ext).encode())
+        _write(os.path.join(root, "extensions", ext, "%s.ext" % ext), ("format=%s\nname=%s\n" % (_extension_format(spec, ext), ext)).encode())
     knobs = {"db": {"host": cluster.socket_dir, "port": cluster.port, "user": cluster.login, "password": cluster.password,
                     "database": database_name(spec.name, "CONF")},
-             "extensions_table": {"table": profile["extensions"]["table"], "current": profile["extensions"]["current_column"],
-                                  "format": profile["extensions"]["format_column"]}}
+             "extensions_table": {"table": profile["extensions"]["table"], "name": profile["extensions"]["name_column"],
+                                  "current": profile["extensions"]["current_column"], "format": profile["extensions"]["format_column"]}}
+    if spec.k2_restarts:
+        knobs["restarts"] = spec.k2_restarts
     _write(os.path.join(root, "Conf", "Special", "k2lab.json"), json.dumps(knobs, indent=1).encode())
     if not spec.torso:
         with open(STAND_IN, "rb") as source:
