@@ -4,16 +4,22 @@ It honours the parameters the runbook uses (K2-14):
 
 ``VERSION``                 print the installed version (from k2.ini) and exit 0
 ``EXTENSIONS=OFF``          start without extensions
-``EXTENSIONS=UPDATE``       mark outdated extensions current
-``EXTENSIONS=UPDATE_ALL``   mark every extension current
+``EXTENSIONS=UPDATE``       update the outdated extensions: not current, or in a format older than 2.02
+``EXTENSIONS=UPDATE_ALL``   update every extension
 ``EXTENSIONS.EXT=name``     use ``extensions.<name>``
 ``RSOFF=1``                 accepted (no reinstall-manager prompt)
 
+Updating an extension marks it current in format 2.02 in the CONF database and
+rewrites the ``format=`` line of its files in ``extensions/<name>/`` (1.0 -> 2.02,
+as K2 from mia.03 converts them).
+
 Behaviour knobs live in ``Conf/Special/k2lab.json`` of the site:
 ``restarts`` (exit with code 3 that many times before staying up, as K2 does
-when an extension update needs a restart), ``fail`` (exit 1 with a message) and
-``hang`` (sleep that many seconds). The database is reached through ``psql``
-with the connection in the same file.
+when an extension update needs a restart; each such run updates at most one
+extension, so the update takes several steps), ``fail`` (exit 1 with a message)
+and ``hang`` (sleep that many seconds first). Staying up is exit code 0 after
+"K2: running". The database is reached through ``psql`` with the connection in
+the same file.
 """
 
 import configparser
@@ -26,6 +32,7 @@ import time
 SITE = os.path.dirname(os.path.abspath(__file__))
 KNOBS = os.path.join(SITE, "Conf", "Special", "k2lab.json")
 RESTART_EXIT_CODE = 3
+FORMAT = "2.02"
 
 
 def _knobs():
@@ -55,6 +62,29 @@ def _psql(knobs, sql):
     return subprocess.run(argv, input=sql, capture_output=True, text=True, check=True, env=env).stdout
 
 
+def _update_extensions(knobs, everything, limit):
+    """Mark the outdated extensions (or all) current in format 2.02; returns their names."""
+    ext = dict({"table": "ROZSIRENI", "name": "Nazev", "current": "Aktualni", "format": "Format"}, **knobs.get("extensions_table", {}))
+    name, current, fmt = ('"%s"' % ext[key] for key in ("name", "current", "format"))
+    where = "" if everything else " WHERE %s = 0 OR %s <> '%s'" % (current, fmt, FORMAT)
+    chosen = "SELECT %s FROM \"%s\"%s ORDER BY %s%s" % (name, ext["table"], where, name, " LIMIT %d" % limit if limit else "")
+    sql = "UPDATE \"%s\" SET %s = 1, %s = '%s' WHERE %s IN (%s) RETURNING %s;" % (ext["table"], current, fmt, FORMAT, name, chosen, name)
+    return sorted(line.strip() for line in _psql(knobs, sql).splitlines() if line.strip())
+
+
+def _convert_files(folder):
+    """The compiled extension files get the new format line."""
+    if not os.path.isdir(folder):
+        return
+    for entry in sorted(os.listdir(folder)):
+        path = os.path.join(folder, entry)
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+        lines = ["format=%s" % FORMAT if line.startswith("format=") else line for line in lines]
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
 def main(argv):
     params = dict(arg.split("=", 1) if "=" in arg else (arg.upper(), "") for arg in argv)
     if "VERSION" in params:
@@ -67,12 +97,14 @@ def main(argv):
     if knobs.get("hang"):
         time.sleep(float(knobs["hang"]))
     mode = params.get("EXTENSIONS", "").upper()
+    restart = knobs.get("restarts", 0) > 0
     if mode in ("UPDATE", "UPDATE_ALL") and knobs.get("db"):
-        ext = knobs.get("extensions_table", {"table": "ROZSIRENI", "current": "Aktualni", "format": "Format"})
-        where = "" if mode == "UPDATE_ALL" else ' WHERE "%s" = 0' % ext["current"]
-        updated = _psql(knobs, 'UPDATE "%s" SET "%s" = 1, "%s" = \'2.02\'%s RETURNING 1;' % (ext["table"], ext["current"], ext["format"], where))
-        print("K2: extensions updated: %d" % len(updated.split()))
-    if knobs.get("restarts", 0) > 0:
+        folder = "extensions.%s" % params["EXTENSIONS.EXT"] if params.get("EXTENSIONS.EXT") else "extensions"
+        names = _update_extensions(knobs, mode == "UPDATE_ALL", 1 if restart else None)
+        for name in names:
+            _convert_files(os.path.join(SITE, folder, name))
+        print("K2: extensions updated: %d%s" % (len(names), " (%s)" % ", ".join(names) if names else ""))
+    if restart:
         knobs["restarts"] -= 1
         _save_knobs(knobs)
         print("K2: restart required")
