@@ -296,4 +296,3 @@ def targets(conf_database: str, mandants: Sequence[Mapping[str, str]], names: Op
 def summary(runs: Sequence[DatabaseRun]) -> str:
     """One line per database that stopped; empty when all went through."""
     return "; ".join(run.stopped for run in runs if run.stopped)
-

@@ -22,7 +22,7 @@ description:
     a C(SQL_FILE) job that reads the whole dump."
   - "Lab (PostgreSQL): C(pg_dump --format=custom) run where the module runs, verified with C(pg_restore --list); the file's
     SHA-256 is recorded. The password is passed in the environment, never on the command line."
-  - Writes the backup manifest O(manifest) (JSON): per backup the database, file, size, checksum, time, K2 version of the
+  - Writes the backup manifest O(manifest) (JSON) with, per backup, the database, file, size, checksum, time, K2 version of the
     database, position in the run (O(position)) and run id. M(erpops.upgrade.k2_convert) and C(playbooks/k2_restore.yml)
     read it. A backup that fails is recorded with C(verified=false), never as a success.
   - With O(max_age), a verified backup in the manifest that is fresh enough, taken at O(position) or later and (when

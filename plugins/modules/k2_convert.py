@@ -27,7 +27,7 @@ description:
   - Backup gate (K2-15). No one-time file runs on CONF or a production mandant unless the manifest O(manifest) holds a
     verified backup of that database taken after the structure check of this run (M(erpops.upgrade.k2_backup) with
     O(erpops.upgrade.k2_backup#module:position=after_check) and the same O(run_id)). DEMO, INIT and test copies are
-    not gated: they are recreated or copied, not restored.
+    not gated, as they are recreated or copied, not restored.
   - Every database is planned and gated before anything runs; a refusal in one database changes nothing anywhere.
   - Errors are appended to C(sql_inst.log) in the K2 folder (file, batch, line, the server's message) and the module fails
     with a summary.
@@ -78,7 +78,7 @@ options:
     default: false
   continue_on_error:
     description:
-      - For C(Additional) files only, as the installer does: log the error and go on with the next file. One-time files
+      - For C(Additional) files only, as the installer does, log the error and go on with the next file. One-time files
         always stop their database at the first error. The module still fails at the end.
     type: bool
     default: false
