@@ -23,6 +23,7 @@ profile names quoted per dialect, so that a hostile override cannot inject SQL.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_qualified
@@ -197,7 +198,7 @@ def enable_differential_sql(platform: str, profile: Mapping[str, Any]) -> Tuple[
 
 def lab_ddl(profile: Mapping[str, Any]) -> List[str]:
     """The tables the profile names, as the lab (PostgreSQL) creates them."""
-    q = lambda name: quote_ident("lab", name)  # noqa: E731
+    q = functools.partial(quote_ident, "lab")
     v, s, h = profile["db_version"], profile["schedule"], profile["history"]
     statements = []
     for schema in sorted({v["schema"], s["schema"], h["schema"]}):

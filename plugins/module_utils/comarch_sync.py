@@ -51,7 +51,7 @@ def schedule_state(rows: Sequence[Mapping[str, Any]], profile: Mapping[str, Any]
     Several rows of one operation count as enabled when any is, with the shortest interval.
     """
     names = {profile["schedule"]["differential_operation"]: "differential", profile["schedule"]["full_operation"]: "full"}
-    state: Dict[str, Optional[Dict[str, Any]]] = {"differential": None, "full": None}
+    found: Dict[str, Dict[str, Any]] = {}
     for row in rows:
         kind = names.get(_text(row.get("operation")))
         if kind is None:
@@ -59,14 +59,14 @@ def schedule_state(rows: Sequence[Mapping[str, Any]], profile: Mapping[str, Any]
         enabled = _flag(row.get("enabled"))
         interval = row.get("interval_seconds")
         interval = int(interval) if interval is not None else None
-        current = state[kind]
+        current = found.get(kind)
         if current is None:
-            state[kind] = {"enabled": enabled, "interval_seconds": interval, "next_run": _iso(row.get("next_run"))}
+            found[kind] = {"enabled": enabled, "interval_seconds": interval, "next_run": _iso(row.get("next_run"))}
             continue
         current["enabled"] = current["enabled"] or enabled
         if interval is not None and (current["interval_seconds"] is None or interval < current["interval_seconds"]):
             current["interval_seconds"] = interval
-    return state
+    return {"differential": found.get("differential"), "full": found.get("full")}
 
 
 def _history(rows: Sequence[Mapping[str, Any]], profile: Mapping[str, Any]) -> List[Dict[str, Any]]:

@@ -14,6 +14,7 @@ for _path in (REPO, COLLECTIONS):
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import comarch_profile  # noqa: E402
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import lab as labdb  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident  # noqa: E402  pylint: disable=unused-import
 
 SITE_FILE = "site.json"
 KNOBS_FILE = "knobs.json"

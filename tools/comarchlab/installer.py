@@ -9,6 +9,7 @@ schedules the mandatory full sync (CM-03, CM-05), and Comarch locks the HRM doma
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -20,7 +21,7 @@ def install(site_dir: str, version: str) -> None:
     profile = common.profile_of(site)
     db_version = common.comarch_profile.expected_database_version(profile, version)
     v, s = profile["db_version"], profile["schedule"]
-    q = lambda name: '"%s"' % name.replace('"', '""')  # noqa: E731
+    q = functools.partial(common.quote_ident, "lab")
     common.write_text(os.path.join(site_dir, common.DOMAIN_LOCK), "locked by the update to %s" % version)
     # The new program is in place before the wizard converts: the service then reports it first.
     common.write_text(os.path.join(site_dir, common.VERSION_FILE), version)

@@ -18,6 +18,7 @@ It exits after ``lifetime_seconds`` so that a forgotten lab leaves no process be
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import sys
@@ -38,7 +39,7 @@ class Service:
 
     def _names(self):
         h, s = self.profile["history"], self.profile["schedule"]
-        q = lambda name: '"%s"' % name.replace('"', '""')  # noqa: E731
+        q = functools.partial(common.quote_ident, "lab")
         return h, s, q, "%s.%s" % (q(h["schema"]), q(h["table"])), "%s.%s" % (q(s["schema"]), q(s["table"]))
 
     def _record(self, db, operation, status, pending, version, message, started_sql="LOCALTIMESTAMP", finished=True):

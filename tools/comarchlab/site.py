@@ -8,6 +8,7 @@ the stand-in installer last installed), the pid files of the stand-ins, and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -55,16 +56,16 @@ def database_name(site: str, company: str) -> str:
 
 
 def _seed(spec: ComarchSiteSpec, database: str, profile: dict) -> List[str]:
-    q = lambda name: quote_ident("lab", name)  # noqa: E731
-    lit = lambda value: quote_literal("lab", value)  # noqa: E731
+    q = functools.partial(quote_ident, "lab")
+    lit = functools.partial(quote_literal, "lab")
     v, s, h = profile["db_version"], profile["schedule"], profile["history"]
     version_table = quote_qualified("lab", v["schema"], v["table"])
     schedule_table = quote_qualified("lab", s["schema"], s["table"])
     history_table = quote_qualified("lab", h["schema"], h["table"])
     differential_on = 0 if spec.restored else 1
     return [
-        "INSERT INTO %s (%s, %s) VALUES (1, %s), (%d, %s)" % (version_table, q(v["id_column"]), q(v["value_column"]), lit(database),
-                                                             int(v["version_id"]), lit(spec.db_version)),
+        "INSERT INTO %s (%s, %s) VALUES (1, %s), (%d, %s)" % (
+            version_table, q(v["id_column"]), q(v["value_column"]), lit(database), int(v["version_id"]), lit(spec.db_version)),
         "INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %d, %d, NULL), (%s, 0, 0, NULL)" % (
             schedule_table, q(s["operation_column"]), q(s["enabled_column"]), q(s["interval_column"]), q(s["next_run_column"]),
             lit(s["differential_operation"]), differential_on, spec.interval_seconds, lit(s["full_operation"])),

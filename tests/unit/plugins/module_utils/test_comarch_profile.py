@@ -63,8 +63,8 @@ def test_unknown_product_and_platform_are_refused():
 @pytest.mark.parametrize("platform", ["mssql", "lab"])
 def test_every_sql_text_parses_in_its_dialect(platform):
     p = cp.merge_profile()
-    texts = [cp.now_sql(platform)] + [builder(platform, p)[0] for builder in (cp.version_sql, cp.schedule_sql, cp.history_sql,
-                                                                             cp.enable_differential_sql)]
+    builders = (cp.version_sql, cp.schedule_sql, cp.history_sql, cp.enable_differential_sql)
+    texts = [cp.now_sql(platform)] + [builder(platform, p)[0] for builder in builders]
     for text in texts:
         parsed = sqlglot.parse_one(text.replace("?", "NULL"), read=DIALECTS[platform])
         assert parsed is not None, text
