@@ -65,11 +65,11 @@ class ActionModule(ActionBase):
         for name, least in (("max_restarts", 0), ("settle_seconds", 1), ("grace_seconds", 1), ("timeout", 1)):
             if args[name] < least:
                 raise core.ExtensionsError("%s must be at least %d, got %d" % (name, least, args[name]))
-        if args["settle_seconds"] >= args["timeout"]:
-            raise core.ExtensionsError("settle_seconds (%d) must be shorter than timeout (%d)" % (args["settle_seconds"], args["timeout"]))
 
     def _update(self, args, profile):
         family = k2host.shell_family(self)
+        if family == "powershell" and args["settle_seconds"] >= args["timeout"]:
+            raise core.ExtensionsError("settle_seconds (%d) must be shorter than timeout (%d)" % (args["settle_seconds"], args["timeout"]))
         folder = args["path"]
         facts = self._site(folder, profile)
         executable = args["executable"] or facts.executable

@@ -24,9 +24,9 @@ import io
 import json
 import re
 import shlex
-import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from xml.etree import ElementTree
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_mandants import table_ref

@@ -59,7 +59,7 @@ options:
     description:
       - Windows only. How long K2 must keep running before it counts as having stayed up; it is then closed.
       - Must be longer than the update takes, or K2 is closed during the update and the task fails with outdated extensions.
-      - Must be shorter than O(timeout).
+      - Must be shorter than O(timeout) (checked on Windows only).
     type: int
     default: 60
   grace_seconds:

@@ -170,7 +170,7 @@ def test_hanging_k2_is_killed_after_the_timeout(site):
     knobs(site, hang=300)
     try:
         started = time.monotonic()
-        run = run_playbook(PLAYBOOK, site["inventory"], extravars={"ext_timeout": 2, "ext_settle_seconds": 1})
+        run = run_playbook(PLAYBOOK, site["inventory"], extravars={"ext_timeout": 2})
         took = time.monotonic() - started
     finally:
         knobs(site, hang=None)
