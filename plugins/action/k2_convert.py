@@ -171,7 +171,8 @@ class ActionModule(ActionBase):
         profile = merge_profile(args["k2_profile"])
         lines = [line for run in runs for line in run.log]
         result = {
-            "changed": any(run.changed for run in runs),
+            "changed": any(run.changed for run in runs) or (bool(self._task.check_mode) and not refusals and any(
+                result.status == "would run" for run in runs for result in run.results)),
             "upgrade_kind": kind,
             "run_id": args["run_id"],
             "folder": konverze,

@@ -86,7 +86,8 @@ def gate_manifest(run_id="r1", database="K2_FIRMA"):
     return manifest
 
 
-def make_run(db, files, target=FIRMA, manifest=None, clock=None, **settings):
+def make_run(db, files, target=None, manifest=None, clock=None, **settings):
+    target = target or FIRMA
     items = [parse_name(name) for name in files]
     settings.setdefault("run_id", "r1")
     run = convert.DatabaseRun(db, "lab", target, items, opener(files), settings, manifest)
