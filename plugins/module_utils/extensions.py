@@ -110,9 +110,10 @@ def powershell_command(executable: str, folder: str, arguments: Sequence[str], t
         "    $null = $p.CloseMainWindow()",
         "    if ($p.WaitForExit(%d)) { $stop = 'closed' } else { $stop = 'killed' }" % (grace_seconds * 1000),
         "  } elseif ($outcome -eq 'timeout') { $stop = 'killed' }",
-        "  if ($stop -eq 'killed') { & taskkill.exe /PID $p.Id /T /F 2>&1 | Out-Null; $null = $p.WaitForExit(10000) }",
+        # Windows PowerShell turns a native command's stderr into a terminating error under 'Stop': hence the try.
+        "  if ($stop -eq 'killed') { try { & taskkill.exe /PID $p.Id /T /F 2>&1 | Out-Null } catch { }; $null = $p.WaitForExit(10000) }",
         "  $alive = -not $p.HasExited",
-        "  $text = ((@(Get-Content -LiteralPath $out -Tail %d) + @(Get-Content -LiteralPath $err -Tail %d)) -join \"`n\")"
+        "  $text = try { (@(Get-Content -LiteralPath $out -Tail %d) + @(Get-Content -LiteralPath $err -Tail %d)) -join \"`n\" } catch { '' }"
         % (OUTPUT_TAIL_LINES, OUTPUT_TAIL_LINES),
         "  $result = [ordered]@{ outcome = $outcome; exit_code = $code; stop = $stop; still_running = $alive; output = $text; pid = $p.Id }",
         "  %s + ($result | ConvertTo-Json -Compress)" % ps_quote(RESULT_MARKER),
