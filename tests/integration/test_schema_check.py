@@ -226,3 +226,23 @@ def test_offline_snapshot_through_the_playbook(sites, tmp_path):
     assert result["platform"] == "mssql" and result["databases"][0]["database"] == "K2_FIRMA"
     assert identities(result["findings"]) == expected_identities(injected)
     assert "| K2_FIRMA | company | snapshot |" in (tmp_path / "offline.md").read_text(encoding="utf-8")
+
+
+def test_the_preflight_role_fails_on_inconsistency_unless_told_to_only_report(sites, tmp_path):
+    role = "tests/integration/playbooks/schema_check_role.yml"
+    failing = run_playbook(role, sites["inventory"], limit=DRIFT.name)
+    assert failing.failed_hosts() == [DRIFT.name]
+    stop = failing.results("Stop when the structure is not consistent (K2-08)")[DRIFT.name]
+    assert stop["failed"] and "%s_FIRMA" % DRIFT.name in stop["msg"]
+
+    report = tmp_path / "role.md"
+    reporting = run_playbook(role, sites["inventory"], limit=DRIFT.name,
+                             extravars={"k2_preflight_schema_check_fail": False, "k2_preflight_schema_check_report": str(report)})
+    assert reporting.rc == 0 and reporting.changed() == 0
+    result = reporting.results("Show the preflight result")[DRIFT.name]["k2_preflight_result"]
+    assert result["go"] is False and result["structure"]["consistent"] is False
+    assert any("structure check (K2-08)" in reason and "%s_FIRMA" % DRIFT.name in reason for reason in result["reasons"])
+    assert result["structure"]["report"] == str(report) and report.exists()
+
+    clean = run_playbook(role, sites["inventory"], limit=MEND.name, extravars={"k2_preflight_schema_check_fail": True})
+    assert clean.rc == 0, clean.stdout
