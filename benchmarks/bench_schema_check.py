@@ -42,8 +42,8 @@ def build(lab_dir, tables, databases):
     codes = ["F%02d" % number for number in range(1, databases + 1)]
     for number, code in enumerate(codes[1:], start=2):
         name = site.database_name(spec.name, code)
-        pg.psql(cluster, "CREATE DATABASE %s TEMPLATE %s OWNER %s" % (quote_ident("lab", name), quote_ident("lab", source),
-                                                                   quote_ident("lab", cluster.login)))
+        names = (quote_ident("lab", name), quote_ident("lab", source), quote_ident("lab", cluster.login))
+        pg.psql(cluster, "CREATE DATABASE %s TEMPLATE %s OWNER %s" % names)
         pg.psql(cluster, "INSERT INTO %s (%s, %s, %s, %s) VALUES (%d, %s, %s, %s)" % (
             quote_ident("lab", firmy["table"]), quote_ident("lab", "Cis"), quote_ident("lab", firmy["code_column"]),
             quote_ident("lab", firmy["name_column"]), quote_ident("lab", firmy["database_column"]), 100 + number,
