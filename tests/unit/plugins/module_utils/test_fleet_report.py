@@ -157,4 +157,3 @@ def test_html_is_self_contained_escaped_and_ordered():
     text = "".join(parser.text)
     assert '<img src="http://evil/x.png">' in text  # shown as text, not loaded
     assert "K2 <precheck>" in text and "A&B <i>" in text
-
