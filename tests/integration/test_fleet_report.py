@@ -10,7 +10,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from conftest import k2cluster, k2lab, run_playbook
+from conftest import run_playbook
+from tools.k2lab import cli as k2lab
+from tools.k2lab import cluster as k2cluster
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -15,7 +15,7 @@ import pytest
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
-from conftest import k2cluster
+from tools.k2lab import cluster as k2cluster
 
 ENGINE_VARIABLES = {
     "mssql": ("ERPOPS_TEST_MSSQL_HOST", "ERPOPS_TEST_MSSQL_PORT", "ERPOPS_TEST_MSSQL_USER", "ERPOPS_TEST_MSSQL_PASSWORD"),
