@@ -42,7 +42,8 @@ def run_playbook(tmp_path, web_config, *options, **extra_vars):
     playbook.write_text(PLAYBOOK)
     variables = dict(web_config=str(web_config), ansible_connection="local", ansible_python_interpreter=sys.executable, **extra_vars)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"), ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_STDOUT_CALLBACK="default")
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"), ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_STDOUT_CALLBACK="default",
+               ANSIBLE_CALLBACK_RESULT_FORMAT="json")  # the assertions read the JSON result, whatever ansible.cfg says
     command = [PLAYBOOK_BIN, "-i", "localhost,", str(playbook), "-e", json.dumps(variables)] + list(options)
     return subprocess.run(command, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=300, check=False)
 
