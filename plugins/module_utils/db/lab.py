@@ -14,14 +14,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import schema as schema_model
-from ansible_collections.erpops.upgrade.plugins.module_utils.db import base
+from ansible_collections.erpops.upgrade.plugins.module_utils.db import base, odbc
 
-try:
-    import pyodbc
-    HAS_PYODBC = True
-except ImportError:
-    pyodbc = None
-    HAS_PYODBC = False
 
 DEFAULT_DRIVER = "PostgreSQL Unicode"
 DEFAULT_PORT = 5432
@@ -166,7 +160,7 @@ def catalog_from_rows(columns_rows: List[dict], index_rows: List[dict], fulltext
 class LabDatabase(base.Database):
     platform = "lab"
     patterns = ERROR_PATTERNS
-    driver_errors = (pyodbc.Error,) if HAS_PYODBC else ()
+    driver_errors = odbc.DRIVER_ERRORS
 
     def catalog_queries(self):
         return ((COLUMNS_SQL, ()), (INDEXES_SQL, ()), (FULLTEXT_SQL, ()))
@@ -178,14 +172,4 @@ class LabDatabase(base.Database):
 
 
 def connect(params: dict, database: str) -> LabDatabase:
-    host = params.get("login_host") or "localhost"
-    where = base.where("lab", host, params.get("login_port") or DEFAULT_PORT, database)
-    if not HAS_PYODBC:
-        raise base.DatabaseError(base.DRIVER_MISSING, "%s: the Python package pyodbc is not installed where the module runs" % where)
-    text = connection_string(params, database)
-    secrets = (params.get("login_password"),)
-    try:
-        connection = pyodbc.connect(text, autocommit=True, timeout=int(params.get("connect_timeout") or 15))
-    except pyodbc.Error as exc:
-        raise base.error_from_driver(exc, ERROR_PATTERNS, where, secrets, base.SERVER_NOT_ANSWERING, base.ODBC_HINTS) from None
-    return LabDatabase(connection, database, where, secrets)
+    return odbc.open_database(LabDatabase, params, database, connection_string(params, database), DEFAULT_PORT)

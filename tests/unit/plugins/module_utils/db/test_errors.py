@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db
-from ansible_collections.erpops.upgrade.plugins.module_utils.db import base, lab, mssql, oracle
+from ansible_collections.erpops.upgrade.plugins.module_utils.db import base, lab, mssql, odbc, oracle
 
 PASSWORD = "Tajne;Heslo}42"
 
@@ -72,7 +72,7 @@ def odbc_drivers():
     return subprocess.run(["odbcinst", "-q", "-d"], capture_output=True, text=True, check=False).stdout
 
 
-@pytest.mark.skipif(not mssql.HAS_PYODBC, reason="pyodbc is not installed")
+@pytest.mark.skipif(not odbc.HAS_PYODBC, reason="pyodbc is not installed")
 def test_unregistered_odbc_driver_is_driver_missing():
     params = dict(db_platform="mssql", odbc_driver="No Such ODBC Driver 99", login_user="sa", login_password=PASSWORD, connect_timeout=2)
     with pytest.raises(db.DatabaseError) as caught:
