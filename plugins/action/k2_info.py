@@ -57,13 +57,21 @@ class ActionModule(ActionBase):
             raise AnsibleError("K2 folder %s: %s" % (path, "; ".join(facts.problems)))
         info = facts.as_dict()
         info["folder"] = path
-        info["version"] = args["installed_version"] or facts.version
+        info["version"] = args["installed_version"] or self._version_file(path, lower, folder) or facts.version
         info["conf_database"] = args["conf_database"] or facts.conf_database
         if args["target_version"] and info["version"]:
             info["upgrade"] = self._upgrade(info["version"], args["target_version"])
         if args["gather_databases"] and facts.kind != "not_k2":
             info.update(self._databases(args, info, profile))
         return info
+
+    def _version_file(self, path, lower, folder):
+        """The version the folder's version file (profile folder.version_file) records, if the folder has one."""
+        name = folder.get("version_file") or ""
+        if not name or name.lower() not in lower:
+            return None
+        text = k2host.fetch_bytes(self, k2host.join(self, path, name)).decode("utf-8-sig", errors="replace").strip()
+        return text.splitlines()[0].strip() if text else None
 
     @staticmethod
     def _upgrade(current, target):

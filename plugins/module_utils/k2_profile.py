@@ -25,6 +25,10 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "konverze_dir": "SQL/konverze",
         "extensions_dir": "extensions",
         "install_log": "sql_inst.log",
+        # K2-11, k2_info: a file of the K2 folder holding the installed version, read before k2.ini's VERSION.
+        # Release archives installed by file copy (takeover, RUNBOOK K2-10) carry it; k2.ini is the site's
+        # configuration and is not replaced by a release. Absent in a folder: k2.ini's VERSION counts.
+        "version_file": "K2VERSION.txt",
     },
     # K2-01, K2-13: where k2.ini / sysk2.ini name the platform, server and CONF database.
     # Only DRIVER is documented (FACTS.md); the other keys are assumptions.

@@ -94,7 +94,9 @@ k2:
       type: str
       sample: k2.exe
     version:
-      description: The installed K2 version.
+      description:
+        - The installed K2 version. From O(installed_version) when set, else from the version file of the folder
+          (K2 profile C(folder.version_file), written by a release installed by file copy), else from C(k2.ini).
       type: str
       sample: gaia.12.3
     platform:
