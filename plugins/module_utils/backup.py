@@ -311,6 +311,15 @@ def oracle_import(schema: str, directory: str, dump_file: str, job_name: str):
     return sql, _oracle_binds(schema, directory, dump_file, job_name)
 
 
+def oracle_import_as(schema: str, new_schema: str, directory: str, dump_file: str, job_name: str):
+    """A Data Pump import of ``schema``'s export under the name ``new_schema`` (REMAP_SCHEMA): a copy, used by k2_copy_databases."""
+    sql = _ORACLE_JOB % {"operation": "'IMPORT'", "reuse": "", "extra": (
+        "\n  DBMS_DATAPUMP.METADATA_REMAP(handle => handle, name => 'REMAP_SCHEMA', old_value => :old_schema, value => :new_schema);")}
+    binds = _oracle_binds(schema, directory, dump_file, job_name)
+    binds.update(old_schema=schema, new_schema=new_schema)
+    return sql, binds
+
+
 #: Size of a file in a DIRECTORY object (bind: directory, file); -1 when it does not exist.
 ORACLE_FILE_SIZE_SQL = """\
 DECLARE
