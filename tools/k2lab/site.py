@@ -48,6 +48,8 @@ class SiteSpec:
     # K2-08: mandant codes (or CONF) whose database gets one drift of every kind the structure check knows
     drift_mandants: List[str] = field(default_factory=list)
     drift_seed: int = 0
+    # K2-06: the pre-install preparation of the installed version has run (Reinstall manager)
+    preparation_done: bool = True
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
     licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [
         {"user": "NOVAK", "host": "PC-UCTARNA", "program": "K2", "app_server": False},
@@ -129,8 +131,9 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
         rows.append("INSERT INTO %s (%s, %s, %s, %s) VALUES (%d, %s, %s, %s)"
                     % (q(f["table"]), q("Cis"), q(f["code_column"]), q(f["name_column"]), q(f["database_column"]),
                        number, lit(mandant), lit("Firma %s" % mandant), lit(database_name(spec.name, mandant))))
-    rows.append("INSERT INTO %s (%s, %s, %s) VALUES (0, 0, 0)"
-                % (q(r["table"]), q(r["ban_enabled_column"]), q(r["reinstall_allowed_column"]), q(r["preparation_done_column"])))
+    rows.append("INSERT INTO %s (%s, %s, %s) VALUES (0, 0, %d)"
+                % (q(r["table"]), q(r["ban_enabled_column"]), q(r["reinstall_allowed_column"]), q(r["preparation_done_column"]),
+                   1 if spec.preparation_done else 0))
     ls = p["licence_sessions"]
     for session in spec.licence_sessions:
         rows.append("INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %s, %s, %d)" % (
