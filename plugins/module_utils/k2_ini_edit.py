@@ -26,6 +26,15 @@ _SECTION = re.compile(r"^\s*\[([^\]]*)\]")
 _KEY = re.compile(r"^(\s*)([^=;#\[\s][^=]*?)(\s*=\s*)(.*?)(\s*)$", re.DOTALL)
 MISSING_CHOICES = ("add", "ignore", "fail")
 
+#: The options of ``erpops.upgrade.k2_ini`` (the action plugin and its documentation module).
+ARGUMENT_SPEC = dict(
+    path=dict(type="str", required=True),
+    values=dict(type="dict", required=True),
+    missing=dict(type="str", choices=list(MISSING_CHOICES), default="add"),
+    backup=dict(type="bool", default=False),
+    encoding=dict(type="str", default="cp1250"),
+)
+
 
 class IniEditError(ValueError):
     """The file cannot be edited safely; it is left as it was."""
