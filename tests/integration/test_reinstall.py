@@ -1,0 +1,280 @@
+"""playbooks/k2_reinstall.yml end to end on a lab fleet, through ansible-runner.
+
+Sites: ``gen`` (gaia.12.3, a dropped index the structure repair puts back, an outdated
+extension, a web client, an idle psql session of the K2 login), ``torso`` (no K2
+executable: takeover) and ``far`` (luna.05: ori.09 is not reachable in one reinstall).
+The runs follow each other as an ops team would run them:
+
+1. ``--check``: nothing changes (catalog snapshots and file hashes);
+2. the release archive is missing: ``far`` is no-go and untouched, the others stop at the
+   install step with the maintenance window still on;
+3. the archive is there, but K2 of ``torso`` fails after its one-time conversions: ``gen``
+   resumes at the install and ends consistent on ori.09, ``torso`` names the backup
+   manifest and the exact restore command;
+4. K2 fixed: ``torso`` resumes at the extensions update, ``gen`` changes nothing.
+"""
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import REPO, run_playbook
+from tools.k2lab import cli as k2lab
+from tools.k2lab import cluster as k2cluster
+from tools.k2lab import release as k2release
+
+from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
+from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import db_params
+from ansible_collections.erpops.upgrade.plugins.module_utils.schema import snapshot_to_dict
+
+PLAYBOOK = "playbooks/k2_reinstall.yml"
+WEB_CONFIG = os.path.join(REPO, "tests", "unit", "fixtures", "webconfig", "web.config")
+TARGET = "ori.09"
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    lab_dir = tempfile.mkdtemp(prefix="erpops-reinstall-")
+    os.chmod(lab_dir, 0o755)
+    fleet_path = os.path.join(lab_dir, "fleet.json")
+    with open(fleet_path, "w", encoding="utf-8") as handle:
+        json.dump({"sites": [
+            {"name": "gen", "company_tables": 5, "mandants": ["FIRMA", "FIRMA2"], "outdated_extensions": ["Sklad"],
+             "legacy_format_extensions": ["Dochazka"], "licence_sessions": [{"user": "NOVAK", "host": "PC-1", "program": "K2", "app_server": False}]},
+            {"name": "torso", "company_tables": 5, "mandants": ["HOLDING"], "torso": True, "outdated_extensions": ["Dochazka"]},
+            {"name": "far", "company_tables": 5, "version": "luna.05", "mandants": ["FIRMA"]},
+        ]}, handle)
+    inventory_path = k2lab.up(lab_dir, fleet_path)["inventory"]
+    with open(inventory_path, encoding="utf-8") as handle:
+        inventory = json.load(handle)
+    hosts = inventory["all"]["children"]["k2_sites"]["hosts"]
+    web_dir = os.path.join(lab_dir, "web")
+    os.makedirs(web_dir)
+    shutil.copy(WEB_CONFIG, os.path.join(web_dir, "web.config"))
+    hosts["gen"]["k2_webconfig_path"] = os.path.join(web_dir, "web.config")
+    with open(inventory_path, "w", encoding="utf-8") as handle:
+        json.dump(inventory, handle)
+    cluster = k2cluster.load(lab_dir)
+    # Drift the repair can fix (K2-08): a unique index of the K2t script is missing in FIRMA.
+    index = k2cluster.psql(cluster, "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%ByAbbr' ORDER BY indexname LIMIT 1",
+                           database="gen_FIRMA").strip()
+    k2cluster.psql(cluster, 'DROP INDEX "%s"' % index, database="gen_FIRMA")
+    yield {"dir": lab_dir, "inventory": inventory_path, "cluster": cluster, "hosts": hosts, "dropped_index": index,
+           "release": k2release.build_release(os.path.join(lab_dir, "releases"), TARGET, company_tables=5)["archive"]}
+    k2cluster.stop(lab_dir)
+    shutil.rmtree(lab_dir, ignore_errors=True)
+
+
+def reinstall(fleet, archive, check=False):
+    extravars = {"k2_target_version": TARGET, "k2_exempt_user": "ADMIN", "k2_release_archive": archive, "k2_session_login": "k2",
+                 "k2_reinstall_state_dir": os.path.join(fleet["dir"], "state"),
+                 "fleet_report_dir": os.path.join(fleet["dir"], "reports"), "k2_reinstall_restore_inventory": fleet["inventory"]}
+    return run_playbook(PLAYBOOK, fleet["inventory"], extravars=extravars, check=check)
+
+
+def sql(fleet, text, database):
+    return k2cluster.psql(fleet["cluster"], text, database=database).strip()
+
+
+def catalogs(fleet, site):
+    host = fleet["hosts"][site]
+    params = db_params({"db_platform": "lab", "login_host": host["k2_db_host"], "login_port": host["k2_db_port"],
+                        "login_user": host["k2_db_user"], "login_password": host["k2_db_password"]})
+    names = sql(fleet, "SELECT datname FROM pg_database WHERE datname LIKE '%s\\_%%' ORDER BY 1" % site, "postgres").split()
+    found = {}
+    for name in names:
+        database = k2db.connect(params, name)
+        try:
+            snapshot = snapshot_to_dict(database.catalog())
+            snapshot.pop("taken_at", None)
+            found[name] = (snapshot, database.query('SELECT * FROM "K2VERZE"'))
+        finally:
+            database.close()
+    return found
+
+
+def folder_hashes(path):
+    hashes = {}
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            with open(full, "rb") as handle:
+                hashes[os.path.relpath(full, path)] = hashlib.sha256(handle.read()).hexdigest()
+    return hashes
+
+
+def site_state(fleet, site):
+    return {
+        "catalogs": catalogs(fleet, site),
+        "folder": folder_hashes(fleet["hosts"][site]["k2_folder"]),
+        "conf": sql(fleet, 'SELECT * FROM "REINSTALACE"; SELECT * FROM "LICSESSION" ORDER BY 1; SELECT * FROM "ROZSIRENI" ORDER BY 1',
+                    "%s_CONF" % site),
+    }
+
+
+def per_host_changed(run, host):
+    return run.stats.get("changed", {}).get(host, 0)
+
+
+def result_of(run, host):
+    return run.results("Sum up the run").get(host) or run.results("Say what failed and what to do").get(host) \
+        or run.results("Say why the site is not reinstalled").get(host) or run.results("Say that the site is already reinstalled").get(host)
+
+
+def reinstall_result(run, host):
+    return result_of(run, host)["ansible_facts"]["k2_reinstall_result"]
+
+
+def k2_info(fleet, site):
+    return run_playbook("tests/integration/playbooks/k2_info.yml", fleet["inventory"], limit=site)
+
+
+class IdleClient:
+    """A psql process holding an idle session of the K2 login to gen_FIRMA."""
+
+    def __init__(self, fleet):
+        cluster = fleet["cluster"]
+        env = dict(os.environ, PGAPPNAME="K2@PC-IDLE", PGPASSWORD=cluster.password)
+        argv = [os.path.join(cluster.bin_dir, "psql"), "-X", "-q"] + cluster.dsn_args("gen_FIRMA", superuser=False)
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, text=True)
+        self.process.stdin.write("SELECT 1;\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + 10
+        self.pid = None
+        while self.pid is None:
+            assert time.monotonic() < deadline, "the idle psql session did not show up"
+            found = sql(fleet, "SELECT pid FROM pg_stat_activity WHERE application_name = 'K2@PC-IDLE' AND state = 'idle'", "postgres")
+            self.pid = int(found) if found else None
+            time.sleep(0.1)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def runs(fleet):
+    """The four runs, in order; each entry keeps what was observed right after it."""
+    observed = {"before": {site: site_state(fleet, site) for site in ("gen", "torso", "far")}}
+    observed["check"] = reinstall(fleet, fleet["release"], check=True)
+    observed["after_check"] = {site: site_state(fleet, site) for site in ("gen", "torso", "far")}
+
+    client = IdleClient(fleet)
+    try:
+        observed["idle_pid"] = client.pid
+        observed["missing"] = reinstall(fleet, os.path.join(fleet["dir"], "releases", "no-such-release.zip"))
+        observed["after_missing"] = {site: site_state(fleet, site) for site in ("far",)}
+        observed["ban_after_missing"] = sql(fleet, 'SELECT "ZakazPrihlaseni" FROM "REINSTALACE"', "gen_CONF")
+        observed["idle_after_missing"] = sql(fleet, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % client.pid, "postgres")
+        with open(os.path.join(fleet["dir"], "state", "k2_reinstall", "gen.json"), encoding="utf-8") as handle:
+            observed["state_after_missing"] = json.load(handle)
+    finally:
+        client.close()
+
+    knobs_path = os.path.join(fleet["hosts"]["torso"]["k2_folder"], "Conf", "Special", "k2lab.json")
+    with open(knobs_path, encoding="utf-8") as handle:
+        knobs = json.load(handle)
+    with open(knobs_path, "w", encoding="utf-8") as handle:
+        json.dump(dict(knobs, fail="licence server not reachable"), handle)
+    observed["broken_k2"] = reinstall(fleet, fleet["release"])
+    observed["missing_kill"] = observed["missing"].results("Log users off")
+    observed["gen_after"] = site_state(fleet, "gen")
+    with open(knobs_path, "w", encoding="utf-8") as handle:
+        json.dump(knobs, handle)
+    observed["fixed"] = reinstall(fleet, fleet["release"])
+    return observed
+
+
+def test_check_mode_changes_nothing(runs):
+    check = runs["check"]
+    assert check.rc == 0, check.stdout[-3000:]
+    assert runs["after_check"] == runs["before"]
+
+
+def test_unreachable_target_is_no_go_and_untouched(runs):
+    result = reinstall_result(runs["missing"], "far")
+    assert result["status"] == "no-go"
+    assert "install gaia.13 first (K2-10)" in result["msg"]
+    assert runs["after_missing"]["far"] == runs["before"]["far"]
+    assert per_host_changed(runs["missing"], "far") == 0
+
+
+def test_missing_archive_stops_at_the_install_with_the_window_on(fleet, runs):
+    missing = runs["missing"]
+    assert missing.failed_hosts() == ["gen", "torso"]
+    result = reinstall_result(missing, "gen")
+    assert result["step"] == "Unpack the release into the K2 folder"
+    assert result["restore_command"] is None
+    assert "continues at this step" in result["next"]
+    assert runs["ban_after_missing"] == "1"
+    # the idle session of the K2 login was ended when the window opened (K2-04)
+    assert runs["idle_after_missing"] == "0", runs["missing_kill"]
+    state = runs["state_after_missing"]
+    # the state file holds when each step finished: in the seed's order
+    assert sorted(state["steps"], key=state["steps"].get) == ["maintenance_on", "backup", "gates", "structure", "backup_after_check", "disk"]
+    assert state["repaired"] >= 1
+
+
+def test_resumed_generation_upgrade_ends_consistent_on_the_new_version(fleet, runs):
+    broken = runs["broken_k2"]
+    gen = reinstall_result(broken, "gen")
+    assert gen["status"] == "done", gen
+    assert gen["steps_run"] == ["install", "conversions_started", "conversions", "extensions", "post_checks", "maintenance_off"]
+    info = k2_info(fleet, "gen").results("Read the site")["gen"]["k2"]
+    assert info["version"] == TARGET and info["kind"] == "runnable"
+    assert info["databases_match_version"]
+    assert info["outdated_extensions"] == []
+    assert info["reinstall_manager"]["ban_enabled"] is False
+    with open(fleet["hosts"]["gen"]["k2_webconfig_path"], "rb") as handle, open(WEB_CONFIG, "rb") as original:
+        assert handle.read() == original.read()
+    gen_after = runs["gen_after"]
+    # the dropped index is back and the new version's column was added by its conversion
+    firma = gen_after["catalogs"]["gen_FIRMA"][0]
+    tables = {t["name"]: t for t in firma["tables"]}
+    assert any(index["name"] == runs_dropped(fleet) for t in tables.values() for index in t.get("indexes", []))
+    added = k2release.added_tables(5)["D"]
+    assert k2release.ADDED_COLUMN in [c["name"] for c in tables[added]["columns"]]
+
+
+def runs_dropped(fleet):
+    return fleet["dropped_index"]
+
+
+def test_failure_after_one_time_conversions_names_the_restore(fleet, runs):
+    torso = reinstall_result(runs["broken_k2"], "torso")
+    assert torso["status"] == "failed"
+    manifest = os.path.join(fleet["dir"], "state", "k2_reinstall", "torso-backups.json")
+    assert torso["backup_manifest"] == manifest and os.path.exists(manifest)
+    assert torso["restore_command"] == (
+        "ansible-playbook playbooks/k2_restore.yml -i %s -l torso -e k2_backup_manifest=%s -e k2_restore_run_id=%s"
+        % (fleet["inventory"], manifest, torso["run_id"]))
+    assert torso["restore_command"] in torso["next"]
+    report = json.load(open(sorted(glob.glob(os.path.join(fleet["dir"], "reports", "k2-reinstall-*.json")))[-2], encoding="utf-8"))
+    assert manifest in json.dumps(report)
+
+
+def test_torso_takes_the_takeover_branch_and_resumes(fleet, runs):
+    fixed = runs["fixed"]
+    assert fixed.failed_hosts() == []
+    torso = reinstall_result(fixed, "torso")
+    assert torso["mode"] == "takeover"
+    assert torso["steps_run"] == ["extensions", "post_checks", "maintenance_off"]
+    with open(os.path.join(fleet["dir"], "state", "k2_reinstall", "torso.json"), encoding="utf-8") as handle:
+        state = json.load(handle)
+    assert state["site_kind"] == "torso" and "torso" in " ".join(state["takeover_reasons"])
+    assert "structure" not in state["steps"]
+    assert os.path.exists(os.path.join(fleet["hosts"]["torso"]["k2_folder"], "k2"))
+
+
+def test_second_run_after_success_changes_nothing(runs):
+    fixed = runs["fixed"]
+    assert per_host_changed(fixed, "gen") == 0
+    assert reinstall_result(fixed, "gen")["msg"].startswith("already reinstalled to ori.09")
