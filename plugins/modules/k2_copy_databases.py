@@ -282,7 +282,8 @@ class Copier:
         done = subprocess.run(argv, capture_output=True, text=True, env=core.lab_env(params, os.environ), check=False)
         if done.returncode != 0:
             secret = params.get("login_password") or "\x00"
-            raise db_copy.CopyError("%s failed (exit %d): %s" % (what, done.returncode, (done.stderr or done.stdout).strip().replace(secret, "********")[-600:]))
+            detail = (done.stderr or done.stdout).strip().replace(secret, "********")[-600:]
+            raise db_copy.CopyError("%s failed (exit %d): %s" % (what, done.returncode, detail))
 
     def _copy_lab(self, item, now):
         folder = self.module.params["target_dir"]

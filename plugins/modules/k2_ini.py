@@ -31,7 +31,7 @@ options:
     type: str
     required: true
   values:
-    description: The keys to set, by section, for example C({DATABASE: {SERVER: sql02, DATABASE: K2_CONF_TEST}}).
+    description: "The keys to set, by section, for example C({DATABASE: {SERVER: sql02, DATABASE: K2_CONF_TEST}})."
     type: dict
     required: true
   missing:
