@@ -16,9 +16,17 @@ setup:
 	@./scripts/bootstrap.sh
 
 DEMO_TARGET ?= ori.09
+DEMO_FLEET ?= $(ROOT)/tools/k2lab/demo_fleet.json
+# The lab fleet of DEMO_FLEET (a clean site, one with missing preparation and initializations, a torso, one too
+# old for DEMO_TARGET), a release archive of DEMO_TARGET, then the whole reinstall with its summary and fleet report.
+# Run state and reports stay in the lab folder, so a second run continues or changes nothing.
 demo: setup
-	@$(BIN)/ansible-playbook playbooks/lab_up.yml -e k2lab_dir=$(LAB_DIR)
-	@$(BIN)/ansible-playbook -i $(LAB_DIR)/inventory.yml playbooks/k2_precheck.yml -e k2_target_version=$(DEMO_TARGET)
+	@$(BIN)/ansible-playbook playbooks/lab_up.yml -e k2lab_dir=$(LAB_DIR) -e k2lab_fleet=$(DEMO_FLEET)
+	@PYTHONPATH=$(ROOT):$(ROOT)/collections $(BIN)/python -m tools.k2lab.release --version $(DEMO_TARGET) \
+		--out $(LAB_DIR)/releases --company-tables 10
+	@ERPOPS_STATE_DIR=$(LAB_DIR)/state ERPOPS_REPORT_DIR=$(LAB_DIR)/reports $(BIN)/ansible-playbook -i $(LAB_DIR)/inventory.yml \
+		playbooks/k2_reinstall.yml -e k2_target_version=$(DEMO_TARGET) -e k2_exempt_user=ADMIN -e k2_session_login=k2 \
+		-e k2_release_archive=$(LAB_DIR)/releases/k2-$(DEMO_TARGET).zip
 
 lab-up: setup
 	@$(BIN)/ansible-playbook playbooks/lab_up.yml -e k2lab_dir=$(LAB_DIR)
