@@ -63,7 +63,8 @@ def test_powershell_writes_beside_the_file_and_replaces_atomically_with_backup()
     host = Host(PowerShell(), INI)
     result = run_action(host, dict(path=WIN_PATH, values=VALUES, backup=True))
     assert result["changed"] is True and "failed" not in result, result
-    (temp, written), = host.put.items()
+    assert len(host.put) == 1
+    temp, written = list(host.put.items())[0]
     assert written == EXPECTED and re.match(r"^D:\\K2 Test's\\\.k2\.ini\.[0-9a-f]{12}\.tmp$", temp)
     assert result["previous"] == {"DATABASE": {"SERVER": "sql01", "DATABASE": "K2_CONF"}} and result["encoding"] == "cp1250"
     assert host.commands[-1] == remote_commands("powershell", WIN_PATH, temp, result["backup_file"])["commit"]
