@@ -6,6 +6,7 @@ while the production folder and databases stay exactly as they were.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import pytest
 
 from conftest import run_playbook
 from tools.k2lab import cluster as k2cluster
+from tools.k2lab import release as k2release
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site
 
 PLAYBOOK = "playbooks/k2_test_environment.yml"
@@ -154,4 +156,29 @@ def test_copy_is_complete_points_at_the_copies_and_reruns_unchanged(env):
 
     again = run_playbook(PLAYBOOK, lab["inventory"], limit=SITE, extravars=env["vars"])
     assert again.rc == 0 and again.changed() == 0, again.stdout
+    assert differences(before, production_snapshot(lab, env["folder"])) == []
+
+
+def test_a_test_reinstall_runs_on_the_copy_and_leaves_production_alone(env):
+    lab = env["lab"]
+    if not os.path.exists(os.path.join(env["dest"], "k2.ini")):
+        pytest.skip("needs the copy made by the test before")
+    # The lab's stand-in K2 executable takes its CONF from Conf/Special/k2lab.json, not from k2.ini as K2
+    # does; the copied file still names production's CONF, so point it at the copy as k2.ini now is.
+    knobs_path = os.path.join(env["dest"], "Conf", "Special", "k2lab.json")
+    with open(knobs_path, encoding="utf-8") as handle:
+        knobs = json.load(handle)
+    knobs["db"]["database"] = COPIES["north_CONF"]
+    with open(knobs_path, "w", encoding="utf-8") as handle:
+        json.dump(knobs, handle)
+    before = production_snapshot(lab, env["folder"])
+    archive = k2release.build_release(os.path.join(lab["dir"], "releases"), "gaia.12.4", company_tables=20)["archive"]
+    extravars = dict(env["vars"], k2_target_version="gaia.12.4", k2_exempt_user="ADMIN", k2_release_archive=archive, k2_session_login="k2",
+                     k2_reinstall_state_dir=os.path.join(lab["dir"], "state-testenv"), k2_folder=env["dest"],
+                     k2_conf_database=COPIES["north_CONF"], k2_reinstall_waive_initializations=True)
+    run = run_playbook("playbooks/k2_reinstall.yml", lab["inventory"], limit=SITE, extravars=extravars)
+    assert run.rc == 0 and run.failed_hosts() == [], run.stdout[-4000:]
+    versions = {name: sql(lab, 'SELECT "Verze" FROM "K2VERZE"', name) for name in list(COPIES) + list(COPIES.values())}
+    assert versions == {"north_CONF": "gaia.12.3", "north_FIRMA": "gaia.12.3", "north_FIRMA2": "gaia.12.3",
+                        "north_CONF_TESTENV": "gaia.12.4", "north_FIRMA_TESTENV": "gaia.12.4", "north_FIRMA2_TESTENV": "gaia.12.4"}
     assert differences(before, production_snapshot(lab, env["folder"])) == []
