@@ -52,8 +52,8 @@ def test_facts_of_two_sites_and_a_second_run_changes_nothing(lab):
     assert south["databases_match_version"] is False
     assert all(d["version"] == "gaia.11.7" and d["convertible"] for d in south["databases"])
     assert north["upgrade"] == {"kind": "generation", "reachable": True, "path": ["ori.09"], "reason": None}
-    # K2-02/K2-06, K2-07, K2-14: the state the reinstall gates read
-    assert north["reinstall_manager"] == {"ban_enabled": False, "reinstall_allowed": False, "preparation_done": False}
+    # K2-02/K2-06, K2-07, K2-14: the state the reinstall gates read (the lab site ran its preparation: SiteSpec.preparation_done)
+    assert north["reinstall_manager"] == {"ban_enabled": False, "reinstall_allowed": False, "preparation_done": True}
     assert north["missing_initializations"] == {"FIRMA2": ["Prepocet skladu"]}
     assert south["missing_initializations"] == {}
     assert north["outdated_extensions"] == ["Sklad"] and south["outdated_extensions"] == []
