@@ -50,6 +50,7 @@ def fleet():
              "legacy_format_extensions": ["Dochazka"], "licence_sessions": [{"user": "NOVAK", "host": "PC-1", "program": "K2", "app_server": False}]},
             {"name": "torso", "company_tables": 5, "mandants": ["HOLDING"], "torso": True, "outdated_extensions": ["Dochazka"]},
             {"name": "far", "company_tables": 5, "version": "luna.05", "mandants": ["FIRMA"]},
+            {"name": "gates", "company_tables": 5, "mandants": ["FIRMA"], "missing_inits": ["FIRMA"], "preparation_done": False},
         ]}, handle)
     inventory_path = k2lab.up(lab_dir, fleet_path)["inventory"]
     with open(inventory_path, encoding="utf-8") as handle:
@@ -59,6 +60,8 @@ def fleet():
     os.makedirs(web_dir)
     shutil.copy(WEB_CONFIG, os.path.join(web_dir, "web.config"))
     hosts["gen"]["k2_webconfig_path"] = os.path.join(web_dir, "web.config")
+    # the installer has a record of gen: the file copy is a needless takeover, with the seed's warning
+    hosts["gen"]["k2_reinstall_installer_record"] = True
     with open(inventory_path, "w", encoding="utf-8") as handle:
         json.dump(inventory, handle)
     cluster = k2cluster.load(lab_dir)
@@ -204,7 +207,34 @@ def test_unreachable_target_is_no_go_and_untouched(runs):
     assert result["status"] == "no-go"
     assert "install gaia.13 first (K2-10)" in result["msg"]
     assert runs["after_missing"]["far"] == runs["before"]["far"]
+    assert reinstall_result(runs["missing"], "gates")["status"] == "no-go"
     assert per_host_changed(runs["missing"], "far") == 0
+
+
+def test_needless_takeover_prints_the_orphan_record_warning(runs):
+    warning = runs["missing"].results("Warn about the orphan installer record a needless takeover leaves (K2-10)")
+    assert list(warning) == ["gen"]
+    assert "orphan" in warning["gen"]["msg"] and "1.7 GB" in warning["gen"]["msg"] and "100" in warning["gen"]["msg"]
+
+
+def precheck(fleet, target, **extravars):
+    run = run_playbook("playbooks/k2_precheck.yml", fleet["inventory"], limit="gates",
+                       extravars=dict({"k2_target_version": target, "fleet_report_dir": os.path.join(fleet["dir"], "reports-pre")}, **extravars))
+    return run.results("Decide go or no-go"), run.results("Compare free space with the needs (K2-09)")
+
+
+def test_preparation_initialization_and_disk_gates(fleet):
+    decided, disk = precheck(fleet, TARGET)
+    reasons = disk["gates"]["ansible_facts"]["k2_preflight_result"]["reasons"]
+    assert [r.split(")")[0] for r in reasons] == ["pre-install preparation (K2-06", "mandatory initializations (K2-07"]
+    assert "FIRMA: Prepocet skladu" in reasons[1]
+    assert decided["gates"]["ansible_facts"]["k2_preflight_result"]["upgrade_kind"] == "generation"
+    # a build-only reinstall needs no preparation and may waive the initializations; a disk too small is no-go
+    _decided, disk = precheck(fleet, "gaia.12.5", k2_preflight_waive_initializations=True, k2_preflight_installer_bytes=10 ** 15)
+    result = disk["gates"]["ansible_facts"]["k2_preflight_result"]
+    assert [r.split(":")[0] for r in result["reasons"]] == ["disk space (K2-09)"]
+    assert any("waived for a build-only reinstall" in note for note in result["notes"])
+    assert result["disk"][0]["need"] == 3 * 10 ** 15 and result["disk"][0]["free"] < 10 ** 15
 
 
 def test_missing_archive_stops_at_the_install_with_the_window_on(fleet, runs):
