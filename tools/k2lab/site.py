@@ -200,6 +200,8 @@ def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
     login = quote_ident("lab", cluster.login)
     pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
             % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
+    # Making a test environment creates databases (MS SQL dbcreator, PostgreSQL CREATEDB).
+    pg.psql(cluster, "ALTER ROLE %s CREATEDB" % login)
     for code in ["CONF"] + mandant_codes(spec):
         name = database_name(spec.name, code)
         pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))

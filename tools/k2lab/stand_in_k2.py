@@ -56,9 +56,15 @@ def _ini():
 
 
 def _psql(knobs, sql):
+    """Run SQL on the CONF database that k2.ini names, as K2 does; the login comes from the lab's knobs."""
     db = knobs["db"]
+    ini = _ini()
+    server = ini.get("DATABASE", "SERVER", fallback="")
+    host, _sep, port = server.rpartition(",") if "," in server else (server, "", "")
+    host, port = host or db["host"], port or str(db["port"])
+    database = ini.get("DATABASE", "DATABASE", fallback="") or db["database"]
     env = dict(os.environ, PGPASSWORD=db["password"])
-    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", db["host"], "-p", str(db["port"]), "-U", db["user"], "-d", db["database"]]
+    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", port, "-U", db["user"], "-d", database]
     return subprocess.run(argv, input=sql, capture_output=True, text=True, check=True, env=env).stdout
 
 
