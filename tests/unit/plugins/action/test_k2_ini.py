@@ -12,7 +12,7 @@ from ansible.plugins.shell.powershell import ShellModule as PowerShell
 from ansible.plugins.shell.sh import ShellModule as Sh
 
 from ansible_collections.erpops.upgrade.plugins.action.k2_ini import ActionModule
-from ansible_collections.erpops.upgrade.plugins.action.k2_webconfig_maintenance import remote_commands
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.remote_file import remote_commands
 
 INI = ("; Konfigurace připojení\r\n[DATABASE]\r\nDRIVER=MSSQL\r\nSERVER=sql01\r\nDATABASE=K2_CONF\r\n\r\n[K2]\r\nVERSION=gaia.12.3\r\n").encode("cp1250")
 WIN_PATH = "D:\\K2 Test's\\k2.ini"

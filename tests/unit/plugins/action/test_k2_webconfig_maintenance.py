@@ -17,13 +17,9 @@ import pytest
 from ansible.plugins.shell.powershell import ShellModule as PowerShell
 from ansible.plugins.shell.sh import ShellModule as Sh
 
-from ansible_collections.erpops.upgrade.plugins.action.k2_webconfig_maintenance import (
-    ActionModule,
-    backup_path,
-    quote_pwsh,
-    remote_commands,
-    temp_path,
-)
+from ansible_collections.erpops.upgrade.plugins.action.k2_webconfig_maintenance import ActionModule
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.k2host import ps_quote as quote_pwsh
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.remote_file import backup_path, remote_commands, temp_path
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "webconfig", "web.config")
 WIN_PATH = "C:\\inetpub\\K2 Web's site\\web.config"

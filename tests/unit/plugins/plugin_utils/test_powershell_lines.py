@@ -12,7 +12,7 @@ import re
 import pytest
 from ansible.plugins.loader import shell_loader
 
-from ansible_collections.erpops.upgrade.plugins.action.k2_webconfig_maintenance import remote_commands
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.remote_file import remote_commands
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.k2host import list_command
 
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
