@@ -8,6 +8,8 @@ status=0
 for config in molecule/*/molecule.yml; do
   name=$(basename "$(dirname "$config")")
   echo "--- molecule scenario $name"
+  # A scenario's state ("prepared") outlives the run; start from none so prepare always brings the lab up.
+  molecule reset -s "$name" >/dev/null 2>&1 || true
   molecule test -s "$name" || status=1
 done
 exit $status
