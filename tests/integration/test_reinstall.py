@@ -56,10 +56,8 @@ def fleet():
     with open(inventory_path, encoding="utf-8") as handle:
         inventory = json.load(handle)
     hosts = inventory["all"]["children"]["k2_sites"]["hosts"]
-    web_dir = os.path.join(lab_dir, "web")
-    os.makedirs(web_dir)
-    shutil.copy(WEB_CONFIG, os.path.join(web_dir, "web.config"))
-    hosts["gen"]["k2_webconfig_path"] = os.path.join(web_dir, "web.config")
+    # gen's web client gets the real-world web.config (comments, CRLF, BOM), to be restored byte for byte
+    shutil.copy(WEB_CONFIG, hosts["gen"]["k2_webconfig_path"])
     # the installer has a record of gen: the file copy is a needless takeover, with the seed's warning
     hosts["gen"]["k2_reinstall_installer_record"] = True
     with open(inventory_path, "w", encoding="utf-8") as handle:

@@ -14,7 +14,7 @@ import os
 import sys
 
 from tools.k2lab import cluster as pg
-from tools.k2lab.site import SiteSpec, build, database_name, site_dir
+from tools.k2lab.site import SiteSpec, build, database_name, site_dir, web_config_path
 
 DEMO_FLEET = [
     {"name": "alfa", "version": "gaia.12.3"},
@@ -43,6 +43,7 @@ def inventory(lab_dir, cluster, specs):
             "k2_db_user": cluster.login,
             "k2_db_password": cluster.password,
             "k2_conf_database": database_name(spec.name, "CONF"),
+            "k2_webconfig_path": web_config_path(lab_dir, spec.name),
         }
     return {"all": {"children": {"k2_sites": {"hosts": hosts}}}}
 

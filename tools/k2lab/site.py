@@ -228,6 +228,48 @@ def site_dir(lab_dir: str, name: str) -> str:
     return os.path.join(lab_dir, "sites", name)
 
 
+def web_config_path(lab_dir: str, name: str) -> str:
+    """The web K2 client's web.config: an IIS site of its own, outside the K2 folder."""
+    return os.path.join(lab_dir, "web", name, "web.config")
+
+
+# K2-03: the web client's web.config as IIS keeps it (UTF-8 with BOM, CRLF), with the maintenance rule off.
+_WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
+<!-- Webový klient K2 ({site}) -->
+<configuration>
+  <system.web>
+    <compilation debug="false" targetFramework="4.8" />
+    <httpRuntime targetFramework="4.8" maxRequestLength="51200" />
+  </system.web>
+  <system.webServer>
+    <rewrite>
+      <rules>
+        <rule name="Site Maintenance" enabled="false" stopProcessing="true">
+          <match url=".*" />
+          <conditions>
+            <add input="{{REQUEST_URI}}" pattern="^/maintenance\.html$" negate="true" />
+          </conditions>
+          <action type="Rewrite" url="maintenance.html" />
+        </rule>
+        <rule name="HTTPS" enabled="true" stopProcessing="true">
+          <match url="(.*)" />
+          <action type="Redirect" url="https://{{HTTP_HOST}}/{{R:1}}" redirectType="Permanent" />
+        </rule>
+      </rules>
+    </rewrite>
+    <staticContent>
+      <mimeMap fileExtension=".json" mimeType="application/json" />
+    </staticContent>
+  </system.webServer>
+</configuration>
+"""
+
+
+def _web_config(lab_dir: str, spec: SiteSpec) -> None:
+    text = _WEB_CONFIG.format(site=spec.name).replace("\n", "\r\n")
+    _write(web_config_path(lab_dir, spec.name), b"\xef\xbb\xbf" + text.encode("utf-8"))
+
+
 def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bool:
     """Build one site; returns True when something changed."""
     profile = profile or DEFAULT_PROFILE
@@ -241,6 +283,7 @@ def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bo
     if os.path.exists(root):
         shutil.rmtree(root)
     _folder(spec, cluster, root, profile)
+    _web_config(lab_dir, spec)
     _databases(spec, cluster, profile)
     _write(marker, json.dumps(wanted).encode())
     return True
