@@ -247,7 +247,7 @@ _WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
         <rule name="Site Maintenance" enabled="false" stopProcessing="true">
           <match url=".*" />
           <conditions>
-            <add input="{{REQUEST_URI}}" pattern="^/maintenance\.html$" negate="true" />
+            <add input="{{REQUEST_URI}}" pattern="^/maintenance\\.html$" negate="true" />
           </conditions>
           <action type="Rewrite" url="maintenance.html" />
         </rule>
