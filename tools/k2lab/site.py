@@ -224,6 +224,17 @@ def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
         pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
 
 
+def generator_fingerprint() -> str:
+    """A hash of the lab generator's own code: a site built by other code is built again."""
+    digest = hashlib.sha256()
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as handle:
+                digest.update(name.encode() + b"\0" + handle.read())
+    return digest.hexdigest()[:16]
+
+
 def site_dir(lab_dir: str, name: str) -> str:
     return os.path.join(lab_dir, "sites", name)
 
@@ -275,7 +286,7 @@ def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bo
     profile = profile or DEFAULT_PROFILE
     root = site_dir(lab_dir, spec.name)
     marker = os.path.join(root, SPEC_FILE)
-    wanted = {"fingerprint": spec.fingerprint(), "cluster": "%s:%d" % (cluster.data_dir, cluster.port)}
+    wanted = {"fingerprint": spec.fingerprint(), "generator": generator_fingerprint(), "cluster": "%s:%d" % (cluster.data_dir, cluster.port)}
     if os.path.exists(marker):
         with open(marker, encoding="utf-8") as handle:
             if json.load(handle) == wanted and _databases_exist(spec, cluster):
