@@ -13,11 +13,14 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import comarch_profile, comarch_sync
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as erpdb
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+
+display = Display()
 
 PHASES = ["before_update", "after_update", "after_restore"]
 
@@ -27,6 +30,7 @@ ARGUMENT_SPEC = dict(
     database=dict(type="str"),
     databases=dict(type="list", elements="str"),
     sync_database=dict(type="str"),
+    switch_off=dict(type="list", elements="str", default=[]),
     program_version=dict(type="str"),
     domain_url=dict(type="str"),
     validate_certs=dict(type="bool", default=True),
@@ -83,6 +87,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        self._host_name = (task_vars or {}).get("inventory_hostname", "")
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         del validation
         result["changed"] = False
@@ -104,8 +109,9 @@ class ActionModule(ActionBase):
         missing = [name for name in needed if not args.get(name)]
         if missing:
             raise ValueError("phase=%s needs %s" % (phase, ", ".join(missing)))
-        if args.get("sync_database") and phase != "after_restore":
-            raise ValueError("sync_database is used only with phase=after_restore")
+        for name in ("sync_database", "switch_off"):
+            if args.get(name) and phase != "after_restore":
+                raise ValueError("%s is used only with phase=after_restore" % name)
 
     # -- reading ------------------------------------------------------------
     def _service_state(self, args, profile):
@@ -145,6 +151,7 @@ class ActionModule(ActionBase):
                     break
                 self._stamp_stages(verdict["stages"], seen, started)
                 waited = time.monotonic() - started
+                display.display("%s: %s" % (self._host_name, comarch_sync.poll_line(verdict["stages"], waited, args["timeout"])))
                 if verdict["passed"] or verdict["final"] or waited + args["poll_interval"] > args["timeout"]:
                     break
                 time.sleep(max(1, args["poll_interval"]))
@@ -191,6 +198,9 @@ class ActionModule(ActionBase):
                 names = server.databases()
             finally:
                 server.close()
+        unknown = sorted(set(args["switch_off"]) - set(names))
+        if unknown:
+            raise ValueError("switch_off names databases not looked at: %s (databases: %s)" % (", ".join(unknown), ", ".join(names)))
         schedules = {}
         for name in names:
             try:
@@ -199,16 +209,42 @@ class ActionModule(ActionBase):
                 if args["databases"]:
                     raise
                 warnings.append("database %s skipped: %s" % (name, exc))
+        switched, executed = self._switch_off(params, platform, schedules, args["switch_off"], profile)
         verdict = comarch_sync.judge_after_restore(schedules, args["sync_database"], profile)
         out = {"phase": "after_restore", "passed": verdict["passed"], "reasons": verdict["reasons"],
-               "databases": verdict["databases"], "configured": verdict["configured"], "syncing": verdict["syncing"]}
+               "databases": verdict["databases"], "configured": verdict["configured"], "syncing": verdict["syncing"],
+               "switched_off": switched, "executed_queries": executed}
+        if switched:
+            out["changed"] = True
         if warnings:
             out["warnings"] = warnings
         if verdict["enable"]:
-            out.update(self._enable(params, platform, verdict, profile))
+            enabled = self._enable(params, platform, verdict, profile)
+            enabled["executed_queries"] = out["executed_queries"] + enabled["executed_queries"]
+            out.update(enabled)
         if not verdict["passed"]:
             out.update(failed=True, msg=comarch_sync.failure_message("after_restore", verdict["reasons"]))
         return out
+
+    def _switch_off(self, params, platform, schedules, names, profile):
+        """Switch the HRM syncs of the restored databases off (the program does so when it restores); in check mode only in memory."""
+        switched, executed = [], []
+        for name in names:
+            rows = schedules.get(name) or []
+            if not any(entry and entry["enabled"] for entry in comarch_sync.schedule_state(rows, profile).values()):
+                continue
+            check_mode = self._play_context.check_mode
+            database = erpdb.connect(params, name)
+            try:
+                with database.transaction():
+                    database.execute(*comarch_profile.disable_syncs_sql(platform, profile), dont_exec=check_mode)
+                executed.extend(database.executed)
+                schedules[name] = ([dict(row, enabled=0) for row in rows] if check_mode
+                                   else database.query(*comarch_profile.schedule_sql(platform, profile)))
+            finally:
+                database.close()
+            switched.append(name)
+        return switched, executed
 
     @staticmethod
     def _schedule_if_any(params, platform, name, profile):

@@ -196,6 +196,16 @@ def enable_differential_sql(platform: str, profile: Mapping[str, Any]) -> Tuple[
     return sql, (p["differential_operation"],)
 
 
+def disable_syncs_sql(platform: str, profile: Mapping[str, Any]) -> Tuple[str, Tuple[Any, ...]]:
+    """CM-06: switch every HRM sync of this database's schedule off, as Comarch ERP does when it restores a database."""
+    _check_platform(platform)
+    p = profile["schedule"]
+    sql = "UPDATE %s SET %s = 0 WHERE %s IN (?, ?) AND %s <> 0" % (
+        _table(platform, p), quote_ident(platform, p["enabled_column"]), quote_ident(platform, p["operation_column"]),
+        quote_ident(platform, p["enabled_column"]))
+    return sql, (p["differential_operation"], p["full_operation"])
+
+
 def lab_ddl(profile: Mapping[str, Any]) -> List[str]:
     """The tables the profile names, as the lab (PostgreSQL) creates them."""
     q = functools.partial(quote_ident, "lab")

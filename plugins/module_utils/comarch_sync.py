@@ -235,6 +235,17 @@ def judge_after_update(service_state: str, database_version: Optional[str], expe
     return {"passed": not reasons, "final": final, "reasons": reasons, "stages": ordered, "facts": result}
 
 
+def poll_line(stages: Sequence[Mapping[str, Any]], elapsed_seconds: float, timeout_seconds: int) -> str:
+    """One line per poll of the after-update wait: the last stage reached, what it waits for, elapsed / timeout."""
+    done = [s for s in stages if s["passed"]]
+    waiting = next((s for s in stages if not s["passed"]), None)
+    prefix = stages[:stages.index(waiting)] if waiting is not None else stages
+    reached = prefix[-1]["name"] if prefix else "none"
+    what = "all stages passed" if waiting is None else "waiting for %s (%s)" % (waiting["name"], waiting.get("detail") or "")
+    return "stage reached: %s (%d of %d); %s; %ds elapsed of %ds" % (
+        reached, len(done), len(stages), what, int(elapsed_seconds), int(timeout_seconds))
+
+
 def _switch(entry: Optional[Mapping[str, Any]]) -> str:
     if entry is None:
         return "missing"

@@ -24,7 +24,10 @@ description:
   - O(phase=after_restore) (CM-06) reports which databases are configured to sync with HRM and which sync. When a restore switched the
     scheduled syncs off it fails and refuses to guess; with O(sync_database) it switches the differential sync of that database only
     back on, refusing when another database already syncs.
-  - O(phase=before_update) and O(phase=after_update), and O(phase=after_restore) without O(sync_database), never change anything.
+  - O(phase=after_update) prints a line per poll (stage reached, what it waits for, elapsed and timeout), in a terminal and in
+    AWX's job output.
+  - O(phase=before_update) and O(phase=after_update), and O(phase=after_restore) without O(sync_database) and O(switch_off),
+    never change anything.
   - This module is implemented as an action plugin.
 options:
   phase:
@@ -53,6 +56,14 @@ options:
       - With O(phase=after_restore), the database that is to sync with HRM; its differential sync is switched back on.
       - Only the operator can decide this; the module never picks one.
     type: str
+  switch_off:
+    description:
+      - With O(phase=after_restore), databases (of O(databases)) just restored by the collection, whose scheduled HRM syncs are switched
+        off first, as Comarch ERP does on purpose when it restores a database (CM-06). Only syncs still on are switched off.
+      - Pass it only in the run that restored them, so that a rerun does not switch off the sync the operator chose.
+    type: list
+    elements: str
+    default: []
   program_version:
     description:
       - The program version that was installed, for example C(2025.3.0). Required for O(phase=after_update).
@@ -100,7 +111,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: With O(sync_database) the change is only reported, with the SQL it would run.
+    description: With O(switch_off) or O(sync_database) the change is only reported, with the SQL it would run.
   diff_mode:
     support: full
     description: With O(sync_database) the schedule of that database before and after.
@@ -221,13 +232,19 @@ syncing:
   returned: with O(phase=after_restore)
   type: list
   elements: str
+switched_off:
+  description: The databases of O(switch_off) whose HRM syncs were switched off (or would be, in check mode).
+  returned: with O(phase=after_restore)
+  type: list
+  elements: str
+  sample: [comarch_FIRMA, comarch_KOPIA]
 enabled_database:
   description: The database whose differential sync was switched on.
   returned: when changed
   type: str
 executed_queries:
   description: The SQL that ran (or would run in check mode).
-  returned: when changed
+  returned: with O(phase=after_restore)
   type: list
   elements: str
 """

@@ -37,9 +37,17 @@ description:
     C(delegate_to=localhost) for a Windows K2 host. The manifest is written there too.
 options:
   conf_database:
-    description: The CONF database (on Oracle, its schema). Its C(FIRMY) table lists the mandants.
+    description:
+      - The CONF database (on Oracle, its schema). Its C(FIRMY) table lists the mandants.
+      - Required unless O(read_firmy=false).
     type: str
-    required: true
+  read_firmy:
+    description:
+      - Whether the databases are K2's, found through C(FIRMY) in O(conf_database).
+      - With V(false), O(databases) names the databases themselves and nothing is read from C(FIRMY) or a K2 version table,
+        for databases of another product (Comarch ERP, through C(comarch_update)).
+    type: bool
+    default: true
   state:
     description: V(present) takes (or reuses) backups; V(restored) restores the manifest's backups.
     type: str
@@ -177,7 +185,8 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import m
 
 def argument_spec():
     spec = dict(
-        conf_database=dict(type="str", required=True),
+        conf_database=dict(type="str"),
+        read_firmy=dict(type="bool", default=True),
         state=dict(type="str", choices=["present", "restored"], default="present"),
         databases=dict(type="list", elements="str"),
         manifest=dict(type="path", required=True),
@@ -465,12 +474,20 @@ def database_version(params, profile, database):
     return str(list(rows[0].values())[0]).strip() if rows else None
 
 
+def listed_databases(names):
+    """The databases named in ``databases``, as they are, when FIRMY is not read."""
+    if not names:
+        raise core.BackupError("with read_firmy=false, name the databases to back up in databases")
+    return [{"code": name, "database": name, "role": "listed"} for name in dict.fromkeys(names)]
+
+
 def take(module, engine, profile, now):
     params = module.params
     if params["db_platform"] != "oracle" and not params["target_dir"]:
         raise core.BackupError("target_dir is required to take backups on %s" % params["db_platform"])
     manifest = read_manifest(params["manifest"])
-    wanted = core.select_databases(params["conf_database"], mandants(params, profile), params["databases"])
+    wanted = (core.select_databases(params["conf_database"], mandants(params, profile), params["databases"]) if params["read_firmy"]
+              else listed_databases(params["databases"]))
     max_age = params["max_age"] * 60 if params["max_age"] is not None else None
     plan, reused = [], []
     for target in wanted:
@@ -500,7 +517,8 @@ def take(module, engine, profile, now):
     taken = []
     for target, path in plan:
         entry = core.new_entry(target["database"], target["code"], params["db_platform"], path, params["position"], params["run_id"],
-                               datetime.now(timezone.utc), database_version(params, profile, target["database"]))
+                               datetime.now(timezone.utc),
+                               database_version(params, profile, target["database"]) if params["read_firmy"] else None)
         try:
             engine.backup(target["database"], path, entry)
         except (core.BackupError, k2db.DatabaseError) as exc:
@@ -539,7 +557,7 @@ def restore(module, engine):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, required_if=[("read_firmy", True, ["conf_database"])])
     params = db_params(module.params)
     try:
         profile = merge_profile(module.params["k2_profile"])

@@ -114,6 +114,8 @@ def host_vars(lab_dir, site):
         "comarch_service_pid_file": os.path.join(root, common.SERVICE_PID),
         "comarch_domain_url": "http://127.0.0.1:%d/" % site["domain_port"],
         "comarch_program_version": TARGET_VERSION,
+        "comarch_backup_manifest": os.path.join(root, "backups", "manifest.json"),
+        "comarch_backup_dir": os.path.join(root, "backups"),
         "comarch_installer_command": "cd %s && PYTHONPATH=%s %s -m tools.comarchlab.installer --site-dir %s --version %s" % (
             common.REPO, os.pathsep.join([common.REPO, common.COLLECTIONS]), sys.executable, root, TARGET_VERSION),
     }

@@ -16,6 +16,10 @@ import sys
 from tools.comarchlab import common
 
 
+class ConversionError(Exception):
+    pass
+
+
 def install(site_dir: str, version: str) -> None:
     site = common.read_json(os.path.join(site_dir, common.SITE_FILE))
     profile = common.profile_of(site)
@@ -25,7 +29,10 @@ def install(site_dir: str, version: str) -> None:
     common.write_text(os.path.join(site_dir, common.DOMAIN_LOCK), "locked by the update to %s" % version)
     # The new program is in place before the wizard converts: the service then reports it first.
     common.write_text(os.path.join(site_dir, common.VERSION_FILE), version)
-    for name in site["databases"]:
+    knobs = common.read_json(os.path.join(site_dir, common.KNOBS_FILE), {})
+    for number, name in enumerate(site["databases"]):
+        if knobs.get("conversion_fails") and number > 0:
+            raise ConversionError("the conversion of database %s failed: lab: conversion script error" % name)
         db = common.connect(site, name)
         try:
             with db.transaction():
@@ -47,6 +54,9 @@ def main(argv=None):
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except ConversionError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     print("installed Comarch ERP %s and converted the databases" % args.version)
     return 0
 

@@ -38,6 +38,8 @@ class ComarchSiteSpec:
     full_sync_fails: bool = False
     restored: bool = False
     domain_locked_seconds: float = 0.0
+    # the conversion wizard converts the first company database, then fails on the next one
+    conversion_fails: bool = False
     lifetime_seconds: int = 3600
     # no installer command in the inventory: the operator updates by hand
     manual_update: bool = False
@@ -48,7 +50,7 @@ class ComarchSiteSpec:
 
     def knobs(self) -> dict:
         return {"failing_syncs": self.failing_syncs, "hrm_pending": self.hrm_pending, "full_sync_seconds": self.full_sync_seconds,
-                "full_sync_fails": self.full_sync_fails}
+                "full_sync_fails": self.full_sync_fails, "conversion_fails": self.conversion_fails}
 
 
 def database_name(site: str, company: str) -> str:

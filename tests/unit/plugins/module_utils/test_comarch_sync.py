@@ -193,3 +193,17 @@ def test_schedule_flags_from_any_driver_shape():
     state = cs.schedule_state(rows, P)
     assert state["differential"] == {"enabled": True, "interval_seconds": 60, "next_run": None}
     assert state["full"]["enabled"] is False
+
+
+def test_poll_line_names_the_stage_reached_what_it_waits_for_and_the_time():
+    stages = [{"name": "database_converted", "passed": True, "detail": "ok"},
+              {"name": "service_reported_version", "passed": True, "detail": "ok"},
+              {"name": "full_sync_scheduled", "passed": True, "detail": "differential off, full on"},
+              {"name": "full_sync_completed", "passed": False, "detail": "full sync running (started 2025-03-05 17:00:00)"},
+              {"name": "domain_open", "passed": True, "detail": "HTTP 200"}]
+    line = cs.poll_line(stages, 12.7, 7200)
+    assert line == ("stage reached: full_sync_scheduled (4 of 5); waiting for full_sync_completed (full sync running "
+                    "(started 2025-03-05 17:00:00)); 12s elapsed of 7200s")
+    assert cs.poll_line([dict(s, passed=True) for s in stages], 3, 60).startswith("stage reached: domain_open (5 of 5); all stages")
+    assert cs.poll_line([dict(s, passed=False) for s in stages], 0, 60).startswith(
+        "stage reached: none (0 of 5); waiting for database_converted")
