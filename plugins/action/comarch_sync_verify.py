@@ -151,7 +151,8 @@ class ActionModule(ActionBase):
                     break
                 self._stamp_stages(verdict["stages"], seen, started)
                 waited = time.monotonic() - started
-                display.display("%s: %s" % (self._host_name, comarch_sync.poll_line(verdict["stages"], waited, args["timeout"])))
+                if args["timeout"] > 0:
+                    display.display("%s: %s" % (self._host_name, comarch_sync.poll_line(verdict["stages"], waited, args["timeout"])))
                 if verdict["passed"] or verdict["final"] or waited + args["poll_interval"] > args["timeout"]:
                     break
                 time.sleep(max(1, args["poll_interval"]))

@@ -7,6 +7,7 @@ domain; the fixture stops them and the cluster at the end and checks that none i
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -32,7 +33,10 @@ SITES = [
     {"name": "upd_fail", "full_sync_seconds": 1, "full_sync_fails": True},
     {"name": "manual", "manual_update": True},
     {"name": "hrm", "domain_locked_seconds": 3},
+    {"name": "conv_fail", "companies": ["FIRMA", "KOPIA"], "conversion_fails": True},
 ]
+RESTORE = "playbooks/comarch_restore.yml"
+TABLES = {"version": '"CDN"."SystemCDN"', "schedule": '"CDN"."SOA_Harmonogram"', "history": '"CDN"."SOA_Historia"'}
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +145,13 @@ def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
     assert [s["name"] for s in ok["stages"] if s["passed"]] == ["database_converted", "service_reported_version", "full_sync_scheduled",
                                                                 "full_sync_completed", "domain_open"]
     assert all(s["seen_at"] for s in ok["stages"])
+    polls = [line for line in run.stdout.splitlines() if line.startswith("upd_ok: stage reached: ")]
+    assert len(polls) >= 2, run.stdout
+    assert "waiting for" in polls[0] and polls[0].endswith("elapsed of 20s")
+    assert "stage reached: domain_open (5 of 5); all stages passed" in polls[-1]
+    backup = run.results("Back up every database the conversion touches (CM-03, FACTS message 20089)")["upd_ok"]
+    assert backup["changed"] is True and [b["database"] for b in backup["backups"]] == ["comarch_upd_ok_FIRMA"]
+    assert all(b["verified"] for b in backup["backups"])
     assert _sql(comarch_lab, "comarch_upd_ok_FIRMA", 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3') == "2025.5000"
     assert _schedule(comarch_lab, "comarch_upd_ok_FIRMA") == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "1"}
 
@@ -162,3 +173,59 @@ def test_hrm_only_waits_for_the_domain(comarch_lab):
     assert run.rc == 0, run.stdout
     assert run.results("Wait for the HRM domain after Comarch updates HRM (CM-01)")["hrm"]["status"] == 200
     assert run.changed() == 0
+
+
+def _rows(lab, database, table, columns="*"):
+    return _sql(lab, database, "SELECT %s FROM %s ORDER BY 1" % (columns, table))
+
+
+def _backup_rows(lab, entry, table, columns="*"):
+    """The rows of ``table`` in the backup file itself, restored into a scratch database."""
+    scratch = "scratch_" + entry["database"].lower()
+    cluster = lab["cluster"]
+    k2cluster.psql(cluster, 'DROP DATABASE IF EXISTS "%s"' % scratch)
+    k2cluster.psql(cluster, 'CREATE DATABASE "%s"' % scratch)
+    try:
+        argv = [os.path.join(cluster.bin_dir, "pg_restore"), "--no-owner", entry["file"]] + cluster.dsn_args(scratch)
+        subprocess.run(k2cluster._as_owner(cluster.owner, argv), check=True, capture_output=True)  # pylint: disable=protected-access
+        return _rows(lab, scratch, table, columns)
+    finally:
+        k2cluster.psql(cluster, 'DROP DATABASE IF EXISTS "%s"' % scratch)
+
+
+def test_failed_conversion_is_restored_and_the_operator_chooses_the_database_that_syncs(comarch_lab):
+    databases = ["comarch_conv_fail_FIRMA", "comarch_conv_fail_KOPIA"]
+    update = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="conv_fail")
+    assert update.failed_hosts() == ["conv_fail"]
+    backup = update.results("Back up every database the conversion touches (CM-03, FACTS message 20089)")["conv_fail"]
+    assert [b["database"] for b in backup["backups"]] == databases and all(b["verified"] for b in backup["backups"])
+    installer = update.results("Update Comarch ERP with the installer command (CM-01, CM-03)")["conv_fail"]
+    assert installer["failed"] is True and "conversion of database comarch_conv_fail_KOPIA failed" in installer["stderr"]
+    version_sql = 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3'
+    assert _sql(comarch_lab, databases[0], version_sql) == "2025.5000"  # half converted
+
+    # The operator stops the Automatic Operations Service before restoring (the restore refuses connected sessions).
+    comarchlab.stop_service(comarch_lab["dir"], "conv_fail")
+    checked = run_playbook(RESTORE, comarch_lab["inventory"], limit="conv_fail", check=True, diff=True)
+    assert _sql(comarch_lab, databases[0], version_sql) == "2025.5000", checked.stdout
+
+    first = run_playbook(RESTORE, comarch_lab["inventory"], limit="conv_fail")
+    assert first.failed_hosts() == ["conv_fail"]
+    stop = first.results("Stop until the operator chooses the database that keeps the HRM sync (CM-06)")["conv_fail"]
+    assert "comarch_sync_database=<one of comarch_conv_fail_FIRMA, comarch_conv_fail_KOPIA>" in stop["msg"], stop["msg"]
+    switched = first.results("Switch the HRM syncs of the restored databases off, then on for the chosen database (CM-06)")["conv_fail"]
+    assert switched["switched_off"] == databases and switched["syncing"] == []
+    for entry in backup["backups"]:
+        for name, table in TABLES.items():
+            columns = '"SOH_Id", "SOH_Operacja", "SOH_InterwalSek", "SOH_NastepneUruchomienie"' if name == "schedule" else "*"
+            restored = _rows(comarch_lab, entry["database"], table, columns)
+            assert restored and restored == _backup_rows(comarch_lab, entry, table, columns), (entry["database"], name)
+        assert _schedule(comarch_lab, entry["database"]) == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "0"}
+    assert _sql(comarch_lab, databases[0], version_sql) == "2024.5100"
+
+    chosen = run_playbook(RESTORE, comarch_lab["inventory"], limit="conv_fail", extravars={"comarch_sync_database": databases[1]})
+    assert chosen.rc == 0 and chosen.changed() == 1, chosen.stdout
+    assert _schedule(comarch_lab, databases[1]) == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "1"}
+    assert _schedule(comarch_lab, databases[0]) == {"HRM_PELNA": "0", "HRM_ROZNICOWA": "0"}
+    again = run_playbook(RESTORE, comarch_lab["inventory"], limit="conv_fail", extravars={"comarch_sync_database": databases[1]})
+    assert again.rc == 0 and again.changed() == 0, again.stdout
