@@ -77,6 +77,7 @@ OPTIMA_PROFILE: Dict[str, Any] = {
         "status_column": "SOHI_Status",
         "pending_column": "SOHI_Oczekujace",
         "version_column": "SOHI_WersjaProgramu",
+        # Optional: ~ when the site's log has no message column (the reports then show no message).
         "message_column": "SOHI_Komunikat",
         "version_operation": "WERSJA",
         "success_status": "OK",
@@ -95,6 +96,9 @@ PRODUCTS: Dict[str, Dict[str, Any]] = {
                      versions={"program_to_database": {}}),
 }
 
+# Columns a site may lack: an override may set them to ~ (None).
+OPTIONAL_KEYS = {("history", "message_column")}
+
 _TYPE_NAMES = ((bool, "a boolean"), (str, "a string"), (int, "an integer"), ((list, tuple), "a list"), (Mapping, "a mapping"))
 
 
@@ -112,6 +116,8 @@ def merge_profile(product: str = "optima", override: Optional[Mapping[str, Any]]
         if unknown:
             raise ValueError("comarch_profile.%s: unknown key(s) %s" % (name, ", ".join(unknown)))
         for key, setting in value.items():
+            if setting is None and (name, key) in OPTIONAL_KEYS:
+                continue
             _check_type("%s.%s" % (name, key), merged[name][key], setting)
         merged[name].update(copy.deepcopy(dict(value)))
     return merged
@@ -176,7 +182,7 @@ def history_sql(platform: str, profile: Mapping[str, Any]) -> Tuple[str, Tuple[A
     _check_platform(platform)
     h, s = profile["history"], profile["schedule"]
     limit = int(h["rows"])
-    columns = ", ".join("%s AS %s" % (quote_ident(platform, h[key]), alias) for key, alias in (
+    columns = ", ".join("%s AS %s" % (quote_ident(platform, h[key]) if h[key] else "NULL", alias) for key, alias in (
         ("id_column", "id"), ("operation_column", "operation"), ("started_column", "started"), ("finished_column", "finished"),
         ("status_column", "status"), ("pending_column", "pending"), ("version_column", "program_version"),
         ("message_column", "message")))
@@ -218,8 +224,9 @@ def lab_ddl(profile: Mapping[str, Any]) -> List[str]:
     statements.append("CREATE TABLE IF NOT EXISTS %s (%s serial PRIMARY KEY, %s varchar(40) NOT NULL, %s int4 NOT NULL, %s int4 NOT NULL, "
                       "%s timestamp NULL)" % (_table("lab", s), q(s["id_column"]), q(s["operation_column"]), q(s["enabled_column"]),
                                               q(s["interval_column"]), q(s["next_run_column"])))
+    message = ", %s varchar(500) NULL" % q(h["message_column"]) if h["message_column"] else ""
     statements.append("CREATE TABLE IF NOT EXISTS %s (%s serial PRIMARY KEY, %s varchar(40) NOT NULL, %s timestamp NOT NULL, %s timestamp NULL, "
-                      "%s varchar(10) NOT NULL, %s int4 NOT NULL DEFAULT 0, %s varchar(40) NULL, %s varchar(500) NULL)" % (
+                      "%s varchar(10) NOT NULL, %s int4 NOT NULL DEFAULT 0, %s varchar(40) NULL%s)" % (
                           _table("lab", h), q(h["id_column"]), q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]),
-                          q(h["status_column"]), q(h["pending_column"]), q(h["version_column"]), q(h["message_column"])))
+                          q(h["status_column"]), q(h["pending_column"]), q(h["version_column"]), message))
     return statements

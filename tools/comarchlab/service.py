@@ -44,10 +44,12 @@ class Service:
 
     def _record(self, db, operation, status, pending, version, message, started_sql="LOCALTIMESTAMP", finished=True):
         h, _s, q, history, _schedule = self._names()
-        rows = db.query("INSERT INTO %s (%s, %s, %s, %s, %s, %s, %s) VALUES (?, %s, %s, ?, ?, ?, ?) RETURNING %s AS id" % (
+        with_message = bool(h["message_column"])
+        rows = db.query("INSERT INTO %s (%s, %s, %s, %s, %s, %s%s) VALUES (?, %s, %s, ?, ?, ?%s) RETURNING %s AS id" % (
             history, q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]), q(h["status_column"]),
-            q(h["pending_column"]), q(h["version_column"]), q(h["message_column"]), started_sql,
-            "LOCALTIMESTAMP" if finished else "NULL", q(h["id_column"])), (operation, status, pending, version, message))
+            q(h["pending_column"]), q(h["version_column"]), ", " + q(h["message_column"]) if with_message else "", started_sql,
+            "LOCALTIMESTAMP" if finished else "NULL", ", ?" if with_message else "", q(h["id_column"])),
+            (operation, status, pending, version, message) if with_message else (operation, status, pending, version))
         return rows[0]["id"]
 
     def tick(self):
@@ -83,10 +85,14 @@ class Service:
         row_id = self._record(db, s["full_operation"], h["running_status"], 0, version, "lab: full sync running", finished=False)
         time.sleep(float(knobs.get("full_sync_seconds", 1)))
         fails = bool(knobs.get("full_sync_fails"))
-        db.execute("UPDATE %s SET %s = LOCALTIMESTAMP, %s = ?, %s = ? WHERE %s = ?" % (
-            history, q(h["finished_column"]), q(h["status_column"]), q(h["message_column"]), q(h["id_column"])),
-            (h["failed_status"] if fails else h["success_status"], "lab: full sync failed: HRM rejected the data" if fails
-             else "lab: full sync", row_id))
+        status = h["failed_status"] if fails else h["success_status"]
+        text = "lab: full sync failed: HRM rejected the data" if fails else "lab: full sync"
+        if h["message_column"]:
+            db.execute("UPDATE %s SET %s = LOCALTIMESTAMP, %s = ?, %s = ? WHERE %s = ?" % (
+                history, q(h["finished_column"]), q(h["status_column"]), q(h["message_column"]), q(h["id_column"])), (status, text, row_id))
+        else:
+            db.execute("UPDATE %s SET %s = LOCALTIMESTAMP, %s = ? WHERE %s = ?" % (
+                history, q(h["finished_column"]), q(h["status_column"]), q(h["id_column"])), (status, row_id))
         if not fails:
             db.execute("UPDATE %s SET %s = CASE WHEN %s = ? THEN 1 ELSE 0 END" % (
                 schedule, q(s["enabled_column"]), q(s["operation_column"])), (s["differential_operation"],))

@@ -43,7 +43,10 @@ class ComarchSiteSpec:
     lifetime_seconds: int = 3600
     # no installer command in the inventory: the operator updates by hand
     manual_update: bool = False
+    # the site's own layout of the private tables: a comarch_profile override the lab builds with (the inventory does not
+    # carry it: the collection learns it from comarch_profile_check), and extra columns per entry (varchar(100) NULL)
     profile: Dict = field(default_factory=dict)
+    extra_columns: Dict[str, List[str]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
@@ -71,11 +74,13 @@ def _seed(spec: ComarchSiteSpec, database: str, profile: dict) -> List[str]:
         "INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %d, %d, NULL), (%s, 0, 0, NULL)" % (
             schedule_table, q(s["operation_column"]), q(s["enabled_column"]), q(s["interval_column"]), q(s["next_run_column"]),
             lit(s["differential_operation"]), differential_on, spec.interval_seconds, lit(s["full_operation"])),
-        "INSERT INTO %s (%s, %s, %s, %s, %s, %s, %s) VALUES (%s, LOCALTIMESTAMP - interval '1 second', LOCALTIMESTAMP, %s, 0, %s, %s)" % (
+        "INSERT INTO %s (%s, %s, %s, %s, %s, %s%s) VALUES (%s, LOCALTIMESTAMP - interval '1 second', LOCALTIMESTAMP, %s, 0, %s%s)" % (
             history_table, q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]), q(h["status_column"]),
-            q(h["pending_column"]), q(h["version_column"]), q(h["message_column"]), lit(s["differential_operation"]),
-            lit(h["success_status"]), lit(spec.program_version), lit("lab: seeded differential sync")),
-    ]
+            q(h["pending_column"]), q(h["version_column"]), ", " + q(h["message_column"]) if h["message_column"] else "",
+            lit(s["differential_operation"]), lit(h["success_status"]), lit(spec.program_version),
+            ", " + lit("lab: seeded differential sync") if h["message_column"] else ""),
+    ] + ["ALTER TABLE %s ADD COLUMN %s varchar(100) NULL" % (quote_qualified("lab", profile[entry]["schema"], profile[entry]["table"]), q(column))
+         for entry, columns in sorted(spec.extra_columns.items()) for column in columns]
 
 
 def build_databases(cluster: pg.Cluster, spec: ComarchSiteSpec) -> List[str]:

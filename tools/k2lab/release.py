@@ -66,12 +66,12 @@ def _version_update(platform: str, version: str, profile) -> str:
     return "-- the vendor's conversions record the version\nUPDATE \"%s\" SET \"%s\" = '%s'\nGO\n" % (table, column, version)
 
 
-def release_files(version: str, company_tables: int = 20, profile=None) -> Dict[str, bytes]:
-    """{relative path: bytes} of the release of ``version``."""
+def release_files(version: str, company_tables: int = 20, profile=None, extra_columns=None) -> Dict[str, bytes]:
+    """{relative path: bytes} of the release of ``version``; ``profile`` and ``extra_columns``: the layout of the sites it is for."""
     profile = profile or DEFAULT_PROFILE
     parsed = k2_version.parse(version)
     name = parsed.name()
-    spec = SiteSpec(name="release", version=name, company_tables=company_tables)
+    spec = SiteSpec(name="release", version=name, company_tables=company_tables, extra_columns=dict(extra_columns or {}))
     tables = added_tables(company_tables, profile)
     files: Dict[str, bytes] = {}
     for db_kind, kind in (("C", "conf"), ("D", "company")):
@@ -105,9 +105,10 @@ def archive_bytes(files: Dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def build_release(out_dir: str, version: str, company_tables: int = 20, profile=None, name: Optional[str] = None) -> Dict[str, object]:
+def build_release(out_dir: str, version: str, company_tables: int = 20, profile=None, name: Optional[str] = None,
+                  extra_columns=None) -> Dict[str, object]:
     """Write ``<out_dir>/k2-<version>.zip`` unless it already holds the same bytes."""
-    data = archive_bytes(release_files(version, company_tables, profile))
+    data = archive_bytes(release_files(version, company_tables, profile, extra_columns))
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, name or "k2-%s.zip" % k2_version.parse(version).name())
     if os.path.exists(path):

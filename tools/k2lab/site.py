@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import batches, k2_version
-from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
+from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name, merge_profile
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table
 from ansible_collections.erpops.upgrade.plugins.module_utils.schema import key as schema_key
@@ -51,6 +51,10 @@ class SiteSpec:
     # K2-06: the pre-install preparation of the installed version has run (Reinstall manager)
     preparation_done: bool = True
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
+    # The site's own layout of K2's private tables: a k2_profile override the lab builds the site with (the inventory does not
+    # carry it: the collection learns it from k2_profile_check), and extra columns per profile entry (varchar(100) NULL).
+    layout: Dict[str, Dict[str, object]] = field(default_factory=dict)
+    extra_columns: Dict[str, List[str]] = field(default_factory=dict)
     licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [
         {"user": "NOVAK", "host": "PC-UCTARNA", "program": "K2", "app_server": False},
         {"user": "AS", "host": "SRV-APP01", "program": "K2 AS", "app_server": True},
@@ -76,8 +80,26 @@ def _literal(value: str) -> str:
     return quote_literal("lab", value)
 
 
-def _profile_tables(kind: str, profile) -> List[Table]:
+def site_profile(spec: SiteSpec):
+    """The profile the site is built with: the default one, or the site's own layout."""
+    return merge_profile(spec.layout) if spec.layout else DEFAULT_PROFILE
+
+
+def _with_extra_columns(tables: List[Table], profile, extra_columns: Dict[str, List[str]]) -> List[Table]:
+    by_name = {t.name: t for t in tables}
+    for entry, columns in sorted(extra_columns.items()):
+        table = by_name.get(profile[entry]["table"])
+        for column in columns if table is not None else []:
+            table.columns.append(Column(column, "varchar", 100))
+    return tables
+
+
+def _profile_tables(kind: str, profile, extra_columns: Optional[Dict[str, List[str]]] = None) -> List[Table]:
     """K2's private tables, exactly as the profile names them, in K2's MS SQL terms."""
+    return _with_extra_columns(_profile_tables_of(kind, profile), profile, extra_columns or {})
+
+
+def _profile_tables_of(kind: str, profile) -> List[Table]:
     p = profile
     version = Table(p["db_version"]["table"], [Column(p["db_version"]["version_column"], "varchar", 40, nullable=False)])
     if kind == "company":
@@ -104,7 +126,7 @@ def expected_model(kind: str, spec: SiteSpec, profile=None) -> Schema:
     """The structure the site's K2 expects: the generated schema plus the profile's tables."""
     profile = profile or DEFAULT_PROFILE
     model = schema_gen.conf_schema() if kind == "conf" else schema_gen.company_schema(spec.company_tables)
-    for table in _profile_tables(kind, profile):
+    for table in _profile_tables(kind, profile, spec.extra_columns):
         if model.table(table.name) is None:
             model.add(table)
     return model
@@ -283,7 +305,7 @@ def _web_config(lab_dir: str, spec: SiteSpec) -> None:
 
 def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bool:
     """Build one site; returns True when something changed."""
-    profile = profile or DEFAULT_PROFILE
+    profile = profile or site_profile(spec)
     root = site_dir(lab_dir, spec.name)
     marker = os.path.join(root, SPEC_FILE)
     wanted = {"fingerprint": spec.fingerprint(), "generator": generator_fingerprint(), "cluster": "%s:%d" % (cluster.data_dir, cluster.port)}
