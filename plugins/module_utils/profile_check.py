@@ -223,7 +223,8 @@ def resolve(entry: Entry, profile_entry: Mapping[str, Any], tables: Sequence[Tab
             missing[key] = (expected_name, kind)
     chosen = _assign(missing, table.columns, taken)
     for key, (expected_name, kind) in missing.items():
-        free = sorted((c for c in table.columns if c.name not in taken and compatible(kind, c.kind)),
+        elsewhere = set(taken) | set(c.name for k, c in chosen.items() if k != key)
+        free = sorted((c for c in table.columns if c.name not in elsewhere and compatible(kind, c.kind)),
                       key=lambda c: (-similarity(expected_name, c.name), c.name))
         shown = ["%s (%s)" % (c.name, c.data_type) for c in free[:3]]
         if key in chosen:
@@ -424,6 +425,8 @@ def summary(findings: Sequence[Mapping[str, Any]], override_yaml: str, conflicts
             line += " (%s)" % f["note"]
         lines.append(line)
     lines.extend("conflict: %s" % c for c in conflicts)
+    lines.extend("note: %s [%s]: %s (%s)" % (f["entry"], f["database"], f["found"], f.get("note", "")) for f in findings
+                 if f["severity"] == "info")
     if override_yaml:
         lines.append("override that makes the site fit (%s):" % variable)
         lines.extend("  " + line for line in override_yaml.rstrip("\n").split("\n"))
