@@ -486,6 +486,8 @@ def take(module, engine, profile, now):
     if params["db_platform"] != "oracle" and not params["target_dir"]:
         raise core.BackupError("target_dir is required to take backups on %s" % params["db_platform"])
     manifest = read_manifest(params["manifest"])
+    if params["read_firmy"] and not params["conf_database"]:
+        raise core.BackupError("conf_database is required to find K2's databases through FIRMY (or set read_firmy=false and name them)")
     wanted = (core.select_databases(params["conf_database"], mandants(params, profile), params["databases"]) if params["read_firmy"]
               else listed_databases(params["databases"]))
     max_age = params["max_age"] * 60 if params["max_age"] is not None else None
@@ -557,7 +559,7 @@ def restore(module, engine):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True, required_if=[("read_firmy", True, ["conf_database"])])
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = db_params(module.params)
     try:
         profile = merge_profile(module.params["k2_profile"])

@@ -98,3 +98,21 @@ def test_lab_ddl_creates_what_the_profile_names():
     assert any('"CDN"."Log"' in s for s in ddl)
     for text in ddl:
         assert sqlglot.parse_one(text, read="postgres") is not None
+
+
+def test_an_absent_message_column_is_allowed_and_read_as_null():
+    p = cp.merge_profile("optima", {"history": {"message_column": None}})
+    sql, _params = cp.history_sql("mssql", p)
+    assert "NULL AS message" in sql and "SOHI_Komunikat" not in sql
+    assert sqlglot.parse_one(sql.replace("?", "NULL"), read="tsql") is not None
+    assert all("SOHI_Komunikat" not in text for text in cp.lab_ddl(p))
+    with pytest.raises(ValueError, match="history.status_column must be a string"):
+        cp.merge_profile("optima", {"history": {"status_column": None}})
+
+
+@pytest.mark.parametrize("platform", ["mssql", "lab"])
+def test_switching_syncs_off_touches_only_hrm_rows_still_on(platform):
+    sql, params = cp.disable_syncs_sql(platform, cp.merge_profile())
+    parsed = sqlglot.parse_one(sql.replace("?", "NULL"), read=DIALECTS[platform])
+    assert isinstance(parsed, sqlglot.exp.Update) and "<> 0" in sql
+    assert params == ("HRM_ROZNICOWA", "HRM_PELNA")

@@ -126,3 +126,22 @@ def test_restore_refuses_connected_users(tmp_path, monkeypatch, capsys):
         handle.write(b"tampered")
     tampered = run_module(monkeypatch, capsys, StandInDb(), manifest=manifest, pg_bin_dir=str(tmp_path), state="restored")
     assert tampered["failed"] and "does not match its manifest checksum" in tampered["msg"]
+
+
+def test_named_databases_of_another_product_are_backed_up_without_reading_firmy(tmp_path, monkeypatch, capsys):
+    tools(str(tmp_path))
+    manifest, target = str(tmp_path / "m.json"), str(tmp_path / "backups")
+    args = dict(manifest=manifest, target_dir=target, pg_bin_dir=str(tmp_path), read_firmy=False, conf_database=None)
+
+    class NoK2(StandInDb):
+        def query(self, sql, params=()):
+            assert '"FIRMY"' not in sql and '"K2VERZE"' not in sql, sql
+            return super().query(sql, params)
+
+    refused = run_module(monkeypatch, capsys, NoK2(), **args)
+    assert refused["failed"] and "name the databases" in refused["msg"] and not os.path.exists(manifest)
+    taken = run_module(monkeypatch, capsys, NoK2(), databases=["CDN_Firma", "CDN_KNF_Konfiguracja", "CDN_Firma"], **args)
+    assert taken["changed"] and [(b["database"], b["code"], b["verified"], b["k2_version"]) for b in taken["backups"]] == [
+        ("CDN_Firma", "CDN_Firma", True, None), ("CDN_KNF_Konfiguracja", "CDN_KNF_Konfiguracja", True, None)]
+    missing_conf = run_module(monkeypatch, capsys, NoK2(), manifest=manifest, target_dir=target, conf_database=None)
+    assert missing_conf["failed"] and "conf_database" in missing_conf["msg"]
