@@ -441,7 +441,7 @@ K2_ENTRIES = {
         Entry("db_version", "K2-13", {"version_column": TEXT}),
         Entry("reinstall_manager", "K2-02, K2-06", {"ban_enabled_column": FLAG, "ban_from_column": DATETIME, "ban_message_column": TEXT,
                                                     "ban_exempt_user_column": TEXT, "reinstall_allowed_column": FLAG,
-                                                    "preparation_done_column": FLAG}, optional=("ban_exempt_user_column",)),
+                                                    "preparation_done_column": FLAG}),
         Entry("licence_sessions", "K2-04", {"user_column": TEXT, "host_column": TEXT, "program_column": TEXT, "app_server_column": FLAG}),
         Entry("extensions", "K2-14", {"name_column": TEXT, "current_column": FLAG, "format_column": TEXT}),
     ],

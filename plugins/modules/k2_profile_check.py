@@ -23,8 +23,8 @@ description:
     and database names; extension formats are version numbers.
   - For each mismatch it names the profile entry, what it expected, what it found and the tables or columns of the catalog that fit
     by name and kind; where one fits it proposes it. The proposals make up C(override_yaml), the O(k2_profile) that would make the
-    site fit. A column the site lacks that the collection can do without (C(reinstall_manager.ban_exempt_user_column)) is proposed
-    as C(~). Columns the profile does not name are reported as C(info).
+    site fit. Every column of the K2 profile is needed by some step, so a column the site lacks and nothing in the table can stand
+    for is reported without a proposal. Columns the profile does not name are reported as C(info).
   - Only C(SELECT)s run; nothing is ever written.
   - Connects from where the module runs (the controller or the execution environment).
 options:

@@ -73,9 +73,13 @@ def test_a_column_of_the_wrong_kind_is_named_with_what_fits_instead():
 
 
 def test_a_missing_column_is_absent_when_optional_and_unfit_otherwise():
-    without_user = [c for c in REINSTALACE if c[0] != "Uzivatel"]
-    found = pc.resolve(REINSTALL, K2["reinstall_manager"], pc.catalog_from_rows(rows("dbo", "REINSTALACE", *without_user)), "C", "mssql")
-    assert found.complete and found.override == {"ban_exempt_user_column": None}
+    profile = comarch_profile.merge_profile()
+    history = pc.COMARCH_ENTRIES[2]
+    columns = [("SOHI_Id", "int"), ("SOHI_Operacja", "varchar"), ("SOHI_Start", "datetime"), ("SOHI_Koniec", "datetime"),
+               ("SOHI_Status", "varchar"), ("SOHI_Oczekujace", "int"), ("SOHI_WersjaProgramu", "varchar")]
+    found = pc.resolve(history, profile["history"], pc.catalog_from_rows(rows("CDN", "SOA_Historia", *columns)), "D", "mssql")
+    assert found.complete and found.override == {"message_column": None}
+    assert "does without it" in found.findings[0]["note"]
     without_flag = [c for c in REINSTALACE if c[0] != "PripravaProvedena"]
     found = pc.resolve(REINSTALL, K2["reinstall_manager"], pc.catalog_from_rows(rows("dbo", "REINSTALACE", *without_flag)), "C", "mssql")
     assert not found.complete and found.override == {}
