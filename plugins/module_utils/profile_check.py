@@ -33,18 +33,18 @@ _DEFAULT_SCHEMAS = {"mssql": "dbo", "lab": "public", "oracle": None}
 
 CATALOG_SQL = {
     "mssql": ("SELECT c.TABLE_SCHEMA AS table_schema, c.TABLE_NAME AS table_name, c.COLUMN_NAME AS column_name, "
-              "c.DATA_TYPE AS data_type, c.NUMERIC_SCALE AS numeric_scale, c.IS_NULLABLE AS is_nullable, "
-              "c.COLUMN_DEFAULT AS column_default FROM INFORMATION_SCHEMA.COLUMNS AS c "
+              "c.DATA_TYPE AS data_type, c.NUMERIC_SCALE AS numeric_scale, c.IS_NULLABLE AS is_nullable "
+              "FROM INFORMATION_SCHEMA.COLUMNS AS c "
               "JOIN INFORMATION_SCHEMA.TABLES AS t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME "
               "WHERE t.TABLE_TYPE = 'BASE TABLE' ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION"),
     "lab": ("SELECT c.table_schema AS table_schema, c.table_name AS table_name, c.column_name AS column_name, "
-            "c.data_type AS data_type, c.numeric_scale AS numeric_scale, c.is_nullable AS is_nullable, "
-            "c.column_default AS column_default FROM information_schema.columns AS c "
+            "c.data_type AS data_type, c.numeric_scale AS numeric_scale, c.is_nullable AS is_nullable "
+            "FROM information_schema.columns AS c "
             "JOIN information_schema.tables AS t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
             "WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema') "
             "ORDER BY c.table_schema, c.table_name, c.ordinal_position"),
     "oracle": ("SELECT OWNER AS table_schema, TABLE_NAME AS table_name, COLUMN_NAME AS column_name, DATA_TYPE AS data_type, "
-               "DATA_SCALE AS numeric_scale, NULLABLE AS is_nullable, NULL AS column_default FROM ALL_TAB_COLUMNS "
+               "DATA_SCALE AS numeric_scale, NULLABLE AS is_nullable FROM ALL_TAB_COLUMNS "
                "WHERE OWNER = :owner ORDER BY TABLE_NAME, COLUMN_ID"),
 }
 
@@ -76,7 +76,6 @@ class Column:
     data_type: str
     kind: Optional[str]
     nullable: bool = True
-    default: Optional[str] = None
 
 
 @dataclass
@@ -101,7 +100,7 @@ def catalog_from_rows(rows: Sequence[Mapping[str, Any]]) -> List[Table]:
         table = tables.setdefault(key, Table(row["table_schema"], row["table_name"]))
         nullable = str(row.get("is_nullable") or "").upper() in ("YES", "Y", "1", "TRUE")
         table.columns.append(Column(row["column_name"], str(row["data_type"]), kind_of(row["data_type"], row.get("numeric_scale")),
-                                    nullable, row.get("column_default")))
+                                    nullable))
     return list(tables.values())
 
 
@@ -255,11 +254,10 @@ def resolve(entry: Entry, profile_entry: Mapping[str, Any], tables: Sequence[Tab
     for column in table.columns:
         if column.name not in used:
             note = "not read or written by the collection"
-            if not column.nullable and column.default is None:
-                note += "; NOT NULL without a default: a row the site's program inserts must fill it"
             result.findings.append({"entry": entry.name, "step": entry.step, "database": database, "severity": "info",
                                     "expected": "no column %s" % column.name,
-                                    "found": "extra column %s.%s (%s)" % (table.name, column.name, column.data_type), "note": note})
+                                    "found": "extra column %s.%s (%s, %s)" % (table.name, column.name, column.data_type,
+                                                                              "NULL" if column.nullable else "NOT NULL"), "note": note})
     return result
 
 

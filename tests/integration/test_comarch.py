@@ -134,11 +134,8 @@ def test_after_restore_refuses_to_guess_then_enables_exactly_the_chosen_database
 
 
 def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
-    started = time.monotonic()
     run = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="upd_ok,upd_fail,manual")
-    elapsed = time.monotonic() - started
     assert run.failed_hosts() == ["manual", "upd_fail"], run.stdout
-    assert elapsed < 20, "a failed full sync or a missing operator must not make the play wait (%.1f s)" % elapsed
 
     ok = run.results("Wait for the conversion, the version report, the full sync and the HRM domain (CM-03 to CM-05)")["upd_ok"]
     assert ok["passed"] is True
@@ -157,6 +154,8 @@ def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
 
     fail = run.results("Wait for the conversion, the version report, the full sync and the HRM domain (CM-03 to CM-05)")["upd_fail"]
     assert "full_sync_failed" in _codes(fail) and "domain_locked" in _codes(fail)
+    # a failed full sync ends the wait: it never runs into the timeout
+    assert fail["waited_seconds"] < FAST["comarch_update_timeout"], fail["waited_seconds"]
     assert "HRM rejected the data" in fail["msg"]
 
     manual = run.results("Stop when the operator has not confirmed the update")["manual"]

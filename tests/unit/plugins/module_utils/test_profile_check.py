@@ -21,7 +21,7 @@ def rows(schema, table, *columns):
         name, data_type = column[0], column[1]
         out.append({"TABLE_SCHEMA": schema, "TABLE_NAME": table, "COLUMN_NAME": name, "DATA_TYPE": data_type,
                     "NUMERIC_SCALE": 0 if data_type in ("int", "numeric") else None,
-                    "IS_NULLABLE": "YES" if len(column) < 3 or column[2] else "NO", "COLUMN_DEFAULT": None})
+                    "IS_NULLABLE": "YES" if len(column) < 3 or column[2] else "NO"})
     return out
 
 
