@@ -487,7 +487,10 @@ def _rows_of(key: str, values: Sequence[Any]):
 
 def comarch_rules(profile: Mapping[str, Any]) -> List[Rule]:
     v, s, h = profile["db_version"], profile["schedule"], profile["history"]
-    version_row = lambda rows: [r for r in rows if str(r["id_column"]).strip() == str(v["version_id"])]  # noqa: E731
+
+    def version_row(rows):
+        return [r for r in rows if str(r["id_column"]).strip() == str(v["version_id"])]
+
     hrm_schedule = _rows_of("operation_column", (s["differential_operation"], s["full_operation"]))
     syncs = _rows_of("operation_column", (s["differential_operation"], s["full_operation"], h["version_operation"]))
     notices = _rows_of("operation_column", (h["version_operation"],))

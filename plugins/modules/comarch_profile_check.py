@@ -14,7 +14,7 @@ version_added: 0.2.0
 author: erpops.upgrade contributors (@erpops)
 description:
   - Where the Automatic Operations Service keeps its schedule and history of HRM syncs is not documented publicly, and the
-    database version's place is inferred (docs/profiles.md). Run this first at a site: it tells whether the Comarch profile fits,
+    database version's place is inferred (docs/profiles.md). Run this first at a site; it tells whether the Comarch profile fits,
     and what to override where it does not.
   - Reads the catalog of each company database of O(databases). For every table of the profile (C(db_version), C(schedule),
     C(history)) it checks that the table exists in its schema and each column exists with a compatible kind of type.
@@ -55,6 +55,7 @@ attributes:
     support: none
     description: Changes nothing, so there is nothing to diff.
   platform:
+    support: full
     platforms: posix
     description: Runs where the database driver is (the controller or the execution environment).
   action_group:

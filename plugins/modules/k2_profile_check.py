@@ -15,7 +15,7 @@ author: erpops.upgrade contributors (@erpops)
 description:
   - K2's private tables (the mandant list C(FIRMY), the version table, the Reinstall manager's login ban, licence sessions, extensions,
     version initializations) are not documented publicly; the collection finds them through the K2 profile (docs/profiles.md).
-    Run this first at a site: it tells whether the profile fits it, and what to override where it does not.
+    Run this first at a site; it tells whether the profile fits it, and what to override where it does not.
   - Reads the catalog of the CONF database and of every mandant database of C(FIRMY) (or O(databases)). For every table of the profile
     it checks that the table exists and that each column exists with a compatible kind of type (text, integer, 0/1 flag, date).
   - Then it reads the rows the modules rely on and checks them, with the names it resolved; the Reinstall manager has exactly one row
@@ -54,6 +54,7 @@ attributes:
     support: none
     description: Changes nothing, so there is nothing to diff.
   platform:
+    support: full
     platforms: posix
     description: Runs where the database driver is (the controller or the execution environment).
   action_group:

@@ -120,10 +120,12 @@ def _reinstall(lab, archive, extravars=None):
     return run_playbook("playbooks/k2_reinstall.yml", lab["k2"], extravars=variables, limit="odd")
 
 
+ODD_CONF_SQL = ('SELECT * FROM "SPRAVCE_REINSTALACE"; SELECT * FROM "LICSESSION" ORDER BY 1; SELECT * FROM "ROZSIRENI" ORDER BY 1; '
+                'SELECT * FROM "K2VERZE"')
+
+
 def _odd_state(lab):
-    return {"conf": _sql(lab, "odd_CONF", 'SELECT * FROM "SPRAVCE_REINSTALACE"; SELECT * FROM "LICSESSION" ORDER BY 1; '
-                                           'SELECT * FROM "ROZSIRENI" ORDER BY 1; SELECT * FROM "K2VERZE"'),
-            "folder": folder_hashes(lab["hosts"]["odd"]["k2_folder"])}
+    return {"conf": _sql(lab, "odd_CONF", ODD_CONF_SQL), "folder": folder_hashes(lab["hosts"]["odd"]["k2_folder"])}
 
 
 def test_k2_site_of_another_layout_is_named_stopped_and_then_reinstalled_with_the_override(lab):
