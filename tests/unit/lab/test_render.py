@@ -10,9 +10,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import loads_snapshot  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import KINDS, diff  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import loads_snapshot  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import KINDS, diff  # noqa: E402
 from tools.k2lab import drift, render, schema_gen  # noqa: E402
 
 PLATFORMS = ("mssql", "oracle", "lab")

@@ -9,8 +9,8 @@ import io
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches as mod
-from ansible_collections.erpops.upgrade.plugins.module_utils.batches import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as mod
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import (
     BatchSyntaxError, file_checksum, open_script, split_batches, summarize, text_checksum)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl, split_statements
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import MAX_LENGTH, Column, Index, PrimaryKey
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl, split_statements
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import MAX_LENGTH, Column, Index, PrimaryKey
 
 # Verbatim from the seed, section "Kontrola struktur všech databází" (blank lines included).
 SEED = """CREATE TABLE [dbo].[FILTERSTOCKTAKINGARTICLE] (

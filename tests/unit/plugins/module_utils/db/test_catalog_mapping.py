@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import schema
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import lab, mssql, oracle
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema
 
 
 def mapped(adapter, saved_rows, name):

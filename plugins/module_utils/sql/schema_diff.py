@@ -49,7 +49,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import MAX_LENGTH, Column, Index, Schema, Table, key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import MAX_LENGTH, Column, Index, Schema, Table, key
 
 KINDS = (
     "missing_table", "missing_column", "extra_column", "wrong_type", "wrong_length", "nullability",

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key,
 )
 
