@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+import dataclasses
+
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -58,8 +60,14 @@ def test_round_trip(platform, which, company):
     assert result.problems == []
     expected = render.platform_model(model, platform)
     assert sorted(result.schema.tables) == sorted(expected.tables)
+    semantics = set()
     for name, table in expected.tables.items():
-        assert result.schema.tables[name] == table, name
+        read = result.schema.tables[name]
+        if platform == "oracle":  # the renderer writes VARCHAR2(n), (n CHAR) and (n BYTE) in turn; the reader keeps which
+            semantics.update(c.semantics for c in read.columns if c.type == "varchar2")
+            read = dataclasses.replace(read, columns=[dataclasses.replace(c, semantics=None) for c in read.columns])
+        assert read == table, name
+    assert semantics == ({None, "char", "byte"} if platform == "oracle" else set())
 
 
 def test_lab_types(company):
