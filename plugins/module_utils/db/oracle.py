@@ -111,6 +111,7 @@ def column_from_row(row: Dict[str, Any]) -> schema_model.Column:
         nullable=base.flag(row["NULLABLE"]),
         identity=identity,
         default=default.strip() if isinstance(default, str) else default,
+        semantics={"C": "char", "B": "byte"}.get(row.get("CHAR_USED") or "") if row["DATA_TYPE"] in _CHARACTER_TYPES else None,
     )
 
 
