@@ -69,6 +69,8 @@ import re
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import lexer
+
 DIALECTS = ("mssql", "oracle", "lab")
 CHUNK_CHARS = 1 << 20
 SNIFF_BYTES = 1 << 20
@@ -289,35 +291,12 @@ def _skip_comments(text: str, pos: int, nest: bool) -> int:
 
 # --------------------------------------------------------------------------- GO scripts
 
-# Measured (benchmarks/bench_batches.py): walking every token in Python or in one
-# big alternation regex ran at 8-15 MB/s. The splitter below jumps from one GO
-# candidate line to the next (a regex with a literal prefix) and only walks the
-# quotes and comments in between; bracketed names are resolved with rfind/find
-# over the span, because without "]]" the span ends inside a bracket exactly when
-# its last "[" has no "]" after it.
-_TSQL_NEXT = re.compile(r"['\"]|/\*|--|\n[^\S\n]*(?i:go)\b")
-_LAB_NEXT = re.compile(r"['\"]|/\*|--|(?<![\w$])\$(?:[^\W\d]\w*)?\$|\n[^\S\n]*(?i:go)\b")
-_GO_LINE = re.compile(r"[^\S\n]*go(?:[^\S\n]+(.*?))?[^\S\n]*", re.IGNORECASE)
-_GO_WORD = re.compile(r"[^\S\n]*go", re.IGNORECASE)
-_GO_COUNT = re.compile(r"\s*(\d+)?\s*(?:--.*)?", re.DOTALL)
-
-
-class _Lines:
-    """Line number at increasing positions of the current chunk."""
-
-    __slots__ = ("chunk", "pos", "line")
-
-    def __init__(self) -> None:
-        self.chunk, self.pos, self.line = "", 0, 1
-
-    def start(self, chunk: str) -> None:
-        self.line += self.chunk.count("\n", self.pos)
-        self.chunk, self.pos = chunk, 0
-
-    def at(self, pos: int) -> int:
-        self.line += self.chunk.count("\n", self.pos, pos)
-        self.pos = pos
-        return self.line
+# The scanner (lexer.go_skip_pattern) skips plain text, complete quotes, bracketed names,
+# flat comments and lines that cannot be GO lines in C; Python wakes only at a GO line, at
+# a quote or comment that does not close in the chunk, and at a nested comment.
+_GO_AT = re.compile(r"[ \t]*+[Gg][Oo](?:[ \t]|$)", re.MULTILINE)
+_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*+)?\$")
+_OPEN_WHAT = {"'": "string", '"': "quoted name", "]": "bracketed name"}
 
 
 class _BatchBuilder:
@@ -354,150 +333,101 @@ class _BatchBuilder:
         return Batch(text, self.index, line, count)
 
 
-def _go_count(args: Optional[str], line: int) -> int:
-    if args is None:
-        return 1
-    # A "--" comment starts a comment only at the start or after whitespace (go-sqlcmd removeComments).
-    match = _GO_COUNT.fullmatch(args)
-    if match is None or (match.group(1) is not None and int(match.group(1)) < 1):
-        raise BatchSyntaxError(line, "invalid GO command %r: the count must be a positive integer" % ("GO " + args))
-    return int(match.group(1) or 1)
-
-
-def _bracket_end(chunk: str, pos: int) -> int:
-    """Position after the "]" closing a bracketed name that is open at ``pos`` (-1: not in this chunk)."""
+def _close_quote(chunk: str, pos: int, closer: str) -> int:
+    """End of a quote whose closer (doubled = escaped) comes at or after ``pos``; -1 if not in ``chunk``."""
     while True:
-        end = chunk.find("]", pos)
+        end = chunk.find(closer, pos)
         if end < 0:
             return -1
-        if not chunk.startswith("]", end + 1):
+        if not chunk.startswith(closer, end + 1):
             return end + 1
         pos = end + 2
 
 
-def _open_bracket(chunk: str, pos: int, end: int) -> int:
-    """Start of the bracketed name still open at ``end`` (scanning from a normal ``pos``), or -1."""
-    if chunk.find("]]", pos, end) < 0:
-        last = chunk.rfind("[", pos, end)
-        return last if last >= 0 and chunk.find("]", last, end) < 0 else -1
-    while True:
-        opening = chunk.find("[", pos, end)
-        if opening < 0:
-            return -1
-        closing = _bracket_end(chunk, opening + 1)
-        if closing < 0 or closing > end:
-            return opening
-        pos = closing
+def _close_nested(chunk: str, pos: int, depth: int) -> Tuple[int, int]:
+    """(end, 0) after the ``*/`` closing ``depth`` open comments, or (-1, depth still open)."""
+    while depth:
+        mark = _BLOCK_MARK.search(chunk, pos)
+        if mark is None:
+            return -1, depth
+        depth += 1 if mark.group() == "/*" else -1
+        pos = mark.end()
+    return pos, 0
 
 
-class _GoState:
-    """What is open at the end of a chunk: a quote (its closer), nested comments, a dollar quote."""
-
-    __slots__ = ("closer", "depth", "dollar")
-
-    def __init__(self) -> None:
-        self.closer, self.depth, self.dollar = "", 0, ""
-
-    def __bool__(self) -> bool:
-        return bool(self.closer or self.depth or self.dollar)
-
-    def finish(self, chunk: str, pos: int) -> int:
-        """Advance past whatever is open; ``len(chunk)`` when it stays open."""
-        size = len(chunk)
-        while pos < size and self:
-            if self.closer == "]":
-                end = _bracket_end(chunk, pos)
-                pos, self.closer = (size, "]") if end < 0 else (end, "")
-            elif self.closer:
-                end = chunk.find(self.closer, pos)
-                if end < 0:
-                    pos = size
-                elif chunk.startswith(self.closer, end + 1):
-                    pos = end + 2
-                else:
-                    pos, self.closer = end + 1, ""
-            elif self.depth:
-                mark = _BLOCK_MARK.search(chunk, pos)
-                if mark is None:
-                    pos = size
-                else:
-                    self.depth += 1 if mark.group() == "/*" else -1
-                    pos = mark.end()
-            else:
-                end = chunk.find(self.dollar, pos)
-                pos, self.dollar = (size, self.dollar) if end < 0 else (end + len(self.dollar), "")
-        return pos
-
-    def open(self, token: str) -> None:
-        if token == "/*":
-            self.depth = 1
-        elif token[0] == "$":
-            self.dollar = token
-        else:
-            self.closer = token
-
-
-def _split_go(stream: IO[str], lab: bool) -> Iterator[Batch]:
-    next_token = _LAB_NEXT if lab else _TSQL_NEXT
+def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
+    skip = lexer.go_skip_pattern(dialect).match
     builder = _BatchBuilder(nest=True, keep_comments=True)
-    lines = _Lines()
-    state = _GoState()
+    closer, depth, open_line = "", 0, 0   # what is open across a chunk boundary
+    line = 1            # line number at ``counted`` in the current chunk
     for chunk in _chunks(stream):
-        lines.start(chunk)
         size = len(chunk)
-        pos = start = 0
-        candidate = 0 if not state and _GO_WORD.match(chunk, 0) else -1   # a chunk starts at a line start
-        while pos < size:
-            if state.closer or state.depth or state.dollar:
-                closer = state.closer
-                if closer in ("'", '"'):    # inlined common case of finish()
-                    close = chunk.find(closer, pos)
-                    if close >= 0 and chunk[close + 1:close + 2] != closer:
-                        pos, state.closer = close + 1, ""
-                        continue
-                pos = state.finish(chunk, pos)
-                continue
-            if candidate < 0:
-                token = next_token.search(chunk, pos)
-                end = token.start() if token else size
-            else:
-                token, end = None, candidate
-            # Inlined fast path of _open_bracket: no "[" in the span, or its last "[" is closed and no "]]".
-            last = -1 if lab else chunk.rfind("[", pos, end)
-            opening = -1 if last < 0 or (chunk.find("]", last, end) >= 0 and chunk.find("]]", pos, end) < 0) \
-                else _open_bracket(chunk, pos, end)
-            if opening >= 0:
-                state.closer, pos, candidate = "]", opening + 1, -1
-                continue
-            if token is not None:
-                text = token.group()
-                if text[0] == "\n":
-                    candidate = end + 1
-                    pos = end
-                elif text == "--":
-                    newline = chunk.find("\n", end)
-                    pos = size if newline < 0 else newline
+        counted = pos = start = 0
+        line_start = not (closer or depth)
+        while True:
+            if closer or depth:
+                if depth:
+                    end, depth = _close_nested(chunk, pos, depth)
+                elif closer == "]" or closer == "'" or closer == '"':
+                    end = _close_quote(chunk, pos, closer)
                 else:
-                    state.open(text)
-                    pos = token.end()
+                    end = chunk.find(closer, pos)
+                    end = end + len(closer) if end >= 0 else -1
+                if end < 0:
+                    break
+                closer, pos = "", end
                 continue
-            if candidate < 0:
-                break
+            if line_start and _GO_AT.match(chunk, pos):
+                pos -= 1     # a GO line right at a line start: the chunk's start, or after a GO line
+            else:
+                line_start = False
+                pos = skip(chunk, pos).end()
+                if pos >= size:
+                    break
+                char = chunk[pos]
+                if char != "\n":
+                    line += chunk.count("\n", counted, pos)
+                    counted, open_line = pos, line
+                    if char == "/":       # a comment that does not close here, or holds a nested one
+                        end, depth = _close_nested(chunk, pos + 2, 1)
+                    elif char == "$":
+                        tag = _DOLLAR_TAG.match(chunk, pos).group()
+                        end = chunk.find(tag, pos + len(tag))
+                        closer, end = (tag, -1) if end < 0 else ("", end + len(tag))
+                    else:
+                        closer = "]" if char == "[" else char
+                        end = _close_quote(chunk, pos + 1, closer)
+                        if end >= 0:
+                            closer = ""
+                    if end < 0:
+                        break
+                    pos = end
+                    continue
+            # a GO line starts at pos + 1 (or at 0)
+            candidate = pos + 1
             line_end = chunk.find("\n", candidate)
-            line_end = size if line_end < 0 else line_end
-            go_line = _GO_LINE.fullmatch(chunk, candidate, line_end)
-            if go_line is None:
-                pos, candidate = _GO_WORD.match(chunk, candidate).end(), -1
-                continue
-            line = lines.at(candidate)
-            count = 1 if go_line.group(1) is None else _go_count(go_line.group(1), line)
+            if line_end < 0:
+                line_end = size
+            line += chunk.count("\n", counted, candidate)
+            counted = candidate
+            go_line = chunk[candidate:line_end].strip()
+            try:
+                count = lexer.go_count(go_line[2:] or None, line)
+            except lexer.GoCountError as exc:
+                raise BatchSyntaxError(exc.line, str(exc).split(": ", 1)[1])
             builder.pieces.append(chunk[start:candidate])
-            pos = start = min(line_end + 1, size)
-            candidate = pos if pos < size and _GO_WORD.match(chunk, pos) else -1
             batch = builder.take(count, line + 1)
             if batch is not None:
                 yield batch
+            start = pos = line_end + 1 if line_end < size else size
+            line_start = True
+            if pos >= size:
+                break
+        line += chunk.count("\n", counted)
         builder.pieces.append(chunk[start:])
+    if closer or depth:
+        what = "/* comment" if depth else _OPEN_WHAT.get(closer, "dollar-quoted string %s" % closer)
+        raise BatchSyntaxError(open_line, "unterminated %s at the end of the script" % what)
     batch = builder.take(1, 0)
     if batch is not None:
         yield batch
@@ -505,102 +435,63 @@ def _split_go(stream: IO[str], lab: bool) -> Iterator[Batch]:
 
 # --------------------------------------------------------------------------- Oracle scripts
 
-_ORA_SKIP = re.compile(r"(?:[^'\"/\-\n;]+|--[^\n]*|/(?!\*)|-(?!-)|\n(?![^\S\n]*/[^\S\n]*(?:\n|\Z)))*")
-_SLASH_LINE = re.compile(r"[^\S\n]*/[^\S\n]*(?:\n|\Z)")
-_PLSQL_START = re.compile(
-    r"(?:BEGIN|DECLARE|CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:NON)?EDITIONABLE\s+)?"
-    r"(?:PROCEDURE|FUNCTION|PACKAGE|TRIGGER|TYPE|LIBRARY|JAVA))\b",
-    re.IGNORECASE)
-_Q_CLOSERS = {"[": "]", "{": "}", "(": ")", "<": ">"}
 
+def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]) -> Iterator[Batch]:
+    """Statements of ``lexer.statements``, read from a growing window of whole lines.
 
-def _is_q_quote(chunk: str, pos: int) -> bool:
-    """Whether the quote at ``pos`` opens ``q'`` / ``nq'``."""
-    if pos < 1 or chunk[pos - 1] not in "qQ":
-        return False
-    before = pos - 2
-    if before >= 0 and chunk[before] in "nN":
-        before -= 1
-    return before < 0 or not (chunk[before].isalnum() or chunk[before] in "_$#")
-
-
-def _split_oracle(stream: IO[str]) -> Iterator[Batch]:
-    builder = _BatchBuilder(nest=False, keep_comments=False)
-    lines = _Lines()
-    closer = ""
-    in_comment = False
-    plsql: Optional[bool] = None   # None: not decided yet for the current statement
-    for chunk in _chunks(stream):
-        lines.start(chunk)
-        size = len(chunk)
-        pos = start = 0
-        at_line_start = not (closer or in_comment)
-        while pos < size:
-            if closer:
-                end = chunk.find(closer, pos)
-                if end < 0:
-                    pos = size
-                elif closer == "'" and chunk.startswith("'", end + 1):
-                    pos = end + 2
-                else:
-                    pos, closer = end + len(closer), ""
-                continue
-            if in_comment:
-                end = chunk.find("*/", pos)
-                pos, in_comment = (size, True) if end < 0 else (end + 2, False)
-                continue
-            if at_line_start:
-                at_line_start = False
-                slash = _SLASH_LINE.match(chunk, pos)
-                if slash is not None:
-                    builder.pieces.append(chunk[start:pos])
-                    start = pos = slash.end()
-                    batch = builder.take(1, lines.at(pos))
-                    plsql = None
-                    if batch is not None:
-                        yield batch
-                    at_line_start = True
-                    continue
-            pos = _ORA_SKIP.match(chunk, pos).end()
-            if pos >= size:
+    The window keeps the statement still open at its end and reads on; when a read ends
+    no statement, the next read is twice as large, so a long statement is lexed a bounded
+    number of times overall.
+    """
+    pending = ""
+    base_line = 1
+    index = 0
+    reads = _chunks(stream)
+    want = 1
+    finished = False
+    while not finished:
+        parts = [pending]
+        for dummy in range(want):
+            chunk = next(reads, None)
+            if chunk is None:
+                finished = True
                 break
-            char = chunk[pos]
-            if char == "\n":
-                pos += 1
-                at_line_start = True
-            elif char == "/":
-                in_comment, pos = True, pos + 2
-            elif char == '"':
-                closer, pos = '"', pos + 1
-            elif char == "'":
-                if _is_q_quote(chunk, pos) and pos + 1 < size and not chunk[pos + 1].isspace():
-                    closer = _Q_CLOSERS.get(chunk[pos + 1], chunk[pos + 1]) + "'"
-                    pos += 2
-                else:
-                    closer, pos = "'", pos + 1
-            else:  # ";"
-                if plsql is None:
-                    head = "".join(builder.pieces) + chunk[start:pos]
-                    body = _skip_comments(head, 0, nest=False)
-                    plsql = _PLSQL_START.match(head, body) is not None
-                pos += 1
-                if not plsql:
-                    builder.pieces.append(chunk[start:pos])
-                    start = pos
-                    batch = builder.take(1, lines.at(pos), strip_semicolon=True)
-                    plsql = None
-                    if batch is not None:
-                        yield batch
-        builder.pieces.append(chunk[start:])
-    batch = builder.take(1, 0, strip_semicolon=not plsql)
-    if batch is not None:
-        yield batch
+            parts.append(chunk)
+        window = "".join(parts)
+        emitted = False
+        keep_from = len(window)
+        for statement in lexer.statements(window, "oracle"):
+            if not finished and statement.ended == "end":
+                keep_from = statement.start   # may go on in the next read
+                break
+            if statement.problem is not None:
+                raise BatchSyntaxError(base_line + statement.problem_line - 1, statement.problem)
+            emitted = True
+            if statement.ended == "client":
+                if client_lines is not None:
+                    client_lines.append((base_line + statement.line - 1, statement.tokens[0][1].rstrip()))
+                continue
+            end = statement.end - 1 if statement.ended == ";" else statement.end
+            text = window[statement.start:end].rstrip()
+            if not text:
+                continue
+            index += 1
+            yield Batch(text, index, base_line + statement.line - 1, 1)
+        if finished:
+            return
+        base_line += window.count("\n", 0, keep_from)
+        pending = window[keep_from:]
+        want = 1 if emitted else want * 2
 
 
-def split_batches(stream: IO[str], dialect: str) -> Iterator[Batch]:
-    """Yield the batches of a script read from a text ``stream`` (see the module doc)."""
+def split_batches(stream: IO[str], dialect: str, client_lines: Optional[List[Tuple[int, str]]] = None) -> Iterator[Batch]:
+    """Yield the batches of a script read from a text ``stream`` (see the module doc).
+
+    Oracle: SQL*Plus client lines are not batches; pass a list as ``client_lines`` to get
+    them as ``(line, text)``.
+    """
     if dialect == "oracle":
-        return _split_oracle(stream)
+        return _split_oracle(stream, client_lines)
     if dialect in ("mssql", "lab"):
-        return _split_go(stream, lab=dialect == "lab")
+        return _split_go(stream, dialect)
     raise ValueError("unknown SQL dialect %r (expected one of %s)" % (dialect, ", ".join(DIALECTS)))
