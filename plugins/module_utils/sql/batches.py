@@ -265,6 +265,8 @@ def _chunks(stream: IO[str]) -> Iterator[str]:
 
 _BLOCK_MARK = re.compile(r"/\*|\*/")
 _SPACE_OR_LINE_COMMENT = re.compile(r"(?:\s+|--[^\n]*)*")
+# Blanks, line comments and block comments without a nested one: the common comment-only check in one match.
+_FLAT_COMMENTS = re.compile(r"(?:\s++|--[^\n]*+|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/)*+")
 
 
 def _skip_comments(text: str, pos: int, nest: bool) -> int:
@@ -299,40 +301,6 @@ _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*+)?\$")
 _OPEN_WHAT = {"'": "string", '"': "quoted name", "]": "bracketed name"}
 
 
-class _BatchBuilder:
-    __slots__ = ("pieces", "line", "index", "nest", "keep_comments")
-
-    def __init__(self, nest: bool, keep_comments: bool) -> None:
-        self.pieces: List[str] = []
-        self.line = 1
-        self.index = 0
-        self.nest = nest
-        self.keep_comments = keep_comments
-
-    def take(self, count: int, next_line: int, strip_semicolon: bool = False) -> Optional[Batch]:
-        text = "".join(self.pieces) if len(self.pieces) != 1 else self.pieces[0]
-        line, self.pieces, self.line = self.line, [], next_line
-        stripped = text.lstrip()
-        if not stripped:
-            return None
-        first = len(text) - len(stripped)
-        if stripped[0] in "-/":
-            body = _skip_comments(text, first, self.nest)
-            if body >= len(text):
-                return None
-            if not self.keep_comments:
-                first = body
-        cut = text.rfind("\n", 0, first) + 1 if self.keep_comments else first
-        if cut:
-            line += text.count("\n", 0, cut)
-            text = text[cut:]
-        text = text.rstrip()
-        if strip_semicolon and text.endswith(";"):
-            text = text[:-1].rstrip()
-        self.index += 1
-        return Batch(text, self.index, line, count)
-
-
 def _close_quote(chunk: str, pos: int, closer: str) -> int:
     """End of a quote whose closer (doubled = escaped) comes at or after ``pos``; -1 if not in ``chunk``."""
     while True:
@@ -355,13 +323,48 @@ def _close_nested(chunk: str, pos: int, depth: int) -> Tuple[int, int]:
     return pos, 0
 
 
+_SLOW_START = frozenset(" \t\n\r\f\v-/")   # a batch that may start with blanks or comments
+
+
+def _go_batch(text: str, line: int, index: int, count: int) -> Optional[Batch]:
+    """The batch of ``text`` (starting at ``line``), or None when it holds only blanks and comments.
+
+    Its text starts at the line of its first non-blank character (leading comments stay,
+    so server error line numbers count from there) and loses trailing blanks.
+    """
+    if text[:1].isspace():
+        stripped = text.lstrip()
+        if not stripped:
+            return None
+        first = len(text) - len(stripped)
+        cut = text.rfind("\n", 0, first) + 1
+        if cut:
+            line += text.count("\n", 0, cut)
+            text = text[cut:]
+            first -= cut
+    elif not text:
+        return None
+    else:
+        first = 0
+    if text[first] in "-/":
+        body = _FLAT_COMMENTS.match(text, first).end()
+        if body >= len(text) or (text.startswith("/*", body) and _skip_comments(text, body, True) >= len(text)):
+            return None
+    return Batch(text.rstrip(), index, line, count)
+
+
 def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
     skip = lexer.go_skip_pattern(dialect).match
-    builder = _BatchBuilder(nest=True, keep_comments=True)
+    go_at = _GO_AT.match
+    new_batch = tuple.__new__
     closer, depth, open_line = "", 0, 0   # what is open across a chunk boundary
     line = 1            # line number at ``counted`` in the current chunk
+    batch_line = 1      # first line of the batch being read
+    index = 0
+    pieces: List[str] = []
     for chunk in _chunks(stream):
         size = len(chunk)
+        find = chunk.find
         counted = pos = start = 0
         line_start = not (closer or depth)
         while True:
@@ -371,14 +374,14 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                 elif closer == "]" or closer == "'" or closer == '"':
                     end = _close_quote(chunk, pos, closer)
                 else:
-                    end = chunk.find(closer, pos)
+                    end = find(closer, pos)
                     end = end + len(closer) if end >= 0 else -1
                 if end < 0:
                     break
                 closer, pos = "", end
                 continue
-            if line_start and _GO_AT.match(chunk, pos):
-                pos -= 1     # a GO line right at a line start: the chunk's start, or after a GO line
+            if line_start and go_at(chunk, pos):
+                candidate = pos   # a GO line right at a line start: the chunk's start, or after a GO line
             else:
                 line_start = False
                 pos = skip(chunk, pos).end()
@@ -392,7 +395,7 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                         end, depth = _close_nested(chunk, pos + 2, 1)
                     elif char == "$":
                         tag = _DOLLAR_TAG.match(chunk, pos).group()
-                        end = chunk.find(tag, pos + len(tag))
+                        end = find(tag, pos + len(tag))
                         closer, end = (tag, -1) if end < 0 else ("", end + len(tag))
                     else:
                         closer = "]" if char == "[" else char
@@ -403,32 +406,46 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                         break
                     pos = end
                     continue
-            # a GO line starts at pos + 1 (or at 0)
-            candidate = pos + 1
-            line_end = chunk.find("\n", candidate)
+                candidate = pos + 1
+            line_end = find("\n", candidate)
             if line_end < 0:
                 line_end = size
             line += chunk.count("\n", counted, candidate)
             counted = candidate
-            go_line = chunk[candidate:line_end].strip()
-            try:
-                count = lexer.go_count(go_line[2:] or None, line)
-            except lexer.GoCountError as exc:
-                raise BatchSyntaxError(exc.line, str(exc).split(": ", 1)[1])
-            builder.pieces.append(chunk[start:candidate])
-            batch = builder.take(count, line + 1)
-            if batch is not None:
-                yield batch
-            start = pos = line_end + 1 if line_end < size else size
+            if line_end - candidate == 2:   # "GO" alone: the common case
+                count = 1
+            else:
+                args = chunk[candidate:line_end].strip()[2:]
+                try:
+                    count = lexer.go_count(args or None, line)
+                except lexer.GoCountError as exc:
+                    raise BatchSyntaxError(exc.line, str(exc).split(": ", 1)[1])
+            if pieces:
+                pieces.append(chunk[start:candidate])
+                text = "".join(pieces)
+                pieces = []
+            else:
+                text = chunk[start:candidate]
+            if text and text[0] not in _SLOW_START:   # the common case, inlined
+                index += 1
+                yield new_batch(Batch, (text.rstrip(), index, batch_line, count))
+            else:
+                batch = _go_batch(text, batch_line, index + 1, count)
+                if batch is not None:
+                    index += 1
+                    yield batch
+            batch_line = line + 1
+            start = pos = line_end + 1
             line_start = True
             if pos >= size:
                 break
         line += chunk.count("\n", counted)
-        builder.pieces.append(chunk[start:])
+        if start < size:
+            pieces.append(chunk[start:])
     if closer or depth:
         what = "/* comment" if depth else _OPEN_WHAT.get(closer, "dollar-quoted string %s" % closer)
         raise BatchSyntaxError(open_line, "unterminated %s at the end of the script" % what)
-    batch = builder.take(1, 0)
+    batch = _go_batch("".join(pieces), batch_line, index + 1, 1)
     if batch is not None:
         yield batch
 

@@ -398,16 +398,16 @@ def go_skip_pattern(dialect: str) -> "re.Pattern[str]":
 
     It stops at a newline followed by ``GO`` (a candidate: the caller checks the whole line),
     at a quote or comment that does not close in the text (or holds a nested comment), or at
-    the end. Built from the same fragments as the tokenizer.
+    the end. Built from the same fragments as the tokenizer, as one unrolled loop (plain text,
+    then any number of "special piece, plain text"), most frequent pieces first: measured
+    (benchmarks/bench_batches.py) about 1.5x the speed of a plain alternation.
     """
     frag = fragments(dialect)
-    plain = r"[^'\"/\-\n\[$]" if dialect == "lab" else r"[^'\"/\-\n\[]"
-    pieces = [plain + "++", frag["string"], frag["quoted"], frag["flat_comment"], r"--[^\n]*+", r"/(?!\*)", r"-(?!-)",
-              r"\n(?![ \t]*+[Gg][Oo](?:[ \t]|$))"]
-    if dialect == "mssql":
-        pieces.insert(3, frag["bracket"])
-    else:
-        pieces.append(r"\[")
+    plain = (r"[^'\"/\-\n\[$]*+" if dialect == "lab" else r"[^'\"/\-\n\[]*+")
+    # A bracketed name as "[...]" runs ("]]" inside is "]" "]...]"): no alternation inside.
+    bracket = r"\[[^\]]*+\](?:\][^\]]*+\])*+" if dialect == "mssql" else r"\["
+    pieces = [bracket, r"\n(?![ \t]*+[Gg][Oo](?![^ \t\n]))", frag["string"], r"-(?!-)", r"--[^\n]*+", frag["quoted"],
+              frag["flat_comment"], r"/(?!\*)"]
     if dialect == "lab":
         pieces.append(r"\$(?!(?:[^\W\d]\w*+)?\$)|(?<=[\w$])\$")
-    return re.compile("(?:" + "|".join(pieces) + ")*+", re.MULTILINE)
+    return re.compile(plain + "(?:(?:" + "|".join(pieces) + ")" + plain + ")*+", re.MULTILINE)
