@@ -65,6 +65,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import io
+import os
 import re
 from dataclasses import dataclass
 from typing import IO, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
@@ -75,6 +76,25 @@ DIALECTS = ("mssql", "oracle", "lab")
 CHUNK_CHARS = 1 << 20
 SNIFF_BYTES = 1 << 20
 FALLBACK_ENCODING = "cp1250"
+
+
+class NotTextScript(ValueError):
+    """Input that is not a text SQL script: binary data, or bytes no supported encoding decodes."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__("%s: not a text SQL script (%s)" % (name or "<stream>", why))
+        self.name = name
+
+
+def _stream_name(stream) -> str:
+    for holder in (stream, getattr(stream, "buffer", None), getattr(getattr(stream, "buffer", None), "raw", None)):
+        name = getattr(holder, "name", None)
+        if isinstance(name, (str, bytes)):
+            return name if isinstance(name, str) else name.decode("utf-8", "replace")
+    return ""
+
+
+_NUL = "NUL bytes: binary data, or UTF-16/UTF-32 text without a byte order mark"
 
 
 class BatchSyntaxError(ValueError):
@@ -148,16 +168,30 @@ _BOMS = (
 )
 
 
-def detect_encoding(prefix: bytes, complete: bool = False) -> str:
-    """Encoding of a script from its first bytes (``complete``: they are all of it)."""
-    for bom, name in _BOMS:
+def detect_encoding(prefix: bytes, complete: bool = False, name: str = "") -> str:
+    """Encoding of a script from its first bytes (``complete``: they are all of it).
+
+    Raises ``NotTextScript`` for bytes that are no text: NUL bytes without a UTF-16/32 byte
+    order mark, or bytes neither UTF-8 nor the Windows code page decodes.
+    """
+    for bom, encoding in _BOMS:
         if prefix.startswith(bom):
-            return name
+            return encoding
+    if b"\x00" in prefix:
+        raise NotTextScript(name, _NUL)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(prefix, final=complete)
     except UnicodeDecodeError:
+        _check_fallback(prefix, name)
         return FALLBACK_ENCODING
     return "utf-8"
+
+
+def _check_fallback(data: bytes, name: str) -> None:
+    try:
+        data.decode(FALLBACK_ENCODING)
+    except UnicodeDecodeError as exc:
+        raise NotTextScript(name, "byte 0x%02x at offset %d is neither UTF-8 nor %s" % (data[exc.start], exc.start, FALLBACK_ENCODING))
 
 
 class _Prefixed(io.RawIOBase):
@@ -194,44 +228,66 @@ def _read_up_to(binary, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _whole_stream_encoding(binary) -> str:
+def _whole_stream_encoding(binary, name: str) -> str:
     start = binary.tell()
     head = binary.read(4)
-    for bom, name in _BOMS:
+    for bom, encoding in _BOMS:
         if head.startswith(bom):
             binary.seek(start)
-            return name
+            return encoding
     decoder = codecs.getincrementaldecoder("utf-8")()
     data = head
+    encoding = "utf-8"
+    offset = 0
     try:
         while True:
-            decoder.decode(data, final=not data)
+            if b"\x00" in data:
+                raise NotTextScript(name, _NUL)
+            if encoding == "utf-8":
+                try:
+                    decoder.decode(data, final=not data)
+                except UnicodeDecodeError:
+                    encoding = FALLBACK_ENCODING
+            if encoding == FALLBACK_ENCODING:
+                try:
+                    data.decode(FALLBACK_ENCODING)
+                except UnicodeDecodeError as exc:
+                    raise NotTextScript(name, "byte 0x%02x at offset %d is neither UTF-8 nor %s"
+                                        % (data[exc.start], offset + exc.start, FALLBACK_ENCODING))
             if not data:
                 break
+            offset += len(data)
             data = _read_up_to(binary, SNIFF_BYTES)
-    except UnicodeDecodeError:
-        return FALLBACK_ENCODING
     finally:
         binary.seek(start)
-    return "utf-8"
+    return encoding
 
 
-def open_script(source) -> io.TextIOWrapper:
+def open_script(source, name: str = "") -> io.TextIOWrapper:
     """Open a script (a path or a binary stream) as text in its detected encoding.
 
     The returned stream's ``encoding`` attribute says what was chosen. Universal
-    newlines turn CRLF into LF.
+    newlines turn CRLF into LF. Input that is not text raises ``NotTextScript`` naming
+    ``name`` (default: the path or the stream's name).
     """
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+        name = name or os.fsdecode(source)
         binary = open(source, "rb")  # pylint: disable=consider-using-with
     else:
+        name = name or _stream_name(source)
         binary = source
     seekable = getattr(binary, "seekable", lambda: False)()
-    if seekable:
-        encoding = _whole_stream_encoding(binary)
-    else:
-        prefix = _read_up_to(binary, SNIFF_BYTES)
-        encoding = detect_encoding(prefix, complete=len(prefix) < SNIFF_BYTES)
+    try:
+        if seekable:
+            encoding = _whole_stream_encoding(binary, name)
+        else:
+            prefix = _read_up_to(binary, SNIFF_BYTES)
+            encoding = detect_encoding(prefix, complete=len(prefix) < SNIFF_BYTES, name=name)
+    except NotTextScript:
+        if binary is not source:
+            binary.close()
+        raise
+    if not seekable:
         binary = io.BufferedReader(_Prefixed(prefix, binary))
     if not isinstance(binary, io.BufferedIOBase) and not hasattr(binary, "read1"):
         binary = io.BufferedReader(binary)
@@ -245,13 +301,16 @@ def _chunks(stream: IO[str]) -> Iterator[str]:
     """Chunks of whole lines, LF line ends, no BOM."""
     first = True
     while True:
-        chunk = stream.read(CHUNK_CHARS)
+        try:
+            chunk = stream.read(CHUNK_CHARS)
+            if chunk and isinstance(chunk, str) and not chunk.endswith("\n"):
+                chunk += stream.readline()
+        except UnicodeDecodeError as exc:
+            raise NotTextScript(_stream_name(stream), "%s cannot decode byte 0x%02x" % (exc.encoding, exc.object[exc.start]))
         if not chunk:
             return
         if not isinstance(chunk, str):
             raise TypeError("split_batches needs a text stream; wrap binary data with open_script()")
-        if not chunk.endswith("\n"):
-            chunk += stream.readline()
         if first:
             first = False
             if chunk.startswith("\ufeff"):
