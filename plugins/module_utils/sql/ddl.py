@@ -111,6 +111,12 @@ class DdlResult:
     sources: Dict[str, TableSources] = field(default_factory=dict)
     problems: List[Problem] = field(default_factory=list)
     ignored: List[Ignored] = field(default_factory=list)
+    statements: int = 0   # statements in the script; each one is read, ignored or a problem
+    read: int = 0         # statements read into the model
+
+    def accounted(self) -> bool:
+        """Nothing dropped: every statement is read, ignored with a reason, or a problem."""
+        return self.statements == self.read + len(self.ignored) + len(self.problems)
 
 
 class DdlError(Exception):
@@ -301,6 +307,15 @@ class _Parser(object):
                 if upper not in _OPTIONS:
                     raise DdlError("unexpected %s" % self.describe())
                 self.i += 1
+                if upper == "NESTED":      # NESTED TABLE column STORE AS storage_table
+                    self.expect("TABLE")
+                    self.ident()
+                    continue
+                if upper == "STORE" and self.accept("AS"):   # STORE AS [SECUREFILE|BASICFILE] [segment] [(...)]
+                    self.accept("SECUREFILE", "BASICFILE")
+                    if self.i < self.n and self.tokens[self.i][0] in _IDENT_KINDS and self.word() not in _OPTIONS:
+                        self.ident()
+                    continue
                 if upper in _ARG_OPTIONS and self.i < self.n and self.tokens[self.i][0] in _IDENT_KINDS:
                     self.i += 1
             elif kind == _PUNCT and value == "(":
@@ -710,7 +725,9 @@ class _Reader(object):
         self.types: Dict[str, List[Column]] = {}   # Oracle object types by key, for tables OF them
 
     def run(self) -> DdlResult:
+        result = self.result
         for statement in split_statements(self.text, self.platform):
+            result.statements += 1
             if statement.problem is not None:
                 self.problem(statement, statement.problem, statement.problem_line)
                 continue
@@ -719,11 +736,16 @@ class _Reader(object):
                 self.ignore(statement, "%s (SQL*Plus client command, not sent to the server)" % command.upper())
                 continue
             parser = _Parser(statement.tokens, self.platform, self.text)
+            before = len(result.ignored)
             try:
                 self.statement(parser, statement)
             except DdlError as exc:
+                del result.ignored[before:]
                 self.problem(statement, str(exc))
-        return self.result
+            else:
+                if len(result.ignored) == before:
+                    result.read += 1
+        return result
 
     def problem(self, statement: Statement, reason: str, line: int = 0) -> None:
         excerpt = " ".join(self.text[statement.start:min(statement.end, statement.start + 400)].split())[:80]

@@ -364,9 +364,9 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                     count, problem = 1, "invalid GO command %r: the count must be a positive integer" % value.strip()
             if tokens:
                 last = tokens[-1]
-                yield finish(last[2] + len(last[1]), ended, count, problem, start if problem else -1)
-            elif problem is not None:
-                tokens = [(SEPARATOR, value, start)]
+                yield finish(last[2] + len(last[1]), ended, count)
+            if problem is not None:   # the bad GO line is a statement of its own: reported, never lost
+                tokens, overflow = [(SEPARATOR, value, start)], False
                 yield finish(start + len(value), ended, count, problem, start)
             tokens, words, body, depth, overflow = [], [], None, 0, False
             scanner = first_pattern.scanner(text, match.end())
