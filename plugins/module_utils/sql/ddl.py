@@ -190,6 +190,8 @@ _IGNORED_FIRST = {
     "SETUSER": "session user", "PROMPT": "SQL*Plus message", "SPOOL": "SQL*Plus spool",
     "WHENEVER": "SQL*Plus error handling", "BEGIN": "procedural block", "DECLARE": "procedural block",
     "INSERT": "data", "UPDATE": "data", "DELETE": "data", "EXEC": "procedure call", "EXECUTE": "procedure call",
+    "TRUNCATE": "data", "COMMIT": "transaction control", "ROLLBACK": "transaction control",
+    "SAVEPOINT": "transaction control", "CALL": "procedure call",
 }
 _IGNORED_CREATE = frozenset(("VIEW", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "SEQUENCE", "SYNONYM", "TYPE",
                              "PACKAGE", "STATISTICS", "SCHEMA", "USER", "ROLE", "DEFAULT", "RULE"))
@@ -502,8 +504,9 @@ class _Parser(object):
                 self.skip_constraint_options()
             elif word == "INDEX" and self.platform == "mssql":   # inline index (SQL Server 2014+)
                 index_name = self.ident()
+                unique = bool(self.accept("UNIQUE"))
                 clustered = self.accept("CLUSTERED", "NONCLUSTERED")
-                table.add_index(Index(index_name, (name,), False, clustered == "CLUSTERED"))
+                table.add_index(Index(index_name, (name,), unique, clustered == "CLUSTERED"))
                 self.skip_index_options()
             elif word == "CHECK":
                 self.accept("NOT")
