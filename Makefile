@@ -14,7 +14,7 @@ PYTEST := "$(BIN)/python" -m pytest
 # The lab's own playbooks run on this machine only: an explicit local inventory, so no warning names a missing one.
 LAB_PLAYBOOK := "$(BIN)/ansible-playbook" -i localhost, -c local
 
-.PHONY: setup demo test sanity lint units integration molecule bench lab-up lab-down clean
+.PHONY: setup demo test sanity lint units integration molecule bench lab-up lab-down lab-remove clean
 
 setup:
 	@./scripts/bootstrap.sh
@@ -39,6 +39,10 @@ lab-up: setup
 
 lab-down: setup
 	@$(LAB_PLAYBOOK) playbooks/lab_down.yml -e '{"k2lab_dir": "$(LAB_DIR)"}'
+
+# Stop the lab's cluster and delete its data (kept outside the lab folder); `make demo` builds it again.
+lab-remove: setup
+	@PYTHONPATH="$(ROOT):$(ROOT)/collections" "$(BIN)/python" -m tools.k2lab.cli remove --lab-dir "$(LAB_DIR)"
 
 test: setup
 	@./scripts/run-tests.sh

@@ -55,8 +55,7 @@ def clone():
     try:
         yield {"top": top, "home": home, "parent": parent, "path": path, "env": env}
     finally:
-        subprocess.run([os.path.join(path, ".venv", "bin", "python"), "-m", "tools.k2lab.cli", "remove", "--lab-dir",
-                        os.path.join(path, ".lab")], cwd=path, env=dict(env, PYTHONPATH=path), capture_output=True, check=False)
+        k2cluster.remove(os.path.join(path, ".lab"))
         shutil.rmtree(top, ignore_errors=True)
 
 
