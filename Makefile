@@ -14,7 +14,7 @@ PYTEST := "$(BIN)/python" -m pytest
 # The lab's own playbooks run on this machine only: an explicit local inventory, so no warning names a missing one.
 LAB_PLAYBOOK := "$(BIN)/ansible-playbook" -i localhost, -c local
 
-.PHONY: setup demo test sanity lint units integration molecule bench lab-up lab-down lab-remove clean
+.PHONY: setup demo test sanity lint units integration packaging collection molecule bench lab-up lab-down lab-remove clean
 
 setup:
 	@./scripts/bootstrap.sh
@@ -58,6 +58,14 @@ units: setup
 
 integration: setup
 	@$(PYTEST) -q tests/integration
+
+# The built tarball: its members against an allow-list, galaxy-importer, ansible-builder introspect.
+packaging: setup
+	@$(PYTEST) -q tests/packaging
+
+# The collection tarball, in .build/ (scripts/build-collection.sh says how galaxy.yml's repository is filled in).
+collection: setup
+	@./scripts/build-collection.sh "$(ROOT)/.build"
 
 molecule: setup
 	@./scripts/run-molecule.sh
