@@ -45,8 +45,8 @@ attributes:
     description: Implemented as an action plugin; the work is done on the controller (or in the execution environment).
     support: full
     details:
-      - The databases are reached from the controller; files on the K2 host are read and written over the task's
-        connection (WinRM or PSRP to Windows, SSH to POSIX).
+      - Database connections, where the module has them, are opened from the controller; files on the K2 host are
+        read and written over the task's connection (WinRM or PSRP to Windows, SSH to POSIX).
   platform:
     description: Target OS families the module can be run against.
     support: full
