@@ -43,7 +43,7 @@ What it does, in the seed's order (RUNBOOK K2-10, K2-11, K2-12, K2-14):
 Every step prints ``STEP <name>``; a failed step prints ``FAILED <name>: <reason>`` and
 exits with the step's code (``EXIT_CODES``). Knobs (``installer`` in k2lab.json):
 ``fail_at`` (``removal`` or ``copy``: fails half-way through the files;
-``initialization_1``; ``initialization_2``: fails in the last mandant), ``hang``
+``initialization_1``; ``initialization_2``: fails in the last mandant but DEMO and INIT), ``hang``
 (seconds to sleep before the step ``hang_at``, default ``copy``). A conversion batch
 fails with a real server error when the release carries a failing batch
 (``release.build_release(failing=...)``) or the database holds what a one-time
@@ -489,8 +489,9 @@ class Installer:
 
     def initialization_2(self):
         table, function, mandatory, done = self.tables["init"]
-        for number, (code, database) in enumerate(self.mandants):
-            if self.fails("initialization_2") and number == len(self.mandants) - 1:
+        production = [code for code, _name in self.mandants if code not in ("DEMO", "INIT")]
+        for code, database in self.mandants:
+            if self.fails("initialization_2") and production and code == production[-1]:
                 raise Failure("initialization_2", "Inicializace funkce Inicializace verze skončila chybou (%s)" % code)
             self.server.query(database, "INSERT INTO %s (%s, %s, %s) SELECT %s, 1, NULL WHERE NOT EXISTS (SELECT 1 FROM %s WHERE %s = %s)"
                               % (ident(table), ident(function), ident(mandatory), ident(done), literal(self.init_name()),
