@@ -61,3 +61,42 @@ def test_unpack_check_rerun_and_malicious_archives(tmp_path):
         result = run.results("Unpack")["k2host"]
         assert result["failed"] and repr(members[0][0]) in result["msg"], name
         assert tree(root) == after and not os.path.exists("/tmp/erpops-escaped") and not (tmp_path / "escaped.txt").exists()
+
+
+FOLDER = "tests/integration/playbooks/folder_backup.yml"
+
+
+def test_folder_backup_and_restore(tmp_path):
+    root = tmp_path / "host"
+    folder = root / "K2"
+    (folder / "Conf" / "Special").mkdir(parents=True)
+    (folder / "k2.ini").write_bytes("[K2]\r\nNAZEV=Účetní\r\n".encode("cp1250"))
+    (folder / "k2").write_bytes(b"old")
+    (folder / "K2VERSION.txt").write_text("gaia.12.3\n")
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"k2host": {"ansible_connection": "local",
+                                                                   "ansible_python_interpreter": os.sys.executable}}}}))
+    manifest = tmp_path / "state" / "manifest.json"
+    variables = {"folder": str(folder), "manifest": str(manifest), "run_id": "r1"}
+
+    before = tree(root)
+    assert run_playbook(FOLDER, str(inventory), extravars=variables, check=True).changed() == 1
+    assert tree(root) == before and not manifest.exists()
+    done = run_playbook(FOLDER, str(inventory), extravars=variables)
+    entry = done.results("Folder backup")["k2host"]["backup"]
+    assert done.changed() == 1 and entry["kind"] == "folder" and entry["k2_version"] == "gaia.12.3" and entry["files"] == 3
+    assert json.loads(manifest.read_text())["entries"] == [entry]
+    copy = tree(entry["file"])
+    assert copy == tree(folder)
+    assert run_playbook(FOLDER, str(inventory), extravars=variables).changed() == 0, "an intact backup of the run is kept"
+
+    # A failed install changed the folder; the restore brings it back and keeps what it replaced.
+    (folder / "k2").write_bytes(b"half-installed")
+    (folder / "K2VERSION.txt").write_text("ori.09\n")
+    broken = tree(folder)
+    restore = dict(variables, folder_state="restored")
+    assert run_playbook(FOLDER, str(inventory), extravars=restore, check=True).changed() == 1 and tree(folder) == broken
+    restored = run_playbook(FOLDER, str(inventory), extravars=restore)
+    result = restored.results("Folder backup")["k2host"]
+    assert restored.changed() == 1 and tree(folder) == copy and tree(result["replaced_kept_as"]) == broken
+    assert run_playbook(FOLDER, str(inventory), extravars=restore).changed() == 0
