@@ -45,6 +45,9 @@ _IDENT_KINDS = lexer.IDENT_KINDS
 # Tokens kept per statement: a statement longer than this is reported, never read. The
 # largest real table (1,024 columns on SQL Server, 1,000 on Oracle) takes about 15,000.
 MAX_STATEMENT_TOKENS = 200000
+# Problems and ignored statements listed one by one; past this, they are counted (a script of
+# millions of garbage statements must not make millions of objects).
+MAX_LISTED = 1000
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,14 @@ class DdlResult:
     ignored: List[Ignored] = field(default_factory=list)
     statements: int = 0   # statements in the script; each one is read, ignored or a problem
     read: int = 0         # statements read into the model
+    unlisted_problems: int = 0   # problems past MAX_LISTED, counted in one closing problem
+    unlisted_ignored: int = 0    # ignored statements past MAX_LISTED
 
     def accounted(self) -> bool:
         """Nothing dropped: every statement is read, ignored with a reason, or a problem."""
-        return self.statements == self.read + len(self.ignored) + len(self.problems)
+        summary = 1 if self.unlisted_problems else 0
+        return self.statements == (self.read + len(self.ignored) + self.unlisted_ignored
+                                   + len(self.problems) - summary + self.unlisted_problems)
 
 
 class DdlError(Exception):
@@ -739,22 +746,35 @@ class _Reader(object):
                 self.ignore(statement, "%s (SQL*Plus client command, not sent to the server)" % command.upper())
                 continue
             parser = _Parser(statement.tokens, self.platform, self.text)
-            before = len(result.ignored)
+            before = len(result.ignored) + result.unlisted_ignored
             try:
                 self.statement(parser, statement)
             except DdlError as exc:
-                del result.ignored[before:]
+                if len(result.ignored) + result.unlisted_ignored > before:
+                    if result.unlisted_ignored:
+                        result.unlisted_ignored -= 1
+                    else:
+                        result.ignored.pop()
                 self.problem(statement, str(exc))
             else:
-                if len(result.ignored) == before:
+                if len(result.ignored) + result.unlisted_ignored == before:
                     result.read += 1
+        if result.unlisted_problems:
+            result.problems.append(Problem(self.filename, result.problems[-1].line, "",
+                                           "%d more statements could not be read (not listed one by one)" % result.unlisted_problems))
         return result
 
     def problem(self, statement: Statement, reason: str, line: int = 0) -> None:
+        if len(self.result.problems) >= MAX_LISTED:
+            self.result.unlisted_problems += 1
+            return
         excerpt = " ".join(self.text[statement.start:min(statement.end, statement.start + 400)].split())[:80]
         self.result.problems.append(Problem(self.filename, line or statement.line, excerpt, reason))
 
     def ignore(self, statement: Statement, what: str) -> None:
+        if len(self.result.ignored) >= MAX_LISTED:
+            self.result.unlisted_ignored += 1
+            return
         self.result.ignored.append(Ignored(self.filename, statement.line, what))
 
     def ref(self, statement: Statement) -> SourceRef:

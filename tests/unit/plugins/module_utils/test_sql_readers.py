@@ -336,3 +336,12 @@ def test_a_statement_beyond_the_token_limit_is_a_problem(monkeypatch):
     result = read("CREATE TABLE ok (a int)\nGO\nINSERT INTO t VALUES (%s)\nGO\nCREATE TABLE ok2 (a int)\n" % ", ".join(["1"] * 100))
     assert [(p.line, p.reason) for p in result.problems] == [(3, "statement of more than 50 tokens: too long to read")]
     assert sorted(result.schema.tables) == ["OK", "OK2"]
+
+
+def test_a_flood_of_bad_statements_is_counted_not_listed(monkeypatch):
+    from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl
+    monkeypatch.setattr(ddl, "MAX_LISTED", 5)
+    result = read("x;" * 12 + "SET a b;" * 9 + "CREATE TABLE t (a int);")
+    assert (len(result.problems), result.unlisted_problems, len(result.ignored), result.unlisted_ignored) == (6, 7, 5, 4)
+    assert result.problems[-1].reason == "7 more statements could not be read (not listed one by one)"
+    assert result.schema.table("t") is not None
