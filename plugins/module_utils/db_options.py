@@ -37,6 +37,13 @@ INVENTORY_VARIABLES = {
 }
 
 
+def inventory_options(values: dict) -> dict:
+    """The connection options set by ``k2_db_*`` variables in ``values``; unset and empty ones are left out,
+    so that what a play's module_defaults, the environment or the default says stays in force for them."""
+    return {option: values[variable] for option, variable in INVENTORY_VARIABLES.items()
+            if values.get(variable) is not None and values.get(variable) != ""}
+
+
 def db_params(params: dict) -> dict:
     """The connection options out of a module's ``params`` (missing ones as their defaults)."""
     return {name: params.get(name, spec.get("default")) for name, spec in DB_ARGUMENT_SPEC.items()}

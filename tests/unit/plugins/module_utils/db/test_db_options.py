@@ -12,7 +12,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.erpops.upgrade.plugins.doc_fragments.db import ModuleDocFragment
-from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, INVENTORY_VARIABLES, db_params
+from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, INVENTORY_VARIABLES, db_params, inventory_options
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))))
 
@@ -82,7 +82,7 @@ def _module_defaults(node, found):
 
 
 @pytest.mark.parametrize("role", ["k2_maintenance", "k2_preflight", "k2_test_environment"])
-def test_roles_set_every_connection_option_from_the_inventory_without_replacing_a_plays_k2_defaults(role):
+def test_roles_give_the_inventorys_connection_without_replacing_a_plays_k2_defaults(role):
     tasks = os.path.join(REPO, "roles", role, "tasks", "main.yml")
     with open(tasks, encoding="utf-8") as handle:
         found = _module_defaults(yaml.safe_load(handle), [])
@@ -90,9 +90,17 @@ def test_roles_set_every_connection_option_from_the_inventory_without_replacing_
     for defaults in found:
         # group/erpops.upgrade.k2 would replace the whole entry a play gives for that group (odbc_driver and all)
         assert "group/erpops.upgrade.k2" not in defaults, role
-        connection = defaults["group/erpops.upgrade.k2_connection"]
-        for option, variable in INVENTORY_VARIABLES.items():
-            assert connection[option] == "{{ %s | default(omit) }}" % variable, (role, option)
+        assert defaults["group/erpops.upgrade.k2_connection"].startswith("{{ lookup('erpops.upgrade.k2_connection') "), role
+
+
+def test_inventory_options_are_only_what_the_inventory_sets():
+    assert inventory_options({"k2_db_host": "sql01", "k2_db_port": None, "k2_db_user": "", "k2_db_tls": False,
+                              "k2_db_odbc_driver": "FreeTDS", "k2_db_platform": "mssql", "k2_folder": "C:\\K2"}) == {
+        "login_host": "sql01", "tls": False, "odbc_driver": "FreeTDS", "db_platform": "mssql"}
+    assert set(INVENTORY_VARIABLES.values()) == {
+        "k2_db_platform", "k2_db_host", "k2_db_port", "k2_db_user", "k2_db_password", "k2_db_odbc_driver", "k2_db_tls",
+        "k2_db_tls_trust_server_certificate", "k2_db_connect_timeout", "k2_db_oracle_service_name", "k2_db_oracle_thick_mode",
+        "k2_db_oracle_client_dir"}
 
 
 def test_the_connection_group_holds_the_same_modules_as_k2():
