@@ -39,13 +39,13 @@ class ActionModule(ActionBase):
             command = installer_run.powershell_program(args["command"], log, args["timeout"], k2host.ps_quote)
         else:
             python = (task_vars or {}).get("ansible_python_interpreter") or "/usr/bin/python3"
-            command = " ".join(shlex.quote(part) for part in (python, "-c", installer_run.POSIX_PROGRAM, args["command"], log,
-                                                             str(args["timeout"])))
+            parts = (python, "-c", installer_run.POSIX_PROGRAM, args["command"], log, str(args["timeout"]))
+            command = " ".join(shlex.quote(part) for part in parts)
         rc, stdout, stderr = k2host.run(self, command)
         answer = installer_run.parse_result(stdout)
         if answer is None:
             raise AnsibleError("the installer runner gave no result (exit code %d): %s" % (rc, (stderr or stdout).strip()[-2000:]))
+        ended = "stopped after %d s (timeout)" % args["timeout"] if answer["timed_out"] else "exit code %s" % answer["exit_code"]
         result.update(changed=True, exit_code=answer["exit_code"], timed_out=bool(answer["timed_out"]), log_offset=int(answer["log_offset"]),
-                      output=answer["output"], msg="installer %s" % ("stopped after %d s (timeout)" % args["timeout"] if answer["timed_out"]
-                                                                    else "exit code %s" % answer["exit_code"]))
+                      output=answer["output"], msg="installer %s" % ended)
         return result
