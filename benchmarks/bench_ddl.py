@@ -24,8 +24,8 @@ for path in (os.path.join(REPO, "collections"), REPO):
 import sqlglot  # noqa: E402
 from sqlglot import exp  # noqa: E402
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import key  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import key  # noqa: E402
 from tools.k2lab import render, schema_gen  # noqa: E402
 
 

@@ -25,13 +25,13 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as backup_core
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import convert as convert_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, select_conversions, within_versions
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 
 ARGUMENT_SPEC = dict(

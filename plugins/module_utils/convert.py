@@ -37,10 +37,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, IO, List, Mapping, Optional, Sequence
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as backup_core
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import journal
 from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_CONF, ConversionFile, one_time_guard
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as batch_core
 
 #: Roles whose databases need a backup before a one-time conversion: CONF and production mandants.
 #: DEMO and INIT are recreated, never restored (K2-05, K2-08); test copies are copies of a backed-up original.

@@ -1,9 +1,12 @@
-"""The lab's command line: ``python -m tools.k2lab.cli up|down|status [--lab-dir DIR]``.
+"""The lab's command line: ``python -m tools.k2lab.cli up|down|status|remove [--lab-dir DIR]``.
 
 ``up`` starts the PostgreSQL cluster, builds the sites of a fleet file (JSON:
 ``{"sites": [{"name": "site01", ...SiteSpec fields...}]}``, default: the demo
 fleet) and writes ``<lab-dir>/inventory.yml`` with one host per site. It prints
 one JSON line: ``{"changed": bool, "sites": [...], "inventory": path}``.
+``down`` stops the cluster (its data stays for the next ``up``); ``remove``
+stops it and deletes its data, which lives outside the lab folder (see
+``tools/k2lab/cluster.py``).
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def up(lab_dir, fleet_path=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="k2lab")
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "remove"])
     parser.add_argument("--lab-dir", default=os.path.join(os.getcwd(), ".lab"))
     parser.add_argument("--fleet", help="fleet file (JSON); default: the demo fleet")
     args = parser.parse_args(argv)
@@ -88,6 +91,8 @@ def main(argv=None):
             result = up(lab_dir, args.fleet)
         elif args.command == "down":
             result = {"changed": pg.stop(lab_dir)}
+        elif args.command == "remove":
+            result = {"changed": pg.remove(lab_dir)}
         else:
             cluster = pg.load(lab_dir)
             result = {"changed": False, "running": bool(cluster and pg.is_running(cluster))}

@@ -35,7 +35,7 @@ from typing import Dict, Optional
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column
 
 from tools.k2lab import konverze, render
 from tools.k2lab.site import STAND_IN, SiteSpec, expected_model, konverze_token

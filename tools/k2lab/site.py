@@ -17,11 +17,12 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches, k2_version
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import key as schema_key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import key as schema_key
 
 from tools.k2lab import cluster as pg
 from tools.k2lab import drift, installer, konverze, render, schema_gen
