@@ -218,15 +218,12 @@ class ActionModule(ActionBase):
 
     def _peek(self, args):
         """Check mode: the lock is read, not taken (nothing is created); a live lease of another job refuses."""
-        try:
-            db = self._connect(args)()
-        except k2db.DatabaseError as exc:
-            return {"how": "not checked", "error": str(exc)}
+        db = self._connect(args)()
         try:
             try:
                 holder = run_lock.read(db, args["db_platform"], args["conf_database"])
             except k2db.DatabaseError:
-                return {"how": "free"}
+                return {"how": "free"}  # no lock table yet: no run ever took the lock
         finally:
             db.close()
         if holder:
@@ -255,8 +252,6 @@ class ActionModule(ActionBase):
         self._check_run(args, state)
         decisions = run_state.run_decisions(args["preflight"], args["method"], args["installer_record"], args["takeover"])
         state = dict(state, decisions=decisions, from_version=args["preflight"].get("version"), preflight=args["preflight"])
-        state = run_state.record_step(state, "preflight", "ok", run_state.utc_now(),
-                                      msg="go" if decisions["go"] else "no-go: " + "; ".join(decisions["reasons"]))
         self._save(args, remote, state)
         return self._result(state, False, decisions=decisions)
 
