@@ -27,7 +27,7 @@ from ansible.utils.display import Display
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as backup_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import convert as convert_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version, run_lock
 from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, select_conversions, within_versions
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
@@ -49,6 +49,7 @@ ARGUMENT_SPEC = dict(
     parallel=dict(type="int", default=8),
     installer_baseline=dict(type="bool", default=False),
     k2_profile=dict(type="dict", default={}),
+    lease=run_lock.LEASE_OPTION,
     **DB_ARGUMENT_SPEC
 )
 
@@ -143,7 +144,12 @@ class ActionModule(ActionBase):
             # Every database is planned and gated before anything runs: a refusal anywhere changes nothing anywhere.
             refusals = [reason for reason in (run.preflight() for run in runs) if reason]
             if not refusals and not self._task.check_mode:
-                self._execute(runs, args["parallel"])
+                keeper = run_lock.keeper_for(args["lease"], params, args["conf_database"], k2db.connect)
+                if keeper is None:
+                    self._execute(runs, args["parallel"])
+                else:
+                    with keeper:
+                        self._execute(runs, args["parallel"])
         finally:
             for run in runs:
                 run.db.close()

@@ -46,8 +46,8 @@ class ActionModule(InfoAction):
             result.update(failed=True, msg="cannot judge the install: %s" % exc)
             return result
         result.update(verdict)
-        result["evidence"] = {key: evidence[key] for key in ("folder_version", "runnable", "databases", "initialization", "exit_code",
-                                                            "log_file", "log_replaced")}
+        kept = ("folder_version", "runnable", "databases", "initialization", "exit_code", "log_file", "log_replaced")
+        result["evidence"] = {key: evidence[key] for key in kept}
         result["msg"] = install_verdict.message(verdict)
         if verdict.get("warnings"):
             result["warnings"] = verdict["warnings"]

@@ -143,8 +143,8 @@ def within_versions(selection: Selection, current, target, token_format: str) ->
         if low < number <= high or number == high:
             plan.append(item)
         else:
-            not_selected.append((item.name, "for version %s, outside %s .. %s" % (item.version, k2_version.parse(current).name(),
-                                                                                   k2_version.parse(target).name())))
+            span = "%s .. %s" % (k2_version.parse(current).name(), k2_version.parse(target).name())
+            not_selected.append((item.name, "for version %s, outside %s" % (item.version, span)))
     return Selection(tuple(plan), tuple(not_selected), selection.unknown)
 
 

@@ -138,7 +138,8 @@ if mode == "restore":
         shutil.copytree(source, stage, symlinks=True)
         got = listing(stage)
         if expected and got["checksum"] != expected:
-            raise RuntimeError("the folder backup %s does not match its manifest entry (listing checksum %s, expected %s)" % (source, got["checksum"], expected))
+            raise RuntimeError("the folder backup %s does not match its manifest entry (listing checksum %s, expected %s)"
+                               % (source, got["checksum"], expected))
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         answer(failed=True, msg="folder restore failed, the K2 folder is unchanged: %s" % exc)
@@ -179,7 +180,9 @@ def powershell_program(mode: str, source: str, target: str, expected: str, quote
         "  robocopy $from $to /MIR /COPY:DAT /DCOPY:T /R:1 /W:1 /NFL /NDL /NJH /NJS | Out-Null",
         "  if ($LASTEXITCODE -ge 8) { throw \"robocopy failed with exit code $LASTEXITCODE\" }",
         "}",
-        "if (-not (Test-Path -LiteralPath $source -PathType Container)) { ConvertTo-Json -Compress @{failed = $true; msg = \"$source is not a folder\"}; exit 1 }",
+        "if (-not (Test-Path -LiteralPath $source -PathType Container)) {",
+        "  ConvertTo-Json -Compress @{failed = $true; msg = \"$source is not a folder\"}; exit 1",
+        "}",
         "if ($mode -eq 'backup') {",
         "  $partial = $target + '.partial'",
         "  if (Test-Path -LiteralPath $partial) { Remove-Item -LiteralPath $partial -Recurse -Force }",

@@ -36,8 +36,8 @@ def test_unpack_check_rerun_and_malicious_archives(tmp_path):
     (folder / "k2.ini").write_bytes(b"[DATABASE]\r\n")
     (folder / "k2").write_bytes(b"old")
     inventory = tmp_path / "inventory.json"
-    inventory.write_text(json.dumps({"all": {"hosts": {"k2host": {"ansible_connection": "local",
-                                                                   "ansible_python_interpreter": os.sys.executable}}}}))
+    host = {"ansible_connection": "local", "ansible_python_interpreter": os.sys.executable}
+    inventory.write_text(json.dumps({"all": {"hosts": {"k2host": host}}}))
     good = make_zip(tmp_path / "k2-ori.09.zip", [("k2", b"new", 0o100755), ("SQL/K2t_CONF_Lab.SQL", b"CREATE TABLE x (a int)\n", 0o100644)])
     digest = hashlib.sha256(open(good, "rb").read()).hexdigest()
     variables = {"archive": good, "folder": str(folder), "archive_sha256": digest}
@@ -74,8 +74,8 @@ def test_folder_backup_and_restore(tmp_path):
     (folder / "k2").write_bytes(b"old")
     (folder / "K2VERSION.txt").write_text("gaia.12.3\n")
     inventory = tmp_path / "inventory.json"
-    inventory.write_text(json.dumps({"all": {"hosts": {"k2host": {"ansible_connection": "local",
-                                                                   "ansible_python_interpreter": os.sys.executable}}}}))
+    host = {"ansible_connection": "local", "ansible_python_interpreter": os.sys.executable}
+    inventory.write_text(json.dumps({"all": {"hosts": {"k2host": host}}}))
     manifest = tmp_path / "state" / "manifest.json"
     variables = {"folder": str(folder), "manifest": str(manifest), "run_id": "r1"}
 

@@ -358,8 +358,8 @@ class Installer:
             missing = [mandant for mandant, name in self.mandants if mandant not in ("DEMO", "INIT") and self.open_inits(name)]
             if missing:
                 raise Failure("checks", "mandatory version initializations have not run in %s" % ", ".join(missing))
-        say("K2 installer: %s -> %s (%s), %s" % (version_name(self.current), version_name(self.target),
-                                                  "generation change" if generation_change else "same generation", self.args.mode))
+        kind = "generation change" if generation_change else "same generation"
+        say("K2 installer: %s -> %s (%s), %s" % (version_name(self.current), version_name(self.target), kind, self.args.mode))
 
     def open_inits(self, database):
         table, function, mandatory, done = self.tables["init"]
@@ -460,7 +460,8 @@ class Installer:
     def extensions(self):
         program = os.path.join(self.folder, "k2")
         for _attempt in range(6):
-            done = subprocess.run([program, "EXTENSIONS=UPDATE", "RSOFF=1"], capture_output=True, text=True, check=False, timeout=120)
+            done = subprocess.run([program, "EXTENSIONS=UPDATE", "RSOFF=1"], capture_output=True, text=True, check=False, timeout=120,
+                                  env=dict(os.environ, K2LAB_INSTALLER="1"))
             if done.returncode != 3:
                 break
         if done.returncode:

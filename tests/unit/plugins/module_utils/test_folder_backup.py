@@ -69,7 +69,7 @@ def test_powershell_text():
 
 
 def test_the_restore_playbook_filter():
-    from ansible_collections.erpops.upgrade.plugins.filter.k2_folder import FilterModule
+    from ansible_collections.erpops.upgrade.plugins.filter.k2_folder_mismatch import FilterModule
     mismatch = FilterModule().filters()["k2_folder_mismatch"]
     assert mismatch([{"database": "K2_CONF", "k2_version": "gaia.12.3"}], "ori.09").startswith("the databases are restored")
     assert mismatch([{"database": "K2_CONF", "k2_version": "ori.09"}], "ori.09") == "" and mismatch(None, "ori.09") == ""

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import folder_backup
 
-DOCUMENTATION_K2_FOLDER_MISMATCH = """
+DOCUMENTATION = r"""
 name: k2_folder_mismatch
 short_description: Warn when restored databases are at another version than the K2 folder
+version_added: 0.2.0
+author:
+  - erpops.upgrade contributors (@erpops)
+description:
+  - Used by C(k2_restore.yml) after a restore of databases alone (RUNBOOK K2-12, K2-16).
 positional: folder_version
 options:
   _input:
@@ -20,6 +25,18 @@ options:
     description: The version the K2 folder holds.
     type: str
     required: true
+"""
+
+EXAMPLES = r"""
+- name: Warn
+  ansible.builtin.debug:
+    msg: "{{ k2_restore.restored | erpops.upgrade.k2_folder_mismatch('ori.09') }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The warning, or an empty string when the folder and the databases agree.
+  type: str
 """
 
 
