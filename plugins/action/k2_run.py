@@ -288,6 +288,9 @@ class ActionModule(ActionBase):
     def _finish(self, args):
         if not args["status"]:
             raise AnsibleActionFail("state=finish needs status")
+        if args["lock"]:
+            # A job that lost the lock (taken over with force) must not write over the new holder's state.
+            self._renew(args)
         remote, state = self._load(args)
         self._check_run(args, state)
         now = run_state.utc_now()
