@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -70,9 +71,14 @@ def test_every_drift_kind_is_found_on_the_live_lab_and_the_rest_is_clean(sites, 
     report = tmp_path / "report.html"
     run = run_playbook(PLAYBOOK, sites["inventory"], limit=DRIFT.name,
                        extravars={"k2_check_report": str(report), "k2_check_save_snapshots_to": str(tmp_path / "snapshots"),
-                                  "k2_check_parallel": 3})
+                                  "k2_check_parallel": 3, "k2_check_progress_after": 0})
     assert run.rc == 0, run.stdout
     result = only(run, DRIFT.name)
+    # progress while it ran (every step counts as long with progress_after 0): each database's start and end with the time
+    for database in result["databases"]:
+        prefix = r"\[%s\] structure check: database %s " % (DRIFT.name, database["database"])
+        assert re.search(prefix + r"started at \d\d:\d\d:\d\d UTC", run.stdout), run.stdout
+        assert re.search(prefix + r"done at \d\d:\d\d:\d\d UTC after \d+\.\d s; %d finding\(s\)" % database["findings"], run.stdout)
     assert result["changed"] is False and result["consistent"] is False
     firma = "%s_FIRMA" % DRIFT.name
     assert [d["database"] for d in result["databases"]] == ["%s_%s" % (DRIFT.name, c) for c in ("CONF", "DEMO", "FIRMA", "FIRMA2", "INIT")]
