@@ -145,6 +145,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--hostile-mb", type=float, default=1.0, help="size of each hostile input (tracemalloc is slow)")
     args = parser.parse_args(argv)
     logging.getLogger("sqlglot").setLevel(logging.CRITICAL)  # its per-statement "falling back to Command" warnings
 
@@ -186,12 +187,13 @@ def main(argv=None):
          ">= %.0fx with 100%% recovery, peer compiled" % SPEED_TARGET, ratio >= SPEED_TARGET and whole and compiled)
 
     print("\npeak traced memory of read_ddl (tracemalloc) / script size:")
+    size = int(args.hostile_mb * 1e6)
     inputs = [
         ("vendor script", text),
-        ("dense tokens, one 5 MB statement", "INSERT INTO t VALUES (" + ",".join(["1"] * 2500000) + ")\n"),
-        ("5 MB of one-token statements", "x;" * 2500000),
-        ("unclosed [ run, 5 MB", "SELECT " + "[" * 5000000),
-        ("5 MB of nested comment marks", "/*" * 2500000),
+        ("dense tokens, one statement", "INSERT INTO t VALUES (" + ",".join(["1"] * (size // 2)) + ")\n"),
+        ("one-token statements", "x;" * (size // 2)),
+        ("unclosed [ run", "SELECT " + "[" * size),
+        ("nested comment marks", "/*" * (size // 2)),
     ]
     worst = 0.0
     for name, sample in inputs:
