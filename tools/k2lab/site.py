@@ -54,6 +54,8 @@ class SiteSpec:
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
     # K2-10: the lab host's K2 installer has a record of this installation (tab "Nainstalováno"); torsos never do
     installer_record: bool = True
+    # How the lab's inventory installs this site: installer (the lab's stand-in K2 installer) or copy (a copied K2)
+    install_method: str = "installer"
     # The stand-in installer's knobs (installer.py): {"fail_at": step, "hang": seconds, "hang_at": step}
     installer_faults: Dict[str, object] = field(default_factory=dict)
     licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [

@@ -58,3 +58,10 @@ def test_version_initialized_record():
     assert not k2_state.version_initialized([{"done_at": None}], [])
     assert not k2_state.version_initialized([], [])
     assert not k2_state.version_initialized([{"done_at": "x"}], ["Prepocet skladu"])
+
+
+def test_missing_initializations_may_be_waived_only_for_a_build():
+    missing = {"FIRMA": ["Prepocet skladu"]}
+    assert reinstall_mode.refusals(READY, "gaia.12.3", "gaia.12.4", missing, SYSTEM, waive_initializations=True) == []
+    reasons = reinstall_mode.refusals(READY, "gaia.12.3", "gaia.13", missing, SYSTEM, waive_initializations=True)
+    assert "only for a build reinstall (K2-07), this is a release change" in reasons[0] and len(reasons) == 2
