@@ -32,7 +32,7 @@ CODES = ["CONF", "DEMO", "INIT", "FIRMA", "FIRMA_TEST"]
 
 
 def sql(site, text, code="FIRMA"):
-    return k2cluster.psql(site["cluster"], text, database=database_name(SITE, code)).strip()
+    return k2cluster.psql(site["cluster"], text, database=database_name(site.get("name", SITE), code)).strip()
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +50,14 @@ def site(lab):
             "backups": os.path.join(work, "backups"), "work": work}
 
 
-def set_konverze(site, versions, failing=(), extra=None):
+def set_konverze(site, versions, failing=(), extra=None, data_table=None):
     """Replace SQL/konverze with the files of ``versions`` for all three platforms (as a new K2 copies them)."""
     folder = os.path.join(site["folder"], "SQL", "konverze")
     shutil.rmtree(folder)
     os.makedirs(folder)
     for platform in ("mssql", "oracle", "lab"):
-        for name, text in konverze.render_conversions(platform, versions, failing=failing if platform == "lab" else ()).items():
+        for name, text in konverze.render_conversions(platform, versions, failing=failing if platform == "lab" else (),
+                                                              data_table=data_table).items():
             with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
                 handle.write(text)
     for name, text in (extra or {}).items():
