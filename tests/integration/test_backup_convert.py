@@ -96,8 +96,14 @@ def k2lab_databases(site):
     return sql(site, "SELECT datname FROM pg_database ORDER BY 1", "CONF").splitlines()
 
 
+def by_name(database):
+    """A database name for psql's -d as a name, never read as a connection string (it may hold ``=``)."""
+    return "dbname='%s'" % database.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def database_state(cluster, database):
     """{table: (columns, rows, md5 of the sorted row md5s)} of every user table, read with psql."""
+    database = by_name(database)
     tables = k2cluster.psql(cluster, "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
                                      "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", database=database).split()
     if not tables:
