@@ -221,12 +221,13 @@ def name_hash(database: str) -> str:
 
 def backup_file_name(database: str, platform: str, taken_at: datetime, run_id: Optional[str] = None,
                      position: Optional[str] = None) -> str:
-    """``<readable name>_<hash of the exact name>_<UTC stamp>[_<position>][_<run id>].<ext>``, file-name-safe.
+    """``<readable name>_<hash of the exact name>_<UTC stamp to the millisecond>[_<position>][_<run id>].<ext>``, file-name-safe.
 
     The readable part is for people; the hash makes the name unique per exact database name,
     the stamp, position and run per backup.
     """
-    stamp = taken_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    moment = taken_at.astimezone(timezone.utc)
+    stamp = moment.strftime("%Y%m%dT%H%M%S") + "%03dZ" % (moment.microsecond // 1000)
     readable = _SAFE_FILE_CHARS.sub("_", database)[:_READABLE_LENGTH]
     parts = [readable, name_hash(database), stamp] + ([position.split("_")[0]] if position else []) + ([run_id] if run_id else [])
     return _SAFE_FILE_CHARS.sub("_", "_".join(parts)) + EXTENSIONS[platform]

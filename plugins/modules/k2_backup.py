@@ -651,7 +651,8 @@ def take(module, engine, profile, now):
         if entry is not None:
             reused.append(dict(entry, reused=True))
         else:
-            name = core.backup_file_name(target["database"], params["db_platform"], now, params["run_id"], params["position"])
+            name = core.backup_file_name(target["database"], params["db_platform"], datetime.now(timezone.utc), params["run_id"],
+                                         params["position"])
             plan.append((target, engine.path(params["target_dir"], name)))
     sizes = {target["database"]: engine.size(target["database"]) for target, _path in plan}
     needed = core.space_needed(sizes, params["space_margin"])
