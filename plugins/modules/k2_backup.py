@@ -13,26 +13,38 @@ short_description: Take verified backups of K2's databases, or restore them
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - With O(state=present) backs up CONF and every production mandant of C(FIRMY) (RUNBOOK K2-05); DEMO, INIT and test copies
-    only when named in O(databases). Each backup is verified before it counts.
+  - "With O(state=present) backs up every database the reinstall changes (RUNBOOK K2-05): CONF and every mandant of
+    C(FIRMY), DEMO, INIT and test copies included, as M(erpops.upgrade.k2_convert) converts them; O(exclude) leaves some
+    out, and the result and a warning say so. Each backup is verified before it counts, and the manifest records the level
+    it passed (C(verification))."
   - "MS SQL: C(BACKUP DATABASE ... TO DISK ... WITH COPY_ONLY, CHECKSUM) (plus C(COMPRESSION) unless the edition is Express),
-    then C(RESTORE VERIFYONLY ... WITH CHECKSUM). The path is on the database server; the folder is created by the server
-    (C(xp_create_subdir)), so a folder the server cannot write is refused before any backup."
+    then C(RESTORE VERIFYONLY ... WITH CHECKSUM); with O(verify_level=test_restore) also a restore under another name,
+    C(DBCC CHECKDB) and a drop (the practice of dbatools' Test-DbaLastBackup). The path is on the database server; the
+    folder is created by the server (C(xp_create_subdir)), so a folder the server cannot write is refused first."
   - "Oracle: a schema export with the C(DBMS_DATAPUMP) PL/SQL API into the DIRECTORY object O(oracle_directory), verified by
-    a C(SQL_FILE) job that reads the whole dump."
-  - "Lab (PostgreSQL): C(pg_dump --format=custom) run where the module runs, verified with C(pg_restore --list); the file's
-    SHA-256 is recorded. The password is passed in the environment, never on the command line."
-  - Writes the backup manifest O(manifest) (JSON) with, per backup, the database, file, size, checksum, time, K2 version of the
-    database, position in the run (O(position)) and run id. M(erpops.upgrade.k2_convert) and C(playbooks/k2_restore.yml)
-    read it. A backup that fails is recorded with C(verified=false), never as a success.
+    the job's state and a C(SQL_FILE) job that reads the whole dump; with O(verify_level=test_restore) also an import into a
+    scratch schema, dropped afterwards."
+  - "Lab (PostgreSQL): C(pg_dump --format=custom) of a snapshot in which the source's fingerprint (tables, columns, row
+    counts, a checksum per table) is taken; verified by restoring the file into a scratch database and comparing it with
+    that fingerprint. The SHA-256 of what pg_dump wrote is recorded. Database names go to the tools inside a quoted
+    connection string, the password in the environment, never on the command line."
+  - File names hold a readable part of the database name, a short hash of the exact name, the time, the position and the
+    run id; the manifest refuses an entry whose file another entry already claims.
+  - Writes the backup manifest O(manifest) (JSON); every entry field is described in C(plugins/module_utils/backup.py).
+    M(erpops.upgrade.k2_convert) and C(playbooks/k2_restore.yml) read it. A backup that fails is recorded with
+    C(verified=false), never as a success.
   - With O(max_age), a verified backup in the manifest that is fresh enough, taken at O(position) or later and (when
-    O(run_id) is set) in the same run, is reused and reported as unchanged.
+    O(run_id) is set) in the same run, is reused and reported as unchanged, after its file passed its check again
+    (checksum, C(RESTORE VERIFYONLY), C(SQL_FILE)); a file that fails is never reused.
   - Refuses when the free space of the target (where it can be measured) is less than the databases' sizes times
     O(space_margin).
   - With O(state=restored) restores the newest verified backup of each database in the manifest (or of O(databases), of
-    O(run_id) when set), after refusing if any user is connected to one of them (RUNBOOK K2-16). MS SQL
-    C(RESTORE DATABASE ... WITH REPLACE), Oracle Data Pump import with C(TABLE_EXISTS_ACTION=REPLACE), lab
-    C(pg_restore --clean --single-transaction). In the lab the file's checksum is checked first.
+    O(run_id) when set) to exactly its state at backup time, after refusing if any user is connected (RUNBOOK K2-16) and
+    after checking every file of the set (one bad file restores nothing). MS SQL C(RESTORE DATABASE ... WITH REPLACE);
+    Oracle empties the schema, then imports; the lab restores into a fresh database and swaps the names. A restore that
+    stops part-way names the databases restored and not restored, and the command to finish.
+  - Runs through an action plugin that calls the module once per database and prints a progress line before and after
+    each one (terminal and AWX job output).
   - Connects to the databases from where the module runs (the controller or the execution environment); run it with
     C(delegate_to=localhost) for a Windows K2 host. The manifest is written there too.
 options:
@@ -47,10 +59,33 @@ options:
     default: present
   databases:
     description:
-      - The databases to back up or restore, as mandant codes, C(CONF) or database names.
-      - Default for V(present) is CONF and every production mandant; for V(restored), every database of the manifest.
+      - The databases to back up or restore, as mandant codes, C(CONF) or database names (an exact name wins).
+      - Default for V(present) is every database the reinstall converts; for V(restored), every database of the manifest.
     type: list
     elements: str
+  exclude:
+    description:
+      - Databases not to back up (codes, C(CONF) or names), for example V(DEMO) and V(INIT). The result lists them under
+        C(excluded) and the task warns that a restore cannot bring them back.
+    type: list
+    elements: str
+    default: []
+  verify_level:
+    description:
+      - V(standard) is C(RESTORE VERIFYONLY) on MS SQL and the Data Pump job plus a C(SQL_FILE) read on Oracle.
+        V(test_restore) adds a restore under another name plus C(DBCC CHECKDB) (MS SQL) or an import into a scratch schema
+        (Oracle); it needs room for one more copy of the largest database. The lab always restores into a scratch database
+        and compares.
+    type: str
+    choices: [standard, test_restore]
+    default: standard
+  preflight_only:
+    description:
+      - Only plan and check, change nothing - the databases, the backups that would be reused (their files checked again),
+        the space; for V(restored), connected users and every file of the set. The action plugin uses it before it runs
+        the module once per database.
+    type: bool
+    default: false
   manifest:
     description: The backup manifest (JSON) where the module runs. Created when missing.
     type: path
@@ -100,6 +135,9 @@ attributes:
   diff_mode:
     support: none
     description: No diff is produced.
+  action:
+    support: full
+    description: An action plugin runs the module once per database and prints progress between the calls.
   action_group:
     support: full
     membership:
@@ -135,26 +173,63 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backups:
-  description: One entry per database, as written to (or found in) the manifest, with C(reused) and C(path).
+  description:
+    - One entry per database, as written to (or found in) the manifest, with C(reused); in check mode C(would_take).
   returned: state=present
   type: list
   elements: dict
-  sample: [{"database": "K2_FIRMA", "code": "FIRMA", "file": "E:\\Backup\\K2\\K2_FIRMA_20250305T170000Z_r1.bak", "size": 1048576,
-            "checksum": null, "checksum_kind": "server-verified", "taken_at": "2025-03-05T17:00:00+00:00", "k2_version": "gaia.12.3",
-            "position": "after_check", "run_id": "r1", "verified": true, "reused": false}]
+  sample: [{"database": "K2_FIRMA", "code": "FIRMA", "file": "E:\\Backup\\K2_FIRMA_1f0c3a9b2e_20250305T170000123Z_after_r1.bak",
+            "size": 1048576, "checksum": null, "checksum_kind": "server-verified", "taken_at": "2025-03-05T17:00:00+00:00",
+            "k2_version": "gaia.12.3", "position": "after_check", "run_id": "r1", "verified": true,
+            "verification": "mssql-verifyonly", "fingerprint": null, "message": null, "reused": false}]
+excluded:
+  description: The databases O(exclude) left out, with the reason; they are not backed up.
+  returned: state=present
+  type: list
+  elements: dict
+  sample: [{"code": "DEMO", "database": "K2_DEMO", "role": "system", "reason": "excluded by the exclude option; not backed up"}]
+not_backed_up:
+  description: When a backup failed, the databases not backed up (the one that failed and those after it).
+  returned: failure of state=present
+  type: list
+  elements: str
+  sample: ["K2_FIRMA", "K2_INIT"]
 restored:
-  description: The manifest entries restored (or, in check mode, that would be).
+  description: The manifest entries restored (in check mode or with O(preflight_only), the ones that would be).
   returned: state=restored
   type: list
   elements: dict
+  sample: [{"database": "K2_CONF", "file": "E:\\Backup\\K2_CONF_3b1d0e6f7a_20250305T170000123Z_after_r1.bak",
+            "taken_at": "2025-03-05T17:00:00+00:00", "verified": true}]
+not_restored:
+  description: The databases not restored when a restore stopped part-way (empty when all were restored).
+  returned: state=restored
+  type: list
+  elements: str
+  sample: ["K2_FIRMA", "K2_INIT"]
+restored_databases:
+  description: Names of the databases restored before a restore stopped part-way (the module alone, without the action plugin).
+  returned: failure of state=restored part-way
+  type: list
+  elements: str
+  sample: ["K2_CONF"]
+notes:
+  description: What the module noticed but did not fail on (a reused file that failed its check, Express without compression,
+    a scratch database that could not be dropped).
+  returned: when there is something to say
+  type: list
+  elements: str
+  sample: ["the backup /b/K2_FIRMA_....dump of K2_FIRMA is not reused: ... does not match its manifest checksum; a new one is taken"]
 space:
   description: C(needed) and C(free) bytes and where free space was measured (C(free) null when it cannot be measured).
   returned: state=present
   type: dict
+  sample: {"needed": 9227468, "free": 83981017088, "where": "/srv/backups/site01", "sizes": {"K2_CONF": 8388608}}
 manifest:
   description: The manifest path.
   returned: always
   type: str
+  sample: /var/lib/erpops/site01/backups.json
 """
 
 import hashlib
