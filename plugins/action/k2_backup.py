@@ -29,6 +29,7 @@ def _size(value):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _host = ""
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -332,6 +332,7 @@ def test_backup_damage_restore(site):
     assert taken.rc == 0, taken.stdout
 
     sql(site, 'DELETE FROM "INICIALIZACE"; DROP TABLE "%s"; UPDATE "%s" SET "MESSAGE" = \'damaged\'' % (MARKER, JOURNAL))
+    sql(site, 'SET ROLE k2; CREATE TABLE "PO_ZALOZE" ("CIS" integer)')
     variables = {"k2_backup_manifest": site["manifest"], "k2_restore_run_id": "restore-test", "k2_restore_databases": ["FIRMA"]}
 
     cluster = site["cluster"]
@@ -356,3 +357,4 @@ def test_backup_damage_restore(site):
     assert restored.rc == 0, restored.stdout
     assert [e["database"] for e in one(restored, "Restore the databases of the manifest")["restored"]] == ["conv_FIRMA"]
     assert {table: table_rows(site, table) for table in before} == before
+    assert sql(site, "SELECT to_regclass('\"PO_ZALOZE\"') IS NULL") == "t", "a table created after the backup does not survive"
