@@ -57,7 +57,10 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = d.refob
 WHERE n.nspname = 'public' AND am.amname = 'gin' AND pg_get_indexdef(x.indexrelid) LIKE '%to_tsvector%'
 ORDER BY t.relname, a.attnum"""
 
-BEGIN_SNAPSHOT_SQL = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT pg_export_snapshot()"
+# Sent together as one request (see ``LabDatabase.begin_snapshot``).
+SNAPSHOT_BEGIN_SQL = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+SNAPSHOT_READ_ONLY_SQL = "SET TRANSACTION READ ONLY"
+SNAPSHOT_EXPORT_SQL = "SELECT pg_export_snapshot()"
 DATABASES_SQL = "SELECT datname FROM pg_catalog.pg_database WHERE NOT datistemplate ORDER BY datname"
 
 ERROR_PATTERNS = (
@@ -178,7 +181,7 @@ class LabDatabase(base.Database):
         open transaction into a savepoint, and a snapshot cannot be exported from a subtransaction.
         Later reads on this connection see the same snapshot; ``end_snapshot`` closes it.
         """
-        cursor = self._run(BEGIN_SNAPSHOT_SQL, ())
+        cursor = self._run("; ".join((SNAPSHOT_BEGIN_SQL, SNAPSHOT_READ_ONLY_SQL, SNAPSHOT_EXPORT_SQL)), ())
         try:
             while cursor.description is None and cursor.nextset():
                 pass
