@@ -138,6 +138,11 @@ def add_entry(manifest: Dict[str, Any], entry: Dict[str, Any]) -> None:
     manifest["entries"].append(entry)
 
 
+def database_entries(entries: Iterable[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """The entries of database backups; entries of ``kind: folder`` (the K2 folder, ``folder_backup``) are not."""
+    return [e for e in entries if e.get("kind", "database") == "database"]
+
+
 def _rank(position: str) -> int:
     return POSITIONS.index(position) if position in POSITIONS else -1
 
@@ -159,7 +164,7 @@ def reusable(entry: Mapping[str, Any], database: str, position: str, max_age: Op
 
 def latest(entries: Iterable[Mapping[str, Any]], database: str, predicate=None) -> Optional[Mapping[str, Any]]:
     """The newest verified entry of ``database`` that satisfies ``predicate`` (if given)."""
-    found = [e for e in entries if e.get("verified") and e.get("database") == database and (predicate is None or predicate(e))]
+    found = [e for e in database_entries(entries) if e.get("verified") and e.get("database") == database and (predicate is None or predicate(e))]
     return max(found, key=lambda e: parse_time(e["taken_at"])) if found else None
 
 
@@ -177,7 +182,7 @@ def restore_choice(manifest: Mapping[str, Any], databases: Optional[Sequence[str
                    run_id: Optional[str] = None) -> List[Mapping[str, Any]]:
     """The newest verified entry per database (of ``run_id`` when given), in manifest order of first appearance."""
     names: List[str] = []
-    for entry in manifest["entries"]:
+    for entry in database_entries(manifest["entries"]):
         if entry.get("database") not in names:
             names.append(entry["database"])
     wanted = names if databases is None else list(databases)
