@@ -114,8 +114,8 @@ class ActionModule(ActionBase):
                 done_names = [e["database"] for e in restored]
                 return {"failed": True, "changed": bool(restored), "manifest": args["manifest"], "restored": restored,
                         "not_restored": left, "notes": notes,
-                        "msg": core.partial_restore_message(entry["database"], done.get("msg", ""), done_names, left, args["manifest"],
-                                                            args.get("run_id"))}
+                        "msg": core.partial_restore_message(entry["database"], done.get("msg", ""), done_names, left,
+                                                            args.get("run_id") or entry.get("run_id"), self._host)}
             restored.append(entry)
             self._say("%s: restored in %.1f s" % (entry["database"], seconds))
         return {"changed": bool(restored), "manifest": args["manifest"], "restored": restored, "not_restored": [], "notes": notes}

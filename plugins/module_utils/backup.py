@@ -200,20 +200,20 @@ def restore_choice(manifest: Mapping[str, Any], databases: Optional[Sequence[str
     return chosen
 
 
-def restore_advice(manifest_path: str, run_id: Optional[str], not_restored: Sequence[str]) -> str:
+def restore_advice(run_id: Optional[str], not_restored: Sequence[str], host: Optional[str] = None) -> str:
     """What to do after a restore stopped part-way: the exact command for the databases not restored."""
     names = json.dumps({"k2_restore_databases": list(not_restored)}, ensure_ascii=False)
-    return ("keep the login ban on; bring the database server back, then run the restore again for the databases not restored: "
-            "ansible-playbook erpops.upgrade.k2_restore -e k2_backup_manifest=%s%s -e '%s' "
+    return ("keep the login ban on; bring the database server back, then restore the databases not restored: "
+            "ansible-playbook erpops.upgrade.k2_restore%s%s -e '%s' "
             "(or the same restore for every database: restoring a restored database again is safe while the ban is on)"
-            % (manifest_path, " -e k2_restore_run_id=%s" % run_id if run_id else "", names.replace("'", "'\\''")))
+            % (" --limit %s" % host if host else "", " -e k2_restore_run_id=%s" % run_id if run_id else "",
+               names.replace("'", "'\\''")))
 
 
 def partial_restore_message(stopped_at: str, error: str, restored: Sequence[str], not_restored: Sequence[str],
-                            manifest_path: str, run_id: Optional[str]) -> str:
+                            run_id: Optional[str], host: Optional[str] = None) -> str:
     return ("restore stopped at %s: %s. Restored to their backup state: %s. NOT restored: %s. Next: %s"
-            % (stopped_at, error, ", ".join(restored) or "none", ", ".join(not_restored),
-               restore_advice(manifest_path, run_id, not_restored)))
+            % (stopped_at, error, ", ".join(restored) or "none", ", ".join(not_restored), restore_advice(run_id, not_restored, host)))
 
 
 # --------------------------------------------------------------------------- planning

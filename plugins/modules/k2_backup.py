@@ -832,7 +832,7 @@ def restore(module, engine):
             engine.restore(entry)
         except (core.BackupError, k2db.DatabaseError) as exc:
             left = [e["database"] for e in chosen[number:]]
-            raise PartialRestore(core.partial_restore_message(entry["database"], str(exc), done, left, params["manifest"], params["run_id"]),
+            raise PartialRestore(core.partial_restore_message(entry["database"], str(exc), done, left, params["run_id"]),
                                  done, left) from None
         done.append(entry["database"])
     return result

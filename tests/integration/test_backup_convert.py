@@ -1,4 +1,4 @@
-"""k2_backup, k2_convert and playbooks/k2_restore.yml through real playbooks against the lab's real PostgreSQL.
+"""k2_backup and k2_convert through real playbooks against the lab's real PostgreSQL.
 
 A site of its own ("conv": CONF, DEMO, INIT, FIRMA and the test copy FIRMA_TEST) on the
 session's cluster, so the other tests' sites are not touched. What ran is checked in the
@@ -25,7 +25,7 @@ from tools.k2lab.site import SiteSpec, build, database_name, site_dir
 SITE = "conv"
 BACKUP = "tests/integration/playbooks/backup_take.yml"
 CONVERT = "tests/integration/playbooks/convert_run.yml"
-RESTORE = "playbooks/k2_restore.yml"
+RESTORE = "tests/integration/playbooks/backup_restore.yml"
 MARKER = "K2LAB_KONVERZE"
 JOURNAL = "ERPOPS_CONVERSION_JOURNAL"
 CODES = ["CONF", "DEMO", "INIT", "FIRMA", "FIRMA_TEST"]
@@ -333,7 +333,7 @@ def test_backup_damage_restore(site):
 
     sql(site, 'DELETE FROM "INICIALIZACE"; DROP TABLE "%s"; UPDATE "%s" SET "MESSAGE" = \'damaged\'' % (MARKER, JOURNAL))
     sql(site, 'SET ROLE k2; CREATE TABLE "PO_ZALOZE" ("CIS" integer)')
-    variables = {"k2_backup_manifest": site["manifest"], "k2_restore_run_id": "restore-test", "k2_restore_databases": ["FIRMA"]}
+    variables = {"backup_manifest": site["manifest"], "restore_run_id": "restore-test", "restore_databases": ["FIRMA"]}
 
     cluster = site["cluster"]
     env = dict(os.environ, PGPASSWORD=cluster.password)
@@ -346,7 +346,7 @@ def test_backup_damage_restore(site):
         while sql(site, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'conv_FIRMA' AND usename = 'k2'", "CONF") == "0":
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        busy = one(run_playbook(RESTORE, site["inventory"], extravars=variables), "Restore the databases of the manifest")
+        busy = one(run_playbook(RESTORE, site["inventory"], extravars=variables), "Restore")
         assert busy["failed"] and "users are connected (conv_FIRMA: 1 session(s))" in busy["msg"], busy
         assert sql(site, 'SELECT count(*) FROM "INICIALIZACE"') == "0"
     finally:
@@ -355,6 +355,6 @@ def test_backup_damage_restore(site):
     time.sleep(0.3)
     restored = run_playbook(RESTORE, site["inventory"], extravars=variables)
     assert restored.rc == 0, restored.stdout
-    assert [e["database"] for e in one(restored, "Restore the databases of the manifest")["restored"]] == ["conv_FIRMA"]
+    assert [e["database"] for e in one(restored, "Restore")["restored"]] == ["conv_FIRMA"]
     assert {table: table_rows(site, table) for table in before} == before
     assert sql(site, "SELECT to_regclass('\"PO_ZALOZE\"') IS NULL") == "t", "a table created after the backup does not survive"

@@ -23,7 +23,6 @@ from tools.k2lab.site import SiteSpec, build, database_name, site_dir
 
 BACKUP = "tests/integration/playbooks/backup_take.yml"
 RESTORE_TEST = "tests/integration/playbooks/backup_restore.yml"
-RESTORE = "playbooks/k2_restore.yml"
 CONVERT = "tests/integration/playbooks/convert_run.yml"
 JOURNAL = "ERPOPS_CONVERSION_JOURNAL"
 CODES = ["CONF", "DEMO", "FIRMA", "INIT"]
@@ -66,13 +65,10 @@ def backup(site, run_id, **extra):
     return run_playbook(BACKUP, site["inventory"], extravars=variables)
 
 
-def restore(site, run_id, playbook=RESTORE_TEST, **extra):
-    if playbook == RESTORE:
-        variables = {"k2_backup_manifest": site["manifest"], "k2_restore_run_id": run_id}
-    else:
-        variables = {"backup_manifest": site["manifest"], "restore_run_id": run_id}
+def restore(site, run_id, **extra):
+    variables = {"backup_manifest": site["manifest"], "restore_run_id": run_id}
     variables.update(extra)
-    return run_playbook(playbook, site["inventory"], extravars=variables)
+    return run_playbook(RESTORE_TEST, site["inventory"], extravars=variables)
 
 
 def result(run, task, site):
@@ -119,8 +115,8 @@ def test_a_restore_set_with_one_bad_file_restores_nothing_and_names_it(rest):
     bad = [e for e in entries(rest, "set1") if e["code"] == "FIRMA"][0]
     flip_byte(bad["file"], bad["size"] // 2)
 
-    refused = restore(rest, "set1", playbook=RESTORE)
-    answer = result(refused, "Restore the databases of the manifest", rest)
+    refused = restore(rest, "set1")
+    answer = result(refused, "Restore", rest)
     assert refused.rc != 0 and answer["failed"], refused.stdout
     assert "nothing was restored" in answer["msg"] and bad["file"] in answer["msg"] and "checksum" in answer["msg"], answer["msg"]
     assert state(rest, databases) == changed, "a database changed although the set was refused"
@@ -150,7 +146,8 @@ def test_a_server_stopped_between_two_databases_leaves_a_report_naming_the_resto
     assert answer["restored"] and [e["database"] for e in answer["restored"]] == [first]
     assert answer["not_restored"] == rest_of_them
     assert "Restored to their backup state: %s. NOT restored: %s." % (first, ", ".join(rest_of_them)) in answer["msg"], answer["msg"]
-    assert "ansible-playbook erpops.upgrade.k2_restore" in answer["msg"] and json.dumps(rest_of_them) in answer["msg"]
+    assert "ansible-playbook erpops.upgrade.k2_restore --limit rest -e k2_restore_run_id=set2" in answer["msg"]
+    assert json.dumps({"k2_restore_databases": rest_of_them}) in answer["msg"]
     now = state(rest, databases)
     assert now[first] == at_backup[first], "the database restored before the stop is at its backup state"
     assert all(now[name] == changed[name] for name in rest_of_them), "the others are untouched (the swap never happened)"
@@ -159,7 +156,7 @@ def test_a_server_stopped_between_two_databases_leaves_a_report_naming_the_resto
         psql(rest, 'DROP DATABASE "%s"' % leftover.replace('"', '""'), "postgres")
 
     # what the report says to do next
-    again = restore(rest, "set2", playbook=RESTORE, k2_restore_databases=answer["not_restored"])
+    again = restore(rest, "set2", restore_databases=answer["not_restored"])
     assert again.rc == 0, again.stdout
     assert state(rest, databases) == at_backup
 
@@ -229,7 +226,7 @@ def test_names_that_collided_and_a_name_with_an_equals_sign_are_backed_up_and_re
     at_backup = state(names, databases)
     for name in NAMES.values():
         psql(names, 'UPDATE "KDO" SET "JMENO" = \'jiny\'; SET ROLE k2; CREATE TABLE "PO_ZALOZE" ()', name)
-    restored = restore(names, "n1", playbook=RESTORE)
+    restored = restore(names, "n1")
     assert restored.rc == 0, restored.stdout
     assert state(names, databases) == at_backup
     assert {name: psql(names, 'SELECT "JMENO" FROM "KDO"', name) for name in NAMES.values()} == {name: name for name in NAMES.values()}
@@ -252,7 +249,7 @@ def test_restore_then_convert_applies_the_one_time_conversions_again_exactly_onc
     assert failed.rc != 0 and "K2_D509Lab.sql failed at batch" in result(failed, "Convert", rest)["msg"], failed.stdout
     assert psql(rest, 'SELECT count(*) FROM "K2LAB_DATA"', db(rest, "FIRMA")) == "0", "the failed conversion moved the data half-way"
 
-    restored = restore(rest, "rc", playbook=RESTORE)
+    restored = restore(rest, "rc")
     assert restored.rc == 0, restored.stdout
     assert state(rest, databases) == at_backup, "every database is exactly at its backup state"
     assert all(psql(rest, "SELECT to_regclass('\"%s\"') IS NULL" % JOURNAL, name) == "t" for name in databases), \

@@ -277,7 +277,7 @@ def test_oracle_empty_schema_drops_only_the_schema_objects_by_quoted_name():
 
 
 def test_restore_advice_names_the_exact_command():
-    text = backup.partial_restore_message("K2_B", "server gone", ["K2_A"], ["K2_B", "it's"], "/m.json", "r1")
+    text = backup.partial_restore_message("K2_B", "server gone", ["K2_A"], ["K2_B", "it's"], "r1", "site01")
     assert text.startswith("restore stopped at K2_B: server gone. Restored to their backup state: K2_A. NOT restored: K2_B, it's.")
-    assert "ansible-playbook erpops.upgrade.k2_restore -e k2_backup_manifest=/m.json -e k2_restore_run_id=r1 -e '" in text
-    assert backup.partial_restore_message("K2_A", "x", [], ["K2_A"], "/m", None).count("Restored to their backup state: none") == 1
+    assert "ansible-playbook erpops.upgrade.k2_restore --limit site01 -e k2_restore_run_id=r1 -e '{\"k2_restore_databases\": [\"K2_B\", \"it'\\''s\"]}'" in text
+    assert backup.partial_restore_message("K2_A", "x", [], ["K2_A"], None).count("Restored to their backup state: none") == 1
