@@ -92,9 +92,7 @@ def run_playbook(playbook, inventory, extravars=None, check=False, diff=False, l
 @pytest.fixture(scope="session")
 def lab():
     """Two lab sites on one real PostgreSQL cluster; stopped at the end of the session."""
-    # pytest's tmp folders are private to root, and PostgreSQL runs as postgres.
     lab_dir = tempfile.mkdtemp(prefix="erpops-lab-")
-    os.chmod(lab_dir, 0o755)
     fleet = os.path.join(lab_dir, "fleet.json")
     with open(fleet, "w", encoding="utf-8") as handle:
         json.dump({"sites": [
@@ -104,5 +102,5 @@ def lab():
         ]}, handle)
     result = k2lab.up(lab_dir, fleet)
     yield {"dir": lab_dir, "fleet": fleet, "inventory": result["inventory"], "cluster": k2cluster.load(lab_dir)}
-    k2cluster.stop(lab_dir)
+    k2cluster.remove(lab_dir)
     shutil.rmtree(lab_dir, ignore_errors=True)

@@ -36,7 +36,7 @@ from tools.k2lab import release as k2release
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import db_params
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import snapshot_to_dict
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import snapshot_to_dict
 
 PLAYBOOK = "playbooks/k2_reinstall.yml"
 WEB_CONFIG = os.path.join(REPO, "tests", "unit", "fixtures", "webconfig", "web.config")
