@@ -45,7 +45,7 @@ def comarch_lab():
     os.chmod(lab_dir, 0o755)
     fleet = os.path.join(lab_dir, "comarch_fleet.json")
     with open(fleet, "w", encoding="utf-8") as handle:
-        json.dump({"sites": [dict(site, lifetime_seconds=300) for site in SITES]}, handle)
+        json.dump({"sites": [dict(site, lifetime_seconds=1200) for site in SITES]}, handle)
     try:
         result = comarchlab.up(lab_dir, fleet)
         time.sleep(2.5)  # let the stand-in services run their first syncs

@@ -56,9 +56,9 @@ def lab():
                              {"name": "odd", "company_tables": 5, "mandants": ["FIRMA"], "layout": K2_LAYOUT, "extra_columns": K2_EXTRA,
                               "licence_sessions": [{"user": "NOVAK", "host": "PC-1", "program": "K2", "app_server": False}]}]}, handle)
     with open(comarch_fleet, "w", encoding="utf-8") as handle:
-        json.dump({"sites": [{"name": "cstd", "service_stopped": True, "lifetime_seconds": 300},
+        json.dump({"sites": [{"name": "cstd", "service_stopped": True, "lifetime_seconds": 1200},
                              {"name": "codd", "profile": COMARCH_LAYOUT, "extra_columns": COMARCH_EXTRA, "full_sync_seconds": 1,
-                              "lifetime_seconds": 300}]}, handle)
+                              "lifetime_seconds": 1200}]}, handle)
     try:
         k2 = k2lab.up(lab_dir, k2_fleet)
         comarch = comarchlab.up(lab_dir, comarch_fleet)

@@ -88,6 +88,8 @@ def build_databases(cluster: pg.Cluster, spec: ComarchSiteSpec) -> List[str]:
     login = quote_ident("lab", cluster.login)
     pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
             % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
+    # The backup's verification restores into a scratch database (MS SQL: dbcreator for a test restore).
+    pg.psql(cluster, "ALTER ROLE %s CREATEDB" % login)
     names = []
     for company in spec.companies:
         name = database_name(spec.name, company)
