@@ -492,6 +492,8 @@ LAB_CONNECTED_SQL = ("SELECT COUNT(*) AS sessions FROM pg_catalog.pg_stat_activi
                      "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
 
 
+#: Seconds between attempts when a database is still "being accessed by other users" (a closed connection's backend exiting).
+BUSY_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
 #: The lab's maintenance database: where databases are created, renamed and dropped.
 LAB_MAINTENANCE_DATABASE = "postgres"
 #: Encoding, collation and owner of a database, to create its replacement alike.
