@@ -136,19 +136,19 @@ def _check(dialect, generated):
     assert len(batches) == sum(1 for kind, dummy, dummy2 in kinds if kind != "client" or dialect != "oracle")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script("mssql"))
 def test_random_mssql_scripts_drop_nothing(generated):
     _check("mssql", generated)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script("oracle"))
 def test_random_oracle_scripts_drop_nothing(generated):
     _check("oracle", generated)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script("lab"))
 def test_random_lab_scripts_drop_nothing(generated):
     _check("lab", generated)
