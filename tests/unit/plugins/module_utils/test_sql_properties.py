@@ -14,9 +14,15 @@ from __future__ import annotations
 import glob
 import io
 import os
+import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps caches in a folder; outside the tree, so that nothing it writes reaches
+# the collection (ansible-test sanity copies the working tree).
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "erpops-upgrade-hypothesis"))
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import split_batches
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
