@@ -17,7 +17,9 @@ import os
 import sys
 
 from tools.k2lab import cluster as pg
-from tools.k2lab.site import SiteSpec, build, database_name, site_dir, web_config_path
+from tools.k2lab.site import SiteSpec, build, database_name, installer_records_path, site_dir, web_config_path
+
+INSTALLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installer.py")
 
 DEMO_FLEET = [
     {"name": "alfa", "version": "gaia.12.3"},
@@ -47,6 +49,9 @@ def inventory(lab_dir, cluster, specs):
             "k2_db_password": cluster.password,
             "k2_conf_database": database_name(spec.name, "CONF"),
             "k2_webconfig_path": web_config_path(lab_dir, spec.name),
+            # The lab host's K2 installer (installer.py) and its installation records.
+            "k2_installer_program": "%s %s" % (sys.executable, INSTALLER),
+            "k2_installer_records": installer_records_path(lab_dir),
         }
     return {"all": {"children": {"k2_sites": {"hosts": hosts}}}}
 
