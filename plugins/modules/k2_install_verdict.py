@@ -42,7 +42,7 @@ options:
     description: The installer's exit code, when the collection ran it. Omit after an operator's install.
     type: int
   output:
-    description: The installer's output (its lines C(FAILED <step>: <reason>) name the step it failed in).
+    description: "The installer's output (its lines C(FAILED <step>: <reason>) name the step it failed in)."
     type: str
     default: ""
   timed_out:
