@@ -20,12 +20,13 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_site, repair, schema_check
-from ansible_collections.erpops.upgrade.plugins.module_utils.batches import open_script
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_site, schema_check
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import ddl_script_name, merge_profile
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import dumps_snapshot, loads_snapshot
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import repair
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import NotTextScript, open_script
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import dumps_snapshot, loads_snapshot
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.progress import Progress
 
@@ -59,7 +60,9 @@ DATABASE_ERRORS = (k2db.DatabaseError, ValueError, OSError)
 def decode_script(data: bytes, name: str) -> str:
     """A script's text in its detected encoding (BOM, else UTF-8, else the Windows code page)."""
     try:
-        return open_script(io.BytesIO(data)).read()
+        return open_script(io.BytesIO(data), name).read()
+    except NotTextScript:
+        raise
     except (UnicodeError, ValueError) as exc:
         raise ValueError("cannot read %s: %s" % (name, exc))
 

@@ -11,8 +11,8 @@ from conftest import run_playbook
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table, key, loads_snapshot
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import KINDS
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table, key, loads_snapshot
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import KINDS
 from tools.k2lab import cli as k2lab_cli
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import drift, render, site
@@ -222,7 +222,7 @@ def test_offline_snapshot_through_the_playbook(sites, tmp_path):
     injected = drift.inject_all(live, seed=11)
     live.database = "K2_FIRMA"
     snapshot = tmp_path / "K2_FIRMA.json"
-    from ansible_collections.erpops.upgrade.plugins.module_utils.schema import dumps_snapshot
+    from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import dumps_snapshot
     snapshot.write_text(dumps_snapshot(live), encoding="utf-8")
     scripts = _scripts_copy(sites, DRIFT, tmp_path)
     run = run_playbook(OFFLINE, "localhost,", extravars={"k2_check_scripts_dir": str(scripts), "k2_check_snapshot": str(snapshot),

@@ -32,12 +32,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import (
     IDENT_KINDS, PUNCT, WORD, DdlResult, SourceRef, split_statements, token_ident,
 )
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import key
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import Finding
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import Finding
 
 SELECTABLE = ("create_table", "konverze", "add_primary_key", "create_index", "fulltext", "drop_column",
               "deploy_project", "ask_support", "recreate_database", "review_script")

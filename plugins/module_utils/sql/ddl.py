@@ -30,45 +30,25 @@ times slower on a 2,000-table script and does not keep source lines.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import lexer
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key,
 )
 
-# Token kinds (the group number of the tokenizer's alternatives).
-_SEPARATOR, _LINE_COMMENT, _BLOCK_COMMENT, _OPEN_COMMENT, _BRACKET, _DQUOTE, _STRING, _NUMBER, _WORD, _PUNCT, _OTHER = range(1, 12)
-_IDENT_KINDS = (_BRACKET, _DQUOTE, _WORD)
-
-_COMMON_TAIL = (
-    r"|(\[(?:[^\]]|\]\])*\])"          # 5 [bracketed] identifier (MS SQL only, see _tokenizer)
-    r'|("(?:[^"]|"")*")'               # 6 "quoted" identifier
-    r"|([Nn]?'(?:[^']|'')*')"          # 7 string literal
-    r"|(\d+(?:\.\d+)?)"                # 8 number
-    r"|([^\W\d][\w@#$]*|[@#][\w@#$]*)"  # 9 word
-    r"|(\|\||[(),.;=+\-*])"            # 10 punctuation
-    r"|(\S)"                           # 11 anything else: reported by the parser
-)
-
-
-def _tokenizer(platform: str) -> "re.Pattern[str]":
-    separator = r"/[ \t]*" if platform == "oracle" else r"[Gg][Oo](?:[ \t]+\d+)?[ \t]*(?:--[^\n]*)?"
-    tail = _COMMON_TAIL
-    if platform != "mssql":
-        tail = tail.replace(r"(\[(?:[^\]]|\]\])*\])", r"(\[\])")  # keep group numbers; '[' is not a quote there
-    # Each match consumes its leading whitespace, so the engine does not retry every
-    # alternative at every blank (token positions come from the group, not the match).
-    # Something always matches where a match starts (the catch-all or the end), so a
-    # whitespace run is scanned once: no quadratic backtracking on long blank runs.
-    return re.compile(r"(?:\s*\n|^)[ \t]*(" + separator + r")\r?$"
-                      r"|\s*(?:(--[^\n]*)|(/\*[\s\S]*?\*/)|(/\*)" + tail + r"|\Z)", re.MULTILINE)
-
-
-_TOKENIZERS = {platform: _tokenizer(platform) for platform in PLATFORMS}
-
-# Statements whose body may contain ';' or line-initial CREATE/ALTER: they end only at GO or '/'.
-_BODY_OBJECTS = frozenset(("PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "VIEW", "PACKAGE", "TYPE"))
+# Token kinds of the shared tokenizer (``lexer``).
+_WORD, _PUNCT, _BRACKET, _DQUOTE, _STRING, _NUMBER, _OTHER, _OPEN = (
+    lexer.WORD, lexer.PUNCT, lexer.BRACKET, lexer.QUOTED, lexer.STRING, lexer.NUMBER, lexer.OTHER, lexer.OPEN)
+_IDENT_KINDS = lexer.IDENT_KINDS
+# Tokens kept per statement: a statement longer than this is reported, never read. The
+# largest real table (1,024 columns on SQL Server, 1,000 on Oracle) takes about 15,000. A
+# token costs about 100 bytes, so one statement holds at most about 5 MB.
+MAX_STATEMENT_TOKENS = 50000
+# Problems and ignored statements listed one by one; past this, they are counted (a script of
+# millions of garbage statements must not make millions of objects).
+MAX_LISTED = 1000
 
 
 @dataclass(frozen=True)
@@ -135,102 +115,34 @@ class DdlResult:
     sources: Dict[str, TableSources] = field(default_factory=dict)
     problems: List[Problem] = field(default_factory=list)
     ignored: List[Ignored] = field(default_factory=list)
+    statements: int = 0   # statements in the script; each one is read, ignored or a problem
+    read: int = 0         # statements read into the model
+    unlisted_problems: int = 0   # problems past MAX_LISTED, counted in one closing problem
+    unlisted_ignored: int = 0    # ignored statements past MAX_LISTED
 
-
-@dataclass
-class Statement:
-    """One statement of a script: its tokens, start line and span in the text."""
-
-    line: int
-    start: int
-    end: int
-    tokens: List[Tuple[int, str, int]]
-
-    def text(self, source: str) -> str:
-        return source[self.start:self.end].strip()
+    def accounted(self) -> bool:
+        """Nothing dropped: every statement is read, ignored with a reason, or a problem."""
+        summary = 1 if self.unlisted_problems else 0
+        return self.statements == (self.read + len(self.ignored) + self.unlisted_ignored
+                                   + len(self.problems) - summary + self.unlisted_problems)
 
 
 class DdlError(Exception):
     """A statement is outside what the reader understands."""
 
 
+Statement = lexer.Statement
+
+
 def split_statements(text: str, platform: str, implicit: bool = True) -> Iterator[Statement]:
-    """Yield the statements of a script, streaming.
+    """Yield the statements of a script, streaming (``lexer.statements`` with the reader's rules).
 
-    A statement ends at a ``GO`` line (MS SQL, lab), a ``/`` line (Oracle) or ``;``. With
-    ``implicit`` a ``CREATE`` or ``ALTER`` that starts a line outside parentheses also starts
-    a new statement, as vendor scripts often omit separators. Procedure, trigger, view and
-    PL/SQL bodies end only at ``GO`` or ``/``. An unterminated ``/*`` comment becomes a
-    statement of its own that the parser reports.
+    With ``implicit`` a ``CREATE`` or ``ALTER`` that starts a line outside parentheses and
+    bodies also starts a new statement, as vendor scripts often omit separators.
     """
-    if platform not in _TOKENIZERS:
+    if platform not in PLATFORMS:
         raise ValueError("unknown DDL platform %r (expected one of %s)" % (platform, ", ".join(PLATFORMS)))
-    tokens: List[Tuple[int, str, int]] = []
-    depth = 0
-    body = False
-    line = 1
-    counted_to = 0
-    # The loop runs once per token, so it is written for speed: the common kinds first.
-    for match in _TOKENIZERS[platform].finditer(text):
-        kind = match.lastindex
-        if kind == _WORD:
-            value = match.group(kind)
-            pos = match.start(kind)
-            if not tokens:
-                body = value.upper() in ("BEGIN", "DECLARE")
-            elif not body:
-                if (implicit and depth <= 0 and value[0] in "cCaA" and value.upper() in ("CREATE", "ALTER")
-                        and text[text.rfind("\n", 0, pos) + 1:pos].strip() == ""):
-                    line += text.count("\n", counted_to, tokens[0][2])
-                    counted_to = tokens[0][2]
-                    yield Statement(line, counted_to, tokens[-1][2] + len(tokens[-1][1]), tokens)
-                    tokens = []
-                    depth = 0
-                elif len(tokens) < 4:
-                    body = _starts_body(tokens, value)
-            tokens.append((kind, value, pos))
-        elif kind == _PUNCT:
-            value = match.group(kind)
-            if value == "(":
-                depth += 1
-            elif value == ")":
-                depth -= 1
-            elif value == ";" and not body:
-                if tokens:
-                    line += text.count("\n", counted_to, tokens[0][2])
-                    counted_to = tokens[0][2]
-                    yield Statement(line, counted_to, match.end(kind), tokens)
-                tokens = []
-                depth = 0
-                continue
-            tokens.append((kind, value, match.start(kind)))
-        elif kind is not None and kind >= _BRACKET:
-            tokens.append((kind, match.group(kind), match.start(kind)))
-        elif kind == _SEPARATOR:
-            if tokens:
-                line += text.count("\n", counted_to, tokens[0][2])
-                counted_to = tokens[0][2]
-                yield Statement(line, counted_to, tokens[-1][2] + len(tokens[-1][1]), tokens)
-            tokens = []
-            depth = 0
-            body = False
-        elif kind == _OPEN_COMMENT:
-            tokens.append((kind, match.group(kind), match.start(kind)))
-            break
-    if tokens:
-        line += text.count("\n", counted_to, tokens[0][2])
-        end = len(text) if tokens[-1][0] == _OPEN_COMMENT else tokens[-1][2] + len(tokens[-1][1])
-        yield Statement(line, tokens[0][2], end, tokens)
-
-
-def _starts_body(tokens: List[Tuple[int, str, int]], value: str) -> bool:
-    upper = value.upper()
-    if not tokens:
-        return upper in ("BEGIN", "DECLARE")
-    lead = [t[1].upper() for t in tokens]
-    if lead in (["CREATE"], ["ALTER"], ["CREATE", "OR", "REPLACE"], ["CREATE", "OR", "ALTER"]):
-        return upper in _BODY_OBJECTS
-    return False
+    return lexer.statements(text, platform, implicit=implicit, max_tokens=MAX_STATEMENT_TOKENS)
 
 
 def _ident(token: Tuple[int, str, int], platform: str) -> str:
@@ -263,8 +175,22 @@ _OPTIONS = frozenset((
     "STORE", "AS", "SECUREFILE", "BASICFILE", "ENABLE", "DISABLE", "ROW", "MOVEMENT", "COMPUTE", "STATISTICS",
     "ONLINE", "LOCAL", "GLOBAL", "REVERSE", "VISIBLE", "INVISIBLE", "PARAMETERS", "USING", "INDEX", "NOSORT",
     "VALIDATE", "NOVALIDATE", "RELY", "NORELY", "LOCK", "ESCALATION", "PARTITION", "BY", "FILLFACTOR",
+    # SQL Server 2000 index options without parentheses: WITH PAD_INDEX, FILLFACTOR = 90, ...
+    "PAD_INDEX", "IGNORE_DUP_KEY", "DROP_EXISTING", "STATISTICS_NORECOMPUTE", "SORT_IN_TEMPDB", "DATA_COMPRESSION",
+    # Oracle partitioning, compression, object and nested tables (structure the model does not keep).
+    "RANGE", "LIST", "HASH", "INTERVAL", "SUBPARTITION", "SUBPARTITIONS", "PARTITIONS", "TEMPLATE", "REFERENCE",
+    "SYSTEM", "VALUES", "LESS", "THAN", "MAXVALUE", "DEFAULT", "AUTOMATIC", "FOR", "OLTP", "QUERY", "ARCHIVE",
+    "HIGH", "LOW", "BASIC", "ADVANCED", "ALL", "OPERATIONS", "DIRECT_LOAD", "NESTED", "TABLE", "RETURN", "LOCATOR",
+    "VALUE", "OBJECT", "IDENTIFIER", "IS", "PRIMARY", "KEY", "GENERATED", "OID", "INDEXORGANIZED", "OVERFLOW",
+    "INCLUDING", "PCTTHRESHOLD", "MAPPING", "NOMAPPING", "SUBSTITUTABLE", "NOT", "AT", "LEVELS", "ELEMENT",
+    "FREELISTS", "FREELIST", "GROUPS", "BUFFER_POOL", "FLASH_CACHE", "CELL_FLASH_CACHE", "KEEP", "RECYCLE",
+    "INITIAL", "NEXT", "MINEXTENTS", "MAXEXTENTS", "PCTINCREASE", "UNLIMITED", "NONE", "CHUNK", "PCTVERSION",
+    "RETENTION", "READS", "DEDUPLICATE", "KEEP_DUPLICATES", "INDEXING", "OFF", "READ", "ONLY", "WRITE", "NOROWDEPENDENCIES",
+    "ROWDEPENDENCIES", "RESULT_CACHE", "MODE", "FORCE", "EXTERNAL",
+    # SQL Server table options: WITH (SYSTEM_VERSIONING = ON (...)), MEMORY_OPTIMIZED, LEDGER.
+    "SYSTEM_VERSIONING", "HISTORY_TABLE", "MEMORY_OPTIMIZED", "DURABILITY", "LEDGER", "PERIOD", "SYSTEM_TIME",
 ))
-_ARG_OPTIONS = frozenset(("ON", "TEXTIMAGE_ON", "FILESTREAM_ON", "TABLESPACE", "PARTITION"))
+_ARG_OPTIONS = frozenset(("ON", "TEXTIMAGE_ON", "FILESTREAM_ON", "TABLESPACE", "PARTITION", "SUBPARTITION"))
 
 _IGNORED_FIRST = {
     "SET": "session option", "PRINT": "message", "IF": "conditional (drop/exists check)", "DROP": "drop",
@@ -272,6 +198,8 @@ _IGNORED_FIRST = {
     "SETUSER": "session user", "PROMPT": "SQL*Plus message", "SPOOL": "SQL*Plus spool",
     "WHENEVER": "SQL*Plus error handling", "BEGIN": "procedural block", "DECLARE": "procedural block",
     "INSERT": "data", "UPDATE": "data", "DELETE": "data", "EXEC": "procedure call", "EXECUTE": "procedure call",
+    "TRUNCATE": "data", "COMMIT": "transaction control", "ROLLBACK": "transaction control",
+    "SAVEPOINT": "transaction control", "CALL": "procedure call",
 }
 _IGNORED_CREATE = frozenset(("VIEW", "PROCEDURE", "PROC", "FUNCTION", "TRIGGER", "SEQUENCE", "SYNONYM", "TYPE",
                              "PACKAGE", "STATISTICS", "SCHEMA", "USER", "ROLE", "DEFAULT", "RULE"))
@@ -361,7 +289,7 @@ class _Parser(object):
                     depth -= 1
                     if depth == 0:
                         return
-            elif kind == _OPEN_COMMENT or (kind == _OTHER and value in _QUOTES):
+            elif kind == _OPEN:
                 raise DdlError("unterminated quote or comment %r" % value)
         raise DdlError("unbalanced parentheses")
 
@@ -389,6 +317,15 @@ class _Parser(object):
                 if upper not in _OPTIONS:
                     raise DdlError("unexpected %s" % self.describe())
                 self.i += 1
+                if upper == "NESTED":      # NESTED TABLE column STORE AS storage_table
+                    self.expect("TABLE")
+                    self.ident()
+                    continue
+                if upper == "STORE" and self.accept("AS"):   # STORE AS [SECUREFILE|BASICFILE] [segment] [(...)]
+                    self.accept("SECUREFILE", "BASICFILE")
+                    if self.i < self.n and self.tokens[self.i][0] in _IDENT_KINDS and self.word() not in _OPTIONS:
+                        self.ident()
+                    continue
                 if upper in _ARG_OPTIONS and self.i < self.n and self.tokens[self.i][0] in _IDENT_KINDS:
                     self.i += 1
             elif kind == _PUNCT and value == "(":
@@ -400,8 +337,12 @@ class _Parser(object):
         return None
 
     # --- column definitions ----------------------------------------------------------------
-    def data_type(self) -> Tuple[str, Optional[int], Optional[int], Optional[int]]:
+    def data_type(self) -> Tuple[str, Optional[int], Optional[int], Optional[int], Optional[str]]:
+        """``(type, length, precision, scale, semantics)``; ``semantics`` is Oracle's ``char``/``byte``."""
         type_name = self.name().lower()
+        semantics = None
+        if type_name == "interval" and self.word() in ("YEAR", "DAY"):
+            return self.interval_type()
         follow = _MULTIWORD.get(type_name)
         while follow:
             nxt = self.word()
@@ -411,7 +352,9 @@ class _Parser(object):
             type_name += " " + nxt.lower()
             follow = _MULTIWORD.get(nxt.lower())
         length = precision = scale = None
-        if self.at("("):
+        if type_name == "xml" and self.at("("):
+            self.skip_parens()   # typed xml: xml([CONTENT|DOCUMENT] schema_collection)
+        elif self.at("("):
             self.i += 1
             args: List[Optional[int]] = []
             while True:
@@ -429,7 +372,9 @@ class _Parser(object):
                     number = int(float(self.tokens[self.i][1]))
                     args.append(-number if negative else number)
                     self.i += 1
-                self.accept("BYTE", "CHAR")  # Oracle length semantics; the model keeps characters
+                unit = self.accept("BYTE", "CHAR")  # Oracle length semantics, kept and compared
+                if unit is not None:
+                    semantics = unit.lower()
                 if self.at(","):
                     self.i += 1
                     continue
@@ -448,7 +393,29 @@ class _Parser(object):
             while self.word() in ("WITH", "WITHOUT", "LOCAL", "TIME", "ZONE"):
                 type_name += " " + self.tokens[self.i][1].lower()
                 self.i += 1
-        return type_name, length, precision, scale
+        return type_name, length, precision, scale, semantics
+
+    def paren_number(self) -> Optional[int]:
+        if not self.at("("):
+            return None
+        self.i += 1
+        if self.i >= self.n or self.tokens[self.i][0] != _NUMBER:
+            raise DdlError("expected a precision, found %s" % self.describe())
+        number = int(self.tokens[self.i][1])
+        self.i += 1
+        self.expect_punct(")")
+        return number
+
+    def interval_type(self) -> Tuple[str, Optional[int], Optional[int], Optional[int], Optional[str]]:
+        """Oracle ``INTERVAL YEAR [(p)] TO MONTH`` and ``INTERVAL DAY [(p)] TO SECOND [(s)]``."""
+        leading = self.expect("YEAR", "DAY")
+        precision = self.paren_number()
+        self.expect("TO")
+        if leading == "YEAR":
+            self.expect("MONTH")
+            return "interval year to month", None, precision, None, None
+        self.expect("SECOND")
+        return "interval day to second", None, precision, self.paren_number(), None
 
     def expression(self, stop=_DEFAULT_STOP) -> str:
         """Raw text of an expression up to ``,``/``)`` or a stop word, at depth 0."""
@@ -467,7 +434,7 @@ class _Parser(object):
                     break
             elif kind == _WORD and depth == 0 and value.upper() in stop:
                 break
-            elif kind == _OPEN_COMMENT or (kind == _OTHER and value in _QUOTES):
+            elif kind == _OPEN:
                 raise DdlError("unterminated quote or comment %r" % value)
             self.i += 1
         if self.i == first:
@@ -475,13 +442,19 @@ class _Parser(object):
         last = self.tokens[self.i - 1]
         return self.source[self.tokens[first][2]:last[2] + len(last[1])]
 
-    def column(self, table: "_TableBuild") -> Column:
+    def column(self, table: "_TableBuild", typed: bool = True) -> Column:
+        """A column definition; ``typed=False``: an object table's attribute (constraints only)."""
         name = self.ident()
-        if self.accept("AS"):
-            raise DdlError("computed column %r is not supported" % name)
-        type_name, length, precision, scale = self.data_type()
+        computed = None
+        type_name, length, precision, scale, semantics = "", None, None, None, None
+        if self.accept("AS"):  # SQL Server computed column, Oracle virtual column without a type
+            computed = self.expression(stop=_COMPUTED_STOP)
+        elif typed:
+            type_name, length, precision, scale, semantics = self.data_type()
         nullable = True
-        identity = False
+        # NOT NULL by the server's rules without saying so: identity and period columns.
+        implicit_not_null = type_name in _SERIAL_TYPES and self.platform == "lab"
+        identity = implicit_not_null
         default = None
         constraint_name = ""
         tokens = self.tokens
@@ -500,16 +473,27 @@ class _Parser(object):
                     self.expect("FOR")
                     self.expect("REPLICATION")
             elif word == "IDENTITY":
-                identity = True
+                identity = implicit_not_null = True
                 if self.at("("):
                     self.skip_parens()
             elif word == "GENERATED":
-                while self.word() in ("ALWAYS", "BY", "DEFAULT", "ON", "NULL", "AS"):
-                    self.i += 1
-                self.expect("IDENTITY")
-                identity = True
-                if self.at("("):
-                    self.skip_parens()
+                self.accept("ALWAYS")
+                if self.accept("BY"):
+                    self.expect("DEFAULT")
+                    if self.accept("ON"):
+                        self.expect("NULL")
+                self.expect("AS")
+                if self.at("("):                      # Oracle virtual / PostgreSQL generated column
+                    computed = self.expression(stop=_COMPUTED_STOP)
+                elif self.accept("IDENTITY"):
+                    identity = implicit_not_null = True
+                    if self.at("("):
+                        self.skip_parens()
+                else:                                  # SQL Server period and ledger columns
+                    self.expect("ROW", "TRANSACTION_ID", "SEQUENCE_NUMBER")
+                    self.expect("START", "END")
+                    self.accept("HIDDEN")
+                    implicit_not_null = True
             elif word == "DEFAULT":
                 default = self.expression()
             elif word == "COLLATE":
@@ -526,16 +510,58 @@ class _Parser(object):
                 clustered = self.accept("CLUSTERED", "NONCLUSTERED")
                 table.add_index(Index(constraint_name, (name,), True, clustered == "CLUSTERED"))
                 self.skip_constraint_options()
+            elif word == "INDEX" and self.platform == "mssql":   # inline index (SQL Server 2014+)
+                index_name = self.ident()
+                unique = bool(self.accept("UNIQUE"))
+                clustered = self.accept("CLUSTERED", "NONCLUSTERED")
+                table.add_index(Index(index_name, (name,), unique, clustered == "CLUSTERED"))
+                self.skip_index_options()
             elif word == "CHECK":
+                self.accept("NOT")
+                if self.accept("FOR"):
+                    self.expect("REPLICATION")
                 self.skip_parens()
             elif word == "REFERENCES":
                 self.skip_references()
-            elif word in ("ROWGUIDCOL", "SPARSE", "ENABLE", "DISABLE", "VALIDATE", "NOVALIDATE", "FILESTREAM"):
+            elif word == "MASKED":                     # dynamic data masking
+                self.expect("WITH")
+                self.skip_parens()
+            elif word == "ENCRYPTED":                  # Always Encrypted
+                self.expect("WITH")
+                self.skip_parens()
+            elif word == "SCOPE":                      # Oracle REF column scope
+                self.expect("IS")
+                self.name()
+            elif word == "WITH" and self.accept("ROWID"):
+                pass
+            elif word in _COLUMN_FLAGS:
                 pass
             else:
                 self.i -= 1
                 raise DdlError("unexpected %s in column %r" % (self.describe(), name))
-        return Column(name, type_name, length, precision, scale, nullable, identity, default)
+        if implicit_not_null:
+            nullable = False
+        return Column(name, type_name, length, precision, scale, nullable, identity, default, semantics, computed)
+
+    def skip_index_options(self) -> None:
+        """What may follow an inline index: INCLUDE, WHERE, WITH (...), ON ..., FILESTREAM_ON ..."""
+        while True:
+            word = self.word()
+            if word == "INCLUDE":
+                self.i += 1
+                self.name_list()
+            elif word == "WHERE":
+                raise DdlError("filtered index is not supported")
+            elif word == "WITH":
+                self.i += 1
+                self.skip_parens()
+            elif word in ("ON", "FILESTREAM_ON"):
+                self.i += 1
+                self.ident()
+                if self.at("("):
+                    self.skip_parens()
+            else:
+                return
 
     def skip_references(self) -> None:
         self.name()
@@ -558,13 +584,24 @@ class _Parser(object):
                 self.i += 1
                 if self.at("("):
                     self.skip_parens()
-                elif word == "USING":
+                elif word == "WITH":
+                    # SQL Server 2000 scripting style: WITH FILLFACTOR = 90 (no parentheses)
+                    self.expect("FILLFACTOR")
+                    self.expect_punct("=")
+                    if self.i >= self.n or self.tokens[self.i][0] != _NUMBER:
+                        raise DdlError("expected a fill factor, found %s" % self.describe())
+                    self.i += 1
+                else:
                     self.expect("INDEX")
                     if self.at("("):
                         self.skip_parens()
+                    elif self.i < self.n and self.tokens[self.i][0] in _IDENT_KINDS and self.word() not in _OPTIONS:
+                        self.name()
             elif word in ("ON", "TABLESPACE"):
                 self.i += 1
                 self.ident()
+                if word == "ON" and self.at("("):   # partition scheme (column)
+                    self.skip_parens()
             elif word in ("STORAGE",):
                 self.i += 1
                 self.skip_parens()
@@ -576,6 +613,26 @@ class _Parser(object):
                 self.i += 1
             else:
                 return
+
+    def table_index(self, table: "_TableBuild") -> None:
+        """``INDEX name [UNIQUE] [CLUSTERED|NONCLUSTERED] [COLUMNSTORE] [(columns)] ...`` inside CREATE TABLE."""
+        self.expect("INDEX")
+        name = self.ident()
+        unique = bool(self.accept("UNIQUE"))
+        clustered = self.accept("CLUSTERED", "NONCLUSTERED")
+        if self.accept("COLUMNSTORE"):
+            columns = self.name_list() if self.at("(") else ()
+            table.add_index(Index(name, columns, False, clustered == "CLUSTERED"))
+        else:
+            table.add_index(Index(name, self.name_list(), unique, clustered == "CLUSTERED"))
+        self.skip_index_options()
+
+    def period(self) -> None:
+        """``PERIOD FOR SYSTEM_TIME (start, end)``: names the period columns, adds none."""
+        self.expect("PERIOD")
+        self.expect("FOR")
+        self.expect("SYSTEM_TIME", "VALIDTIME")
+        self.name_list()
 
     def table_constraint(self, table: "_TableBuild") -> None:
         """``[CONSTRAINT n] PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|DEFAULT ... FOR`` at table level."""
@@ -611,6 +668,13 @@ class _Parser(object):
 
 
 _QUOTES = frozenset(("'", '"', "["))
+_SERIAL_TYPES = frozenset(("serial", "bigserial", "smallserial", "serial4", "serial8", "serial2"))
+# Words that end a computed column's expression.
+_COMPUTED_STOP = frozenset(("PERSISTED", "VIRTUAL", "STORED", "NOT", "NULL", "CONSTRAINT", "PRIMARY", "UNIQUE",
+                            "CHECK", "REFERENCES", "COLLATE", "VISIBLE", "INVISIBLE"))
+# Column attributes that change nothing the model keeps.
+_COLUMN_FLAGS = frozenset(("ROWGUIDCOL", "SPARSE", "ENABLE", "DISABLE", "VALIDATE", "NOVALIDATE", "FILESTREAM",
+                           "PERSISTED", "VIRTUAL", "STORED", "HIDDEN", "VISIBLE", "INVISIBLE", "RELY", "NORELY"))
 _CONSTRAINT_START = frozenset(("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK"))
 
 
@@ -639,8 +703,19 @@ class _TableBuild(object):
         if column is None:
             raise DdlError("DEFAULT for unknown column %r" % column_name)
         position = self.table.columns.index(column)
-        self.table.columns[position] = Column(column.name, column.type, column.length, column.precision, column.scale,
-                                              column.nullable, column.identity, default)
+        self.table.columns[position] = replace(column, default=default)
+
+    def key_columns_not_null(self) -> None:
+        """Primary-key columns are NOT NULL on every server, said or not (also for a key added by ALTER TABLE)."""
+        pk = self.table.primary_key
+        if pk is None:
+            return
+        for name in pk.columns:
+            column = self.table.column(name)
+            if column is None:
+                raise DdlError("primary key %r names unknown column %r" % (pk.name, name))
+            if column.nullable:
+                self.table.columns[self.table.columns.index(column)] = replace(column, nullable=False)
 
     def add_fulltext(self, columns: Tuple[str, ...], key_index: Optional[str]) -> None:
         current = self.table.fulltext
@@ -658,23 +733,49 @@ class _Reader(object):
         self.platform = platform
         self.filename = filename
         self.result = DdlResult(Schema(platform=platform, database=database))
+        self.types: Dict[str, List[Column]] = {}   # Oracle object types by key, for tables OF them
 
     def run(self) -> DdlResult:
+        result = self.result
         for statement in split_statements(self.text, self.platform):
+            result.statements += 1
+            if statement.problem is not None:
+                self.problem(statement, statement.problem, statement.problem_line)
+                continue
+            if statement.ended == "client":
+                command = statement.tokens[0][1].split(None, 1)[0] if statement.tokens[0][1].strip() else "@"
+                self.ignore(statement, "%s (SQL*Plus client command, not sent to the server)" % command.upper())
+                continue
             parser = _Parser(statement.tokens, self.platform, self.text)
+            before = len(result.ignored) + result.unlisted_ignored
             try:
                 self.statement(parser, statement)
             except DdlError as exc:
-                if statement.tokens[-1][0] == _OPEN_COMMENT:
-                    exc = DdlError("unterminated /* comment")
+                if len(result.ignored) + result.unlisted_ignored > before:
+                    if result.unlisted_ignored:
+                        result.unlisted_ignored -= 1
+                    else:
+                        result.ignored.pop()
                 self.problem(statement, str(exc))
-        return self.result
+            else:
+                if len(result.ignored) + result.unlisted_ignored == before:
+                    result.read += 1
+        if result.unlisted_problems:
+            result.problems.append(Problem(self.filename, result.problems[-1].line, "",
+                                           "%d more statements could not be read (not listed one by one)" % result.unlisted_problems))
+        return result
 
-    def problem(self, statement: Statement, reason: str) -> None:
-        excerpt = " ".join(statement.text(self.text).split())[:80]
-        self.result.problems.append(Problem(self.filename, statement.line, excerpt, reason))
+    def problem(self, statement: Statement, reason: str, line: int = 0) -> None:
+        if len(self.result.problems) >= MAX_LISTED:
+            self.result.unlisted_problems += 1
+            return
+        excerpt = " ".join(self.text[statement.start:min(statement.end, statement.start + 400)].split())[:80]
+        self.result.problems.append(Problem(self.filename, line or statement.line, excerpt, reason))
 
     def ignore(self, statement: Statement, what: str) -> None:
+        if len(self.result.ignored) >= MAX_LISTED:
+            self.result.unlisted_ignored += 1
+            return
         self.result.ignored.append(Ignored(self.filename, statement.line, what))
 
     def ref(self, statement: Statement) -> SourceRef:
@@ -724,6 +825,8 @@ class _Reader(object):
             else:
                 what = p.expect("CATALOG", "STOPLIST")
                 self.ignore(statement, "CREATE FULLTEXT %s" % what)
+        elif word == "TYPE" and self.platform == "oracle" and not unique and clustered is None:
+            self.create_type(p, statement)
         elif word in _IGNORED_CREATE and not unique and clustered is None:
             self.ignore(statement, "CREATE %s (not compared by the structure check)" % word)
         else:
@@ -735,25 +838,100 @@ class _Reader(object):
             raise DdlError("table %r is created twice" % name)
         ref = self.ref(statement)
         build = _TableBuild(Table(name), TableSources(ref), ref)
-        p.expect_punct("(")
-        seen = set()
+        if p.accept("OF"):
+            self.object_table(p, build)
+        else:
+            p.expect_punct("(")
+            self.table_elements(p, build, typed=True)
+        p.skip_options()
+        build.key_columns_not_null()
+        self.result.schema.add(build.table)
+        self.result.sources[key(name)] = build.sources
+
+    def table_elements(self, p: _Parser, build: _TableBuild, typed: bool) -> None:
+        """Columns and constraints up to the closing parenthesis (a trailing comma is allowed)."""
+        seen = set(key(c.name) for c in build.table.columns)
         while True:
-            if p.word() in _CONSTRAINT_START:
+            word = p.word()
+            if word in _CONSTRAINT_START:
                 p.table_constraint(build)
-            else:
+            elif word == "INDEX" and self.platform == "mssql":
+                p.table_index(build)
+            elif word == "PERIOD" and p.i + 1 < p.n and p.tokens[p.i + 1][1].upper() == "FOR":
+                p.period()
+            elif typed:
                 column = p.column(build)
                 if key(column.name) in seen:
                     raise DdlError("column %r is defined twice" % column.name)
                 seen.add(key(column.name))
                 build.table.columns.append(column)
+            else:  # an object table's attribute: constraints on a column the type defines
+                self.object_attribute(p, build)
             if p.at(","):
                 p.i += 1
+                if p.at(")"):   # a trailing comma, which SQL Server accepts
+                    p.i += 1
+                    return
                 continue
             p.expect_punct(")")
-            break
-        p.skip_options()
-        self.result.schema.add(build.table)
-        self.result.sources[key(name)] = build.sources
+            return
+
+    def object_table(self, p: _Parser, build: _TableBuild) -> None:
+        """Oracle ``CREATE TABLE t OF type [(constraints)]``: the columns are the type's attributes."""
+        type_name = p.name()
+        attributes = self.types.get(key(type_name))
+        if attributes is None:
+            raise DdlError("object table of type %r: the type is not created earlier in this script" % type_name)
+        build.table.columns.extend(attributes)
+        while p.accept("NOT", "SUBSTITUTABLE", "AT", "ALL", "LEVELS"):
+            pass
+        if p.at("("):
+            p.i += 1
+            self.table_elements(p, build, typed=False)
+
+    def object_attribute(self, p: _Parser, build: _TableBuild) -> None:
+        probe = p.i
+        name = p.ident()
+        column = build.table.column(name)
+        if column is None:
+            raise DdlError("object table constraint on unknown attribute %r" % name)
+        p.i = probe
+        constrained = p.column(build, typed=False)
+        position = build.table.columns.index(column)
+        build.table.columns[position] = replace(column, nullable=column.nullable and constrained.nullable,
+                                                default=constrained.default or column.default)
+
+    def create_type(self, p: _Parser, statement: Statement) -> None:
+        """Oracle ``CREATE [OR REPLACE] TYPE t AS|IS OBJECT (attr type, ...)``: kept for object tables."""
+        p.i += 1
+        if p.accept("BODY"):
+            self.ignore(statement, "CREATE TYPE BODY (not compared by the structure check)")
+            return
+        type_name = p.name()
+        p.accept("FORCE")
+        while p.accept("AUTHID"):
+            p.expect("CURRENT_USER", "DEFINER")
+        if p.accept("UNDER"):
+            p.name()
+        elif p.accept("AS", "IS"):
+            if not p.accept("OBJECT"):
+                self.ignore(statement, "CREATE TYPE %s (collection type, not compared by the structure check)" % type_name)
+                return
+        else:
+            self.ignore(statement, "CREATE TYPE %s (not compared by the structure check)" % type_name)
+            return
+        p.expect_punct("(")
+        attributes: List[Column] = []
+        scratch = _TableBuild(Table(type_name), TableSources(self.ref(statement)), self.ref(statement))
+        while True:
+            if p.word() in ("MEMBER", "STATIC", "MAP", "ORDER", "CONSTRUCTOR", "FINAL", "INSTANTIABLE", "NOT", "OVERRIDING"):
+                break  # methods follow the attributes
+            attributes.append(p.column(scratch))
+            if not p.at(","):
+                break
+            p.i += 1
+        self.types[key(type_name)] = attributes
+        self.ignore(statement, "CREATE TYPE %s (object type: its attributes are the columns of tables OF it)" % type_name)
 
     def alter(self, p: _Parser, statement: Statement) -> None:
         p.expect("TABLE")
@@ -785,6 +963,7 @@ class _Reader(object):
             p.expect_punct(")")
         if not p.done():
             raise DdlError("unexpected %s" % p.describe())
+        build.key_columns_not_null()
 
     def create_index(self, p: _Parser, statement: Statement, unique: bool, clustered: bool) -> None:
         if p.accept("IF"):
@@ -899,6 +1078,8 @@ def read_ddl(text: str, platform: str, filename: str = "", database: str = "") -
         raise ValueError("unknown DDL platform %r (expected one of %s)" % (platform, ", ".join(PLATFORMS)))
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # keep offsets; a BOM is not part of the first statement
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     return _Reader(text, platform, filename, database).run()
 
 

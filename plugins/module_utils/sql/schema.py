@@ -30,7 +30,9 @@ can check a customer's catalog export offline. Its layout::
     }
 
 ``length`` is in characters; ``-1`` means ``max`` (MS SQL) and ``null`` means
-the type has no length.
+the type has no length. Two column fields are written only when set: ``semantics``
+(Oracle ``"char"`` or ``"byte"`` length semantics of a character type) and ``computed``
+(the expression of a computed or virtual column).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Column:
     nullable: bool = True
     identity: bool = False
     default: Optional[str] = None
+    semantics: Optional[str] = None   # Oracle length semantics of character types: "char", "byte", None (not said)
+    computed: Optional[str] = None    # the expression of a computed (virtual) column
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,10 @@ class Schema:
         return self.tables.get(key(name))
 
 
+# Column fields written only when set, so the layout above stays what it was.
+_OPTIONAL_COLUMN_FIELDS = ("semantics", "computed")
+
+
 def _table_from_dict(data: dict) -> Table:
     pk = data.get("primary_key")
     fulltext = data.get("fulltext")
@@ -142,6 +150,10 @@ def _table_to_dict(table: Table) -> dict:
     for name in ("primary_key", "fulltext"):
         if data[name] is not None:
             data[name]["columns"] = list(data[name]["columns"])
+    for column in data["columns"]:
+        for optional in _OPTIONAL_COLUMN_FIELDS:
+            if column[optional] is None:
+                del column[optional]
     for ix in data["indexes"]:
         ix["columns"] = list(ix["columns"])
         ix["include"] = list(ix["include"])

@@ -35,10 +35,16 @@ explicit canonicalisation per platform (``SYNONYMS``, ``EQUIVALENT``):
   shows them: ``integer`` -> ``int`` (MS SQL), ``varchar`` -> ``varchar2`` and ``integer`` ->
   ``number(*,0)`` (Oracle), ``int``/``integer`` -> ``int4`` (PostgreSQL) and the like.
 * MS SQL ``sysname`` is ``nvarchar(128)``: a catalog read by user type shows ``sysname``.
-* Oracle ``varchar2(n char)`` and ``varchar2(n byte)`` are the same finding-wise: the schema
-  model keeps lengths in characters and the catalog's ``char_length`` equals the declared
-  ``n`` in both semantics, so the reader drops the qualifier. A ``timestamp`` without a
-  fractional precision is ``timestamp(6)``; the catalog's ``timestamp(6)`` name is parsed.
+* Oracle length semantics: ``varchar2(n char)`` holds ``n`` characters, ``varchar2(n byte)``
+  ``n`` bytes (Oracle Database SQL Language Reference, "VARCHAR2 Data Type"); the catalog
+  says which (``CHAR_USED``). The model keeps the declared ``n`` and its ``semantics``, and a
+  difference is a ``wrong_length`` finding when both sides say it. A script that does not say
+  it (``varchar2(n)``) gets the session's ``NLS_LENGTH_SEMANTICS`` when it runs, which the
+  script cannot tell: then only ``n`` is compared. A ``timestamp`` without a fractional
+  precision is ``timestamp(6)``; the catalog's ``timestamp(6)`` name is parsed, and so are
+  ``interval year(2) to month`` and ``interval day(2) to second(6)`` (defaults 2 and 6).
+* A computed (virtual) column is compared by its presence only: its type and nullability
+  come from its expression on the server, which the script does not state.
 * Nothing else: ``numeric`` and ``decimal`` stay different names on MS SQL, as K2 reports.
 """
 
@@ -49,7 +55,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import MAX_LENGTH, Column, Index, Schema, Table, key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import MAX_LENGTH, Column, Index, Schema, Table, key
 
 KINDS = (
     "missing_table", "missing_column", "extra_column", "wrong_type", "wrong_length", "nullability",
@@ -88,6 +94,7 @@ LENGTH_TYPES = frozenset(("char", "varchar", "nchar", "nvarchar", "binary", "var
 PRECISION_TYPES = frozenset(("numeric", "decimal", "number", "float"))
 FRACTION_TYPES = frozenset(("datetime2", "time", "datetimeoffset", "timestamp", "timestamptz"))
 _SIZED_NAME = re.compile(r"^([a-z ]+?)\s*\((\d+)\)\s*(.*)$")
+_INTERVAL_NAME = re.compile(r"^interval (year|day)\s*(?:\((\d+)\))? to (month|second)\s*(?:\((\d+)\))?$")
 
 Canonical = Tuple[str, Optional[int], Optional[int], Optional[int]]
 
@@ -113,6 +120,13 @@ def canonical_type(column: Column, platform: str) -> Canonical:
     """The comparable shape of a column's type on ``platform``: (name, length, precision, scale)."""
     name = column.type.lower().strip()
     length, precision, scale = column.length, column.precision, column.scale
+    interval = _INTERVAL_NAME.match(name)
+    if interval is not None:  # Oracle: interval year(2) to month, interval day(2) to second(6)
+        leading, lead_precision, trailing, fraction = interval.groups()
+        name = "interval %s to %s" % (leading, trailing)
+        precision = int(lead_precision) if lead_precision else precision
+        scale = int(fraction) if fraction else scale
+        return name, None, precision if precision is not None else 2, (scale if scale is not None else 6) if trailing == "second" else None
     sized = _SIZED_NAME.match(name)
     if sized is not None:  # Oracle's catalog names timestamps "timestamp(6)"
         name = (sized.group(1).strip() + " " + sized.group(3)).strip()
@@ -142,8 +156,11 @@ def canonical_type(column: Column, platform: str) -> Canonical:
 
 def type_text(column: Column) -> str:
     """``varchar(30)``, ``numeric(19,6)``, ``nvarchar(max)``: a type as people write it."""
+    if column.computed is not None:
+        return "AS %s" % column.computed
     if column.length is not None:
-        return "%s(%s)" % (column.type, "max" if column.length == MAX_LENGTH else column.length)
+        semantics = " " + column.semantics if column.semantics else ""
+        return "%s(%s%s)" % (column.type, "max" if column.length == MAX_LENGTH else column.length, semantics)
     if column.precision is not None:
         return "%s(%d,%d)" % (column.type, column.precision, column.scale or 0) if column.scale is not None else "%s(%d)" % (
             column.type, column.precision)
@@ -206,8 +223,13 @@ class _Differ(object):
                 self.add("missing_column", exp.name, "column %s (%s) is missing" % (col.name, type_text(col)),
                          column=col.name, expected=type_text(col))
                 continue
+            if col.computed is not None:
+                continue
             want_type, got_type = canonical_type(col, self.platform), canonical_type(got, self.platform)
-            if want_type[0] != got_type[0]:
+            if want_type == got_type and col.semantics and got.semantics and col.semantics != got.semantics:
+                self.add("wrong_length", exp.name, "column %s is %s, K2 expects %s" % (col.name, type_text(got), type_text(col)),
+                         column=col.name, expected=type_text(col), actual=type_text(got))
+            elif want_type[0] != got_type[0]:
                 self.add("wrong_type", exp.name, "column %s has type %s, K2 expects %s" % (col.name, type_text(got), type_text(col)),
                          column=col.name, expected=type_text(col), actual=type_text(got))
             elif want_type != got_type:
