@@ -37,7 +37,7 @@ options:
     type: bool
     default: true
   waive_initializations:
-    description: Set the mode although mandatory initializations are missing; only for a build reinstall (the seed lets the
+    description: Set the mode although mandatory initializations are missing; only for a build reinstall (the runbook lets the
       new build run them, K2-07).
     type: bool
     default: false
