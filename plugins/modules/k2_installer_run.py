@@ -77,9 +77,5 @@ output:
   description: The last lines of the installer's output.
   returned: when it ran
   type: str
-  sample: 'copied 5118 files; installation record 2
-    
-    converted FIRMA2: K2_D509Additional.sql (3 batches)
-    
-    structure check: consistent'
+  sample: "copied 5118 files; installation record 2\nconverted FIRMA2: K2_D509Additional.sql (3 batches)\nstructure check: consistent"
 """
