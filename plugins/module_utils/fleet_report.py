@@ -19,7 +19,6 @@ listed in ``secrets`` is masked wherever it appears.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from datetime import datetime
