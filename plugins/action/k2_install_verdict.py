@@ -98,11 +98,10 @@ class ActionModule(InfoAction):
                 done[state["code"]] = False
                 continue
             try:
-                rows = database.query(k2_state.version_initialized_sql(params["db_platform"], state["database"], profile,
-                                                                       args["target_version"]))
+                rows = database.query(k2_state.version_initialized_sql(params["db_platform"], state["database"], profile))
             except k2db.DatabaseError:
                 rows = []
             finally:
                 database.close()
-            done[state["code"]] = k2_state.version_initialized(rows, state.get("missing_initializations") or [])
+            done[state["code"]] = k2_state.version_initialized(rows, state.get("missing_initializations") or [], args["target_version"], profile)
         return done

@@ -180,9 +180,14 @@ def gate_backup(manifest: Mapping[str, Any], database: str, run_id: str) -> Opti
 
 def restore_choice(manifest: Mapping[str, Any], databases: Optional[Sequence[str]] = None,
                    run_id: Optional[str] = None) -> List[Mapping[str, Any]]:
-    """The newest verified entry per database (of ``run_id`` when given), in manifest order of first appearance."""
+    """The newest verified entry per database (of ``run_id`` when given), in manifest order of first appearance.
+
+    Without ``databases``: every database with a verified backup (in ``run_id`` when given).
+    """
     names: List[str] = []
     for entry in database_entries(manifest["entries"]):
+        if not entry.get("verified") or (run_id and entry.get("run_id") != run_id):
+            continue
         if entry.get("database") not in names:
             names.append(entry["database"])
     wanted = names if databases is None else list(databases)
@@ -487,6 +492,8 @@ LAB_CONNECTED_SQL = ("SELECT COUNT(*) AS sessions FROM pg_catalog.pg_stat_activi
                      "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
 
 
+#: Seconds between attempts when a database is still "being accessed by other users" (a closed connection's backend exiting).
+BUSY_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
 #: The lab's maintenance database: where databases are created, renamed and dropped.
 LAB_MAINTENANCE_DATABASE = "postgres"
 #: Encoding, collation and owner of a database, to create its replacement alike.

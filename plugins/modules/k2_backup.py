@@ -259,6 +259,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -448,13 +449,30 @@ class LabEngine(Engine):
     def _maintenance(self):
         return self.connect(core.LAB_MAINTENANCE_DATABASE)
 
-    def _drop_quietly(self, database):
-        try:
+    def _on_maintenance(self, statements, transaction=False):
+        """Run ``statements`` on the maintenance database. A backend of a connection this module has just closed may
+        still be exiting (PostgreSQL ends it asynchronously): "being accessed by other users" is retried a few times."""
+        for pause in core.BUSY_RETRY_PAUSES + (None,):
             conn = self._maintenance()
             try:
-                conn.execute(core.lab_drop_sql(database))
+                if transaction:
+                    with conn.transaction():
+                        for statement in statements:
+                            conn.execute(statement)
+                else:
+                    for statement in statements:
+                        conn.execute(statement)
+                return
+            except k2db.DatabaseError as exc:
+                if pause is None or "being accessed by other users" not in str(exc):
+                    raise
             finally:
                 conn.close()
+            time.sleep(pause)
+
+    def _drop_quietly(self, database):
+        try:
+            self._on_maintenance([core.lab_drop_sql(database)])
         except k2db.DatabaseError as exc:
             self.notes.append("the scratch database %s could not be dropped (%s); drop it by hand" % (database, exc))
 
@@ -539,13 +557,7 @@ class LabEngine(Engine):
                 if problems:
                     raise core.BackupError("the restored copy of %s differs from the backup's fingerprint: %s"
                                            % (database, "; ".join(problems[:5])))
-            conn = self._maintenance()
-            try:
-                with conn.transaction():
-                    for statement in core.lab_swap_sql(database, fresh, old if properties else None):
-                        conn.execute(statement)
-            finally:
-                conn.close()
+            self._on_maintenance(core.lab_swap_sql(database, fresh, old if properties else None), transaction=True)
         except (core.BackupError, k2db.DatabaseError):
             self._drop_quietly(fresh)
             raise

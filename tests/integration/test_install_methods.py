@@ -49,7 +49,7 @@ def lab():
     inventory = k2lab.up(lab_dir, fleet_path)["inventory"]
     cluster = k2cluster.load(lab_dir)
     # The data of cnv's FIRMA2 already holds what the one-time conversion creates: a real server error at its batch 3.
-    k2cluster.psql(cluster, 'CREATE TABLE "K2LAB_V509_D" ("CIS" integer)', database="cnv_FIRMA2")
+    k2cluster.psql(cluster, 'SET ROLE "%s"; CREATE TABLE "K2LAB_V509_D" ("CIS" integer)' % cluster.login, database="cnv_FIRMA2")
     with open(inventory, encoding="utf-8") as handle:
         hosts = json.load(handle)["all"]["children"]["k2_sites"]["hosts"]
     yield {"dir": lab_dir, "inventory": inventory, "cluster": cluster, "hosts": hosts,
@@ -185,7 +185,7 @@ def test_a_failing_installer_keeps_the_site_closed_and_the_rerun_finishes(lab, r
 
 def test_a_conversion_error_names_file_batch_message_and_the_restore(lab, runs):
     failed = result(runs["first"], "cnv")
-    assert failed["status"] == "failed" and failed["failed_step"] == "install"
+    assert failed["status"] == "failed" and failed["failed_step"] == "install", failed["msg"]
     assert "cnv_FIRMA2 K2_D509Lab.sql batch 3" in failed["msg"] and 'relation "K2LAB_V509_D" already exists' in failed["msg"]
     assert "restore the databases AND the K2 folder" in failed["msg"]
     assert failed["restore_command"], "one-time conversions ran inside the install: the restore command is given"

@@ -133,10 +133,9 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
         rows.append("INSERT INTO %s (%s, %s, %s) VALUES ('Prepocet skladu', 1, %s), ('Konverze dokladu', 1, now()), ('Volitelna', 0, NULL)"
                     % (q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]), done))
         # The installed version was initialized when it was installed (FACTS.md "Verze inicializována").
-        parsed = k2_version.parse(spec.db_version or spec.version)
         rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, 1, now())" % (
             q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]),
-            lit(vi["version_function"].format(version=k2_version.K2Version(parsed.generation, parsed.release).name()))))
+            lit(vi["version_function"].format(version=k2_version.parse(spec.db_version or spec.version).name()))))
         return rows
     f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
     for number, mandant in enumerate(mandant_codes(spec), start=1):

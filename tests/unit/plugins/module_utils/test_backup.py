@@ -80,6 +80,7 @@ def test_restore_choice_newest_verified_per_database():
     assert backup.restore_choice(data, ["K2_FIRMA"], run_id="r1") == [old]
     with pytest.raises(backup.BackupError, match="no verified backup of K2_CONF in run r2"):
         backup.restore_choice(data, ["K2_CONF"], run_id="r2")
+    assert backup.restore_choice(data, run_id="r2") == [new], "a run's set is the databases that run backed up"
 
 
 def test_select_databases_every_converted_database_unless_named_or_excluded():
