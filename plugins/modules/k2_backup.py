@@ -395,20 +395,9 @@ class LabEngine(Engine):
         return done.stdout
 
     def dump(self, argv, path, what):
-        """Run pg_dump, writing its output to ``path`` and hashing it on the way: (SHA-256, bytes) of what pg_dump wrote."""
-        digest, size = hashlib.sha256(), 0
-        with open(path, "xb") as out, tempfile.TemporaryFile() as errors:
-            with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=core.lab_env(self.params, os.environ)) as dump:
-                for block in iter(lambda: dump.stdout.read(1 << 20), b""):
-                    digest.update(block)
-                    size += len(block)
-                    out.write(block)
-            if dump.returncode != 0:
-                errors.seek(0)
-                secret = self.params.get("login_password") or "\x00"
-                detail = errors.read().decode("utf-8", "replace").strip().replace(secret, "********")[-600:]
-                raise core.BackupError("%s failed (exit %d): %s" % (what, dump.returncode, detail))
-        return digest.hexdigest(), size
+        """Run pg_dump into ``path`` and hash the file at once: (SHA-256, bytes) of what pg_dump wrote."""
+        self.run(argv, what)
+        return sha256_file(path), os.path.getsize(path)
 
     def path(self, target_dir, name):
         return os.path.join(target_dir, name)
@@ -491,8 +480,8 @@ class LabEngine(Engine):
             try:
                 snapshot = conn.begin_snapshot()
                 source = self.fingerprint(conn)
-                entry["checksum"], entry["size"] = self.dump(core.lab_dump_argv(self.tool("pg_dump"), self.params, database, snapshot=snapshot),
-                                                             path, "pg_dump of %s" % database)
+                entry["checksum"], entry["size"] = self.dump(
+                    core.lab_dump_argv(self.tool("pg_dump"), self.params, database, path, snapshot), path, "pg_dump of %s" % database)
                 conn.end_snapshot()
             finally:
                 conn.close()
