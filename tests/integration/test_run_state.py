@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 import ansible_runner
 import pytest
 
-from conftest import REPO, PlaybookRun, run_playbook, runner_kwargs
+from conftest import REPO, PlaybookRun, runner_kwargs
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import release as k2release
