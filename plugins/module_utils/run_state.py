@@ -502,8 +502,8 @@ def holder_text(holder: Mapping[str, Any]) -> str:
     """``run X (controller host, user, AWX job N) since T, lease until U``."""
     parts = (("controller", holder.get("controller_host")), ("user", holder.get("controller_user")), ("AWX job", holder.get("awx_job_id")))
     who = ", ".join("%s %s" % (label, value) for label, value in parts if value)
-    return "run %s (%s) since %s, lease until %s" % (holder.get("run_id"), who or "controller unknown",
-                                                      _time_text(holder.get("since")), _time_text(holder.get("lease_until")))
+    since, until = _time_text(holder.get("since")), _time_text(holder.get("lease_until"))
+    return "run %s (%s) since %s, lease until %s" % (holder.get("run_id"), who or "controller unknown", since, until)
 
 
 def _time_text(value: Any) -> str:
