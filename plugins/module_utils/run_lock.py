@@ -281,4 +281,3 @@ LEASE_OPTION = dict(type="dict", options=dict(
     seconds=dict(type="int", default=DEFAULT_LEASE_SECONDS),
     site_key=dict(type="str", no_log=False),
 ))
-
