@@ -47,22 +47,16 @@ options:
     default: true
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.comarch_group
 attributes:
   check_mode:
     support: full
-    description: Reads only, in check mode and out of it.
+    details: Reads only, in check mode and out of it.
   diff_mode:
     support: none
-    description: Changes nothing, so there is nothing to diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs where the database driver is (the controller or the execution environment).
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.comarch
-    description: Use C(group/erpops.upgrade.comarch) in C(module_defaults) to set the connection options once.
+    details: Changes nothing, so there is nothing to diff.
 notes:
   - Comarch ERP runs on MS SQL Server; O(db_platform=oracle) is refused.
 seealso:
