@@ -146,7 +146,7 @@ def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
     assert len(polls) >= 2, run.stdout
     assert "waiting for" in polls[0] and polls[0].endswith("elapsed of 20s")
     assert "stage reached: domain_open (5 of 5); all stages passed" in polls[-1]
-    backup = run.results("Back up every database the conversion touches (CM-03, FACTS message 20089)")["upd_ok"]
+    backup = run.results("Back up every database the conversion touches (CM-03, it cannot be undone)")["upd_ok"]
     assert backup["changed"] is True and [b["database"] for b in backup["backups"]] == ["comarch_upd_ok_FIRMA"]
     assert all(b["verified"] for b in backup["backups"])
     assert _sql(comarch_lab, "comarch_upd_ok_FIRMA", 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3') == "2025.5000"
@@ -196,7 +196,7 @@ def test_failed_conversion_is_restored_and_the_operator_chooses_the_database_tha
     databases = ["comarch_conv_fail_FIRMA", "comarch_conv_fail_KOPIA"]
     update = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="conv_fail")
     assert update.failed_hosts() == ["conv_fail"]
-    backup = update.results("Back up every database the conversion touches (CM-03, FACTS message 20089)")["conv_fail"]
+    backup = update.results("Back up every database the conversion touches (CM-03, it cannot be undone)")["conv_fail"]
     assert [b["database"] for b in backup["backups"]] == databases and all(b["verified"] for b in backup["backups"])
     installer = update.results("Update Comarch ERP with the installer command (CM-01, CM-03)")["conv_fail"]
     assert installer["failed"] is True and "conversion of database comarch_conv_fail_KOPIA failed" in installer["stderr"]
