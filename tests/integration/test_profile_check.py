@@ -113,7 +113,9 @@ def test_standard_sites_fit_and_nothing_changes(lab):
 
 
 def _reinstall(lab, archive, extravars=None):
+    # A copied K2 (the collection converts), as test_reinstall runs it.
     variables = {"k2_target_version": TARGET, "k2_exempt_user": "ADMIN", "k2_release_archive": archive, "k2_session_login": "k2",
+                 "k2_install_method": "copy",
                  "k2_reinstall_state_dir": os.path.join(lab["dir"], "state"), "fleet_report_dir": os.path.join(lab["dir"], "reports"),
                  "k2_reinstall_restore_inventory": lab["k2"]}
     variables.update(extravars or {})
