@@ -6,11 +6,11 @@ executable: takeover) and ``far`` (luna.05: ori.09 is not reachable in one reins
 The runs follow each other as an ops team would run them:
 
 1. ``--check``: nothing changes (catalog snapshots and file hashes);
-2. the release archive is missing: ``far`` is no-go and untouched, the others stop at the
-   install step with the maintenance window still on;
+2. the release archive is missing: every site is no-go in the preflight, before the ban,
+   and untouched (``far`` also for its unreachable target);
 3. the archive is there, but K2 of ``torso`` fails after its one-time conversions: ``gen``
-   resumes at the install and ends consistent on ori.09, ``torso`` names the backup
-   manifest and the exact restore command;
+   runs every step and ends consistent on ori.09, ``torso`` names the backup manifest and
+   the exact restore command;
 4. K2 fixed: ``torso`` resumes at the extensions update, ``gen`` changes nothing.
 """
 
@@ -172,21 +172,21 @@ def runs(fleet):
     try:
         observed["idle_pid"] = client.pid
         observed["missing"] = reinstall(fleet, os.path.join(fleet["dir"], "releases", "no-such-release.zip"))
-        observed["after_missing"] = {site: site_state(fleet, site) for site in ("far",)}
-        observed["ban_after_missing"] = sql(fleet, 'SELECT "ZakazPrihlaseni" FROM "REINSTALACE"', "gen_CONF")
+        observed["after_missing"] = {site: site_state(fleet, site) for site in ("gen", "torso", "far")}
         observed["idle_after_missing"] = sql(fleet, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % client.pid, "postgres")
+
+        knobs_path = os.path.join(fleet["hosts"]["torso"]["k2_folder"], "Conf", "Special", "k2lab.json")
+        with open(knobs_path, encoding="utf-8") as handle:
+            knobs = json.load(handle)
+        with open(knobs_path, "w", encoding="utf-8") as handle:
+            json.dump(dict(knobs, fail="licence server not reachable"), handle)
+        observed["broken_k2"] = reinstall(fleet, fleet["release"])
+        observed["idle_after_broken"] = sql(fleet, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % client.pid, "postgres")
         with open(os.path.join(fleet["dir"], "state", "k2_reinstall", "gen.json"), encoding="utf-8") as handle:
-            observed["state_after_missing"] = json.load(handle)
+            observed["state_after_broken"] = json.load(handle)
     finally:
         client.close()
-
-    knobs_path = os.path.join(fleet["hosts"]["torso"]["k2_folder"], "Conf", "Special", "k2lab.json")
-    with open(knobs_path, encoding="utf-8") as handle:
-        knobs = json.load(handle)
-    with open(knobs_path, "w", encoding="utf-8") as handle:
-        json.dump(dict(knobs, fail="licence server not reachable"), handle)
-    observed["broken_k2"] = reinstall(fleet, fleet["release"])
-    observed["missing_kill"] = observed["missing"].results("Log users off")
+    observed["broken_kill"] = observed["broken_k2"].results("Log users off")
     observed["gen_after"] = site_state(fleet, "gen")
     with open(knobs_path, "w", encoding="utf-8") as handle:
         json.dump(knobs, handle)
@@ -235,27 +235,32 @@ def test_preparation_initialization_and_disk_gates(fleet):
     assert result["disk"][0]["need"] == 3 * 10 ** 15 and result["disk"][0]["free"] < 10 ** 15
 
 
-def test_missing_archive_stops_at_the_install_with_the_window_on(fleet, runs):
+def test_missing_archive_is_no_go_before_the_ban_and_untouched(fleet, runs):
     missing = runs["missing"]
-    assert missing.failed_hosts() == ["gen", "torso"]
-    result = reinstall_result(missing, "gen")
-    assert result["step"] == "Unpack the release into the K2 folder"
-    assert result["restore_command"] is None
-    assert "continues at this step" in result["next"]
-    assert runs["ban_after_missing"] == "1"
-    # the idle session of the K2 login was ended when the window opened (K2-04)
-    assert runs["idle_after_missing"] == "0", runs["missing_kill"]
-    state = runs["state_after_missing"]
-    # the state file holds when each step finished: in the seed's order
-    assert sorted(state["steps"], key=state["steps"].get) == ["maintenance_on", "backup", "gates", "structure", "backup_after_check", "disk"]
-    assert state["repaired"] >= 1
+    assert missing.failed_hosts() == []
+    for site in ("gen", "torso"):
+        result = reinstall_result(missing, site)
+        assert result["status"] == "no-go"
+        assert "no-such-release.zip does not exist on the controller" in result["msg"]
+        assert runs["after_missing"][site] == runs["before"][site]
+    assert missing.results("Set the login ban") == {}
+    # the idle session of the K2 login was left alone: the window never opened
+    assert runs["idle_after_missing"] == "1"
 
 
-def test_resumed_generation_upgrade_ends_consistent_on_the_new_version(fleet, runs):
+def test_generation_upgrade_ends_consistent_on_the_new_version(fleet, runs):
     broken = runs["broken_k2"]
     gen = reinstall_result(broken, "gen")
     assert gen["status"] == "done", gen
-    assert gen["steps_run"] == ["install", "conversions_started", "conversions", "extensions", "post_checks", "maintenance_off"]
+    steps = ["maintenance_on", "backup", "gates", "structure", "backup_after_check", "disk", "install", "conversions_started",
+             "conversions", "extensions", "post_checks", "maintenance_off"]
+    assert gen["steps_run"] == steps
+    # the idle session of the K2 login was ended when the window opened (K2-04)
+    assert runs["idle_after_broken"] == "0", runs["broken_kill"]
+    state = runs["state_after_broken"]
+    # the state file holds when each step finished: in the seed's order
+    assert sorted(state["steps"], key=state["steps"].get) == steps
+    assert state["repaired"] >= 1
     info = k2_info(fleet, "gen").results("Read the site")["gen"]["k2"]
     assert info["version"] == TARGET and info["kind"] == "runnable"
     assert info["databases_match_version"]
