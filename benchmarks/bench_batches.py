@@ -26,7 +26,7 @@ import tracemalloc
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.batches import open_script, split_batches  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import open_script, split_batches  # noqa: E402
 
 MB = 1024 * 1024
 TARGET_MB_S = 50.0

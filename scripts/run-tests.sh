@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole gate: sanity, lint, unit tests, lab integration tests, molecule.
+# The whole gate: sanity, lint, unit tests, lab integration tests, the built collection, molecule.
 # Every stage runs; the script fails at the end if any stage failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -20,6 +20,7 @@ stage sanity make --no-print-directory sanity
 stage lint make --no-print-directory lint
 stage units make --no-print-directory units
 stage integration make --no-print-directory integration
+stage packaging make --no-print-directory packaging
 stage molecule make --no-print-directory molecule
 if ((${#failed[@]})); then
   echo "make test: FAILED stages: ${failed[*]}"

@@ -22,15 +22,16 @@ from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as backup_core
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import convert as convert_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version
-from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, select_conversions
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version, run_lock
+from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, select_conversions, within_versions
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 
 ARGUMENT_SPEC = dict(
@@ -46,9 +47,14 @@ ARGUMENT_SPEC = dict(
     strict=dict(type="bool", default=False),
     continue_on_error=dict(type="bool", default=False),
     parallel=dict(type="int", default=8),
+    installer_baseline=dict(type="bool", default=False),
     k2_profile=dict(type="dict", default={}),
+    lease=run_lock.LEASE_OPTION,
     **DB_ARGUMENT_SPEC
 )
+
+
+display = Display()
 
 
 class ActionModule(ActionBase):
@@ -92,6 +98,8 @@ class ActionModule(ActionBase):
         if names is None:
             raise AnsibleError("the conversion folder %s does not exist on the K2 host" % konverze)
         selection = select_conversions(names, platform, kind, profile["scripts"]["konverze_platforms"])
+        if args["current_version"] and args["target_version"]:
+            selection = within_versions(selection, args["current_version"], args["target_version"], profile["scripts"]["konverze_token"])
         for item in selection.plan:
             with open(os.path.join(local_dir, item.name), "wb") as handle:
                 handle.write(k2host.fetch_bytes(self, k2host.join(self, konverze, item.name)))
@@ -115,7 +123,7 @@ class ActionModule(ActionBase):
         targets = convert_core.targets(args["conf_database"], mandants, args["databases"])
         settings = {"run_id": args["run_id"], "strict": args["strict"], "continue_on_error": args["continue_on_error"],
                     "force_without_backup": args["force_without_backup"], "journal_table": profile["journal"]["table"],
-                    "k2_version": args["target_version"]}
+                    "k2_version": args["target_version"], "konverze_token": profile["scripts"]["konverze_token"]}
         manifest = self._manifest(args["manifest"])
 
         def open_file(name):
@@ -126,15 +134,51 @@ class ActionModule(ActionBase):
             for target in targets:
                 files = selection.for_db(DB_CONF if target["code"] == "CONF" else DB_COMPANY)
                 database = k2db.connect(params, target["database"])
-                runs.append(convert_core.DatabaseRun(database, platform, target, files, open_file, settings, manifest))
+                target["version"] = self._db_version(database, platform, target["database"], profile)
+                run = convert_core.DatabaseRun(database, platform, target, files, open_file, settings, manifest)
+                run.progress = self._progress
+                runs.append(run)
+            if args["installer_baseline"]:
+                refusals = self._baseline(runs, args["target_version"])
+                return self._report(args, konverze, kind, selection, runs, refusals)
             # Every database is planned and gated before anything runs: a refusal anywhere changes nothing anywhere.
             refusals = [reason for reason in (run.preflight() for run in runs) if reason]
             if not refusals and not self._task.check_mode:
-                self._execute(runs, args["parallel"])
+                keeper = run_lock.keeper_for(args["lease"], params, args["conf_database"], k2db.connect)
+                if keeper is None:
+                    self._execute(runs, args["parallel"])
+                else:
+                    with keeper:
+                        self._execute(runs, args["parallel"])
         finally:
             for run in runs:
                 run.db.close()
         return self._report(args, konverze, kind, selection, runs, refusals)
+
+    @staticmethod
+    def _db_version(database, platform, name, profile):
+        """The version the database was last converted to (profile ``db_version``); None when it cannot be read."""
+        try:
+            rows = database.query(k2_mandants.version_sql(platform, name, profile))
+        except k2db.DatabaseError:
+            return None
+        return str(list(rows[0].values())[0]).strip() if rows and list(rows[0].values())[0] is not None else None
+
+    def _progress(self, text):
+        display.display("%s | %s" % (self._task.get_name(), text))
+
+    def _baseline(self, runs, target_version):
+        """Record what the installer ran: every planned file of each database it brought to the target version."""
+        if not target_version:
+            raise ValueError("installer_baseline needs target_version (the version the installer installed)")
+        for run in runs:
+            if run.target.get("version") and k2_version.same_version(run.target["version"], target_version):
+                run.baseline(bool(self._task.check_mode))
+            else:
+                run.plan()
+                for result in run.results:
+                    result.status = "not recorded: database at %s" % (run.target.get("version") or "an unknown version")
+        return []
 
     @staticmethod
     def _execute(runs, parallel):
@@ -172,7 +216,7 @@ class ActionModule(ActionBase):
         lines = [line for run in runs for line in run.log]
         result = {
             "changed": any(run.changed for run in runs) or (bool(self._task.check_mode) and not refusals and any(
-                result.status == "would run" for run in runs for result in run.results)),
+                result.status in ("would run", "would record") for run in runs for result in run.results)),
             "upgrade_kind": kind,
             "run_id": args["run_id"],
             "folder": konverze,

@@ -23,6 +23,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site, k2_
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.progress import Progress
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -39,6 +40,7 @@ ARGUMENT_SPEC = dict(
     definitions_path=dict(type="list", elements="str", default=[]),
     definition_format_attribute=dict(type="str", default="format"),
     k2_profile=dict(type="dict", default={}),
+    progress_after=dict(type="float", default=1.0),
     **DB_ARGUMENT_SPEC
 )
 
@@ -53,6 +55,7 @@ class ActionModule(ActionBase):
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         del validation
         result["changed"] = False
+        self._progress = Progress((task_vars or {}).get("inventory_hostname", "?"), "extensions update", threshold=args["progress_after"])
         try:
             self._check_numbers(args)
             result.update(self._update(args, merge_profile(args["k2_profile"])))
@@ -172,6 +175,12 @@ class ActionModule(ActionBase):
             conf.close()
 
     def _attempt(self, family, number, exe_path, folder, arguments, args):
+        with self._progress.step("K2 start %d (%s)" % (number, " ".join([exe_path] + list(arguments)))) as step:
+            attempt = self._run_attempt(family, number, exe_path, folder, arguments, args)
+            step.detail = "%s, exit code %s" % (attempt.outcome, attempt.exit_code)
+            return attempt
+
+    def _run_attempt(self, family, number, exe_path, folder, arguments, args):
         started = time.monotonic()
         if family == "powershell":
             command = core.powershell_command(exe_path, folder, arguments, args["timeout"], args["settle_seconds"], args["grace_seconds"])

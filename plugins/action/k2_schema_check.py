@@ -20,13 +20,15 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_site, repair, schema_check
-from ansible_collections.erpops.upgrade.plugins.module_utils.batches import open_script
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_site, schema_check
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import ddl_script_name, merge_profile
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import dumps_snapshot, loads_snapshot
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import repair
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import NotTextScript, open_script
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import dumps_snapshot, loads_snapshot
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.progress import Progress
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str"),
@@ -46,6 +48,7 @@ ARGUMENT_SPEC = dict(
     repair_kinds=dict(type="list", elements="str", choices=list(repair.SELECTABLE), default=[]),
     k2_version=dict(type="str"),
     k2_profile=dict(type="dict", default={}),
+    progress_after=dict(type="float", default=1.0),
     **DB_ARGUMENT_SPEC
 )
 MUTUALLY_EXCLUSIVE = [("snapshot", "apply"), ("snapshot", "save_snapshots_to"), ("snapshot", "databases")]
@@ -57,7 +60,9 @@ DATABASE_ERRORS = (k2db.DatabaseError, ValueError, OSError)
 def decode_script(data: bytes, name: str) -> str:
     """A script's text in its detected encoding (BOM, else UTF-8, else the Windows code page)."""
     try:
-        return open_script(io.BytesIO(data)).read()
+        return open_script(io.BytesIO(data), name).read()
+    except NotTextScript:
+        raise
     except (UnicodeError, ValueError) as exc:
         raise ValueError("cannot read %s: %s" % (name, exc))
 
@@ -121,7 +126,8 @@ class ActionModule(ActionBase):
                 raise ValueError("parallel must be at least 1, got %d" % args["parallel"])
             if args["apply"] and not args["repair_kinds"]:
                 raise ValueError("apply: true runs only the repair kinds selected in repair_kinds; select at least one")
-            result.update(Run(self, args, merge_profile(args["k2_profile"])).check())
+            progress = Progress((task_vars or {}).get("inventory_hostname", "?"), "structure check", threshold=args["progress_after"])
+            result.update(Run(self, args, merge_profile(args["k2_profile"]), progress).check())
         except (ValueError, AnsibleError, k2db.DatabaseError, OSError) as exc:
             result.update(failed=True, msg=str(exc))
         return result
@@ -130,10 +136,11 @@ class ActionModule(ActionBase):
 class Run(object):
     """One check of one site: the scripts are read once, the databases ``parallel`` at a time."""
 
-    def __init__(self, action, args, profile):
+    def __init__(self, action, args, profile, progress=None):
         self.action = action
         self.args = args
         self.profile = profile
+        self.progress = progress or Progress("localhost", "structure check", threshold=args.get("progress_after", 1.0))
         self.scripts = ScriptSource(action, args["path"], args["scripts_dir"], profile)
         self.expected = {}  # (kind, platform) -> (script name, DdlResult or None, error or None)
         self.konverze = None
@@ -236,6 +243,12 @@ class Run(object):
             return [future.result() for future in futures]
 
     def check_one(self, target):
+        with self.progress.step("database %s" % target.database) as step:
+            check = self._check_one(target)
+            step.detail = ("error: %s" % check.error) if check.error else "%d finding(s)" % len(check.findings)
+            return check
+
+    def _check_one(self, target):
         script, expected, error = self.ddl(target.kind)
         if error:
             return schema_check.DatabaseCheck(target, script=script, error=error)
@@ -295,6 +308,12 @@ class Run(object):
         return applied, []
 
     def apply_one(self, target, steps):
+        with self.progress.step("repairs of %s (%d)" % (target.database, len(steps))) as step:
+            ran, error = self._apply_one(target, steps)
+            step.detail = "%d of %d run%s" % (len(ran), len(steps), "; " + error if error else "")
+            return ran, error
+
+    def _apply_one(self, target, steps):
         """Run ``steps`` in order, each in its own transaction where the engine allows; stop at the first failure."""
         ran = []
         database = None

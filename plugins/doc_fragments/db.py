@@ -9,6 +9,13 @@ from __future__ import annotations
 class ModuleDocFragment:
 
     DOCUMENTATION = r"""
+notes:
+  - The roles of this collection set every connection option from an inventory variable of the same name with the prefix
+    C(k2_db_) (C(k2_db_platform), C(k2_db_host), C(k2_db_port), C(k2_db_user), C(k2_db_password), C(k2_db_odbc_driver),
+    C(k2_db_tls), C(k2_db_tls_trust_server_certificate), C(k2_db_connect_timeout), C(k2_db_oracle_service_name),
+    C(k2_db_oracle_thick_mode), C(k2_db_oracle_client_dir)), through C(module_defaults) of the action group
+    C(erpops.upgrade.k2_connection). A variable that is not set leaves the option to a play's C(module_defaults)
+    for C(group/erpops.upgrade.k2), then to the environment variable named below, then to the default.
 options:
   db_platform:
     description:
@@ -54,17 +61,20 @@ options:
       - On mssql this is C(Encrypt=yes) (ODBC Driver 18) or C(Encryption=require) (FreeTDS).
       - On oracle this connects with TCPS, so the listener must offer it; set V(false) for a plain TCP listener.
       - On lab this sets C(SSLmode); it is ignored for a unix socket.
+      - If not set, the value of the E(K2_DB_TLS) environment variable is used.
     type: bool
     default: true
   tls_trust_server_certificate:
     description:
       - Accept the server certificate without validating it (C(TrustServerCertificate=yes) on mssql, C(SSLmode=require) on lab).
       - On oracle this only turns off the match of the certificate name against the host.
+      - If not set, the value of the E(K2_DB_TLS_TRUST_SERVER_CERTIFICATE) environment variable is used.
     type: bool
     default: false
   connect_timeout:
     description:
       - Seconds to wait for the server to answer a login.
+      - If not set, the value of the E(K2_DB_CONNECT_TIMEOUT) environment variable is used.
     type: int
     default: 15
   oracle_service_name:

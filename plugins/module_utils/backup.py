@@ -92,6 +92,11 @@ def new_entry(database: str, code: str, platform: str, file: str, position: str,
             "k2_version": k2_version, "position": position, "run_id": run_id, "verified": False, "message": None}
 
 
+def database_entries(entries: Iterable[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """The entries of database backups; entries of ``kind: folder`` (the K2 folder, ``folder_backup``) are not."""
+    return [e for e in entries if e.get("kind", "database") == "database"]
+
+
 def _rank(position: str) -> int:
     return POSITIONS.index(position) if position in POSITIONS else -1
 
@@ -113,7 +118,7 @@ def reusable(entry: Mapping[str, Any], database: str, position: str, max_age: Op
 
 def latest(entries: Iterable[Mapping[str, Any]], database: str, predicate=None) -> Optional[Mapping[str, Any]]:
     """The newest verified entry of ``database`` that satisfies ``predicate`` (if given)."""
-    found = [e for e in entries if e.get("verified") and e.get("database") == database and (predicate is None or predicate(e))]
+    found = [e for e in database_entries(entries) if e.get("verified") and e.get("database") == database and (predicate is None or predicate(e))]
     return max(found, key=lambda e: parse_time(e["taken_at"])) if found else None
 
 
@@ -131,7 +136,7 @@ def restore_choice(manifest: Mapping[str, Any], databases: Optional[Sequence[str
                    run_id: Optional[str] = None) -> List[Mapping[str, Any]]:
     """The newest verified entry per database (of ``run_id`` when given), in manifest order of first appearance."""
     names: List[str] = []
-    for entry in manifest["entries"]:
+    for entry in database_entries(manifest["entries"]):
         if entry.get("database") not in names:
             names.append(entry["database"])
     wanted = names if databases is None else list(databases)

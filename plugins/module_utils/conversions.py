@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
+
 UPGRADE_KINDS = ("build", "release", "generation")
 PLATFORMS = ("mssql", "oracle", "lab")
 DEFAULT_PLATFORM_TOKENS: Mapping[str, str] = {"mssql": "", "oracle": "Ora", "lab": "Lab"}
@@ -116,3 +118,50 @@ def select_conversions(names: Iterable[str], platform: str, upgrade_kind: str,
             plan.append(item)
     plan.sort(key=_order)
     return Selection(tuple(plan), tuple(not_selected), tuple(unknown))
+
+
+def version_token(version, token_format: str) -> Optional[int]:
+    """The conversion file token of a K2 version (profile ``scripts.konverze_token``), None when the format is empty."""
+    if not token_format:
+        return None
+    parsed = k2_version.parse(version)
+    return int(token_format.format(generation=parsed.generation, release=parsed.release))
+
+
+def within_versions(selection: Selection, current, target, token_format: str) -> Selection:
+    """Keep the files for versions after ``current`` up to ``target`` (and the target's own files, a same-release reinstall).
+
+    The folder keeps the conversion files of the version it had before (a release copied over it, a takeover): those
+    files are for a version the databases already have and are not selected.
+    """
+    low, high = version_token(current, token_format), version_token(target, token_format)
+    if low is None:
+        return selection
+    plan, not_selected = [], list(selection.not_selected)
+    for item in selection.plan:
+        number = int(item.version)
+        if low < number <= high or number == high:
+            plan.append(item)
+        else:
+            span = "%s .. %s" % (k2_version.parse(current).name(), k2_version.parse(target).name())
+            not_selected.append((item.name, "for version %s, outside %s" % (item.version, span)))
+    return Selection(tuple(plan), tuple(not_selected), selection.unknown)
+
+
+def one_time_guard(item: ConversionFile, database_version: Optional[str], token_format: str) -> Optional[str]:
+    """Why a one-time file must not run on a database already at ``database_version``; None when it may (or nobody knows).
+
+    Independent of the journal: the K2 installer runs the same files without writing it.
+    """
+    if not item.one_time or not database_version or not token_format:
+        return None
+    try:
+        have = version_token(database_version, token_format)
+    except (k2_version.VersionError, ValueError):
+        return None
+    if have is not None and have >= int(item.version):
+        return ("%s is a one-time conversion to version %s, and the database is already at %s (token %d): it ran before "
+                "(the installer, or another run), whatever the journal says. A one-time conversion never runs twice; restore "
+                "the database from the backup taken before the conversions (K2-16) if it must run again."
+                % (item.name, item.version, database_version, have))
+    return None

@@ -37,10 +37,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, IO, List, Mapping, Optional, Sequence
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as backup_core
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import journal
-from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_CONF, ConversionFile
+from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_CONF, ConversionFile, one_time_guard
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as batch_core
 
 #: Roles whose databases need a backup before a one-time conversion: CONF and production mandants.
 #: DEMO and INIT are recreated, never restored (K2-05, K2-08); test copies are copies of a backed-up original.
@@ -111,6 +111,7 @@ class FileResult:
         self.error: Optional[Dict[str, Any]] = None
         self.backup: Optional[str] = None
         self.forced = False
+        self.batch_sums: List[tuple] = []
 
     def as_dict(self) -> Dict[str, Any]:
         return {"file": self.item.name, "one_time": self.item.one_time, "action": self.decision.action, "batches": self.batches,
@@ -139,6 +140,8 @@ class DatabaseRun:
         self.warnings: List[str] = []
         self.stopped: Optional[str] = None
         self.changed = False
+        #: called with one line of progress after each file (the action plugin shows it while the run goes on)
+        self.progress: Callable[[str], None] = lambda text: None
 
     # -- planning -----------------------------------------------------------
     def _rows(self, name: str) -> List[journal.JournalRow]:
@@ -160,8 +163,46 @@ class DatabaseRun:
             rows = self._rows(item.name) if exists else []
             decision = journal.decide(item.name, [(b.index, b.checksum) for b in summary.batches], summary.checksum, item.one_time,
                                       rows, strict=bool(self.settings.get("strict")), run_id=self.settings["run_id"])
-            self.results.append(FileResult(item, len(summary.batches), summary.checksum, decision))
+            result = FileResult(item, len(summary.batches), summary.checksum, decision)
+            result.batch_sums = [(b.index, b.checksum) for b in summary.batches]
+            self.results.append(result)
         return self.results
+
+    def baseline(self, check_mode: bool = False) -> None:
+        """Record every planned batch as applied by the K2 installer of this run, running nothing.
+
+        For a database the installer brought to the target version: its conversions ran there, so ``k2_convert`` must
+        never run them again. Rows carry the run id and say who applied them.
+        """
+        if not self.results:
+            self.plan()
+        note = "applied by the K2 installer (baseline of run %s)" % self.settings["run_id"]
+        for result in self.results:
+            if result.decision.action not in (journal.RUN, journal.RESUME):
+                result.status = "skipped"
+                continue
+            if check_mode:
+                result.status = "would record"
+                continue
+            self._ensure_journal()
+            scope = journal.run_scope(result.item.one_time, self.settings["run_id"])
+            sums = dict(result.batch_sums)
+            with self.db.transaction():
+                for index in result.decision.run:
+                    row = journal.JournalRow(result.item.name, scope, result.checksum, index, sums[index], self.settings["run_id"],
+                                             self.settings.get("k2_version"), result.item.one_time, True, None, note)
+                    self.db.execute(self.sql.delete_failure(), key_params(self.dialect, row))
+                    self.db.execute(self.sql.insert(), entry_params(self.dialect, row))
+            result.applied = list(result.decision.run)
+            result.status = "recorded (installer)"
+            self.changed = True
+
+    def _already_at_version(self, result: FileResult) -> bool:
+        """The second guard: a one-time file for a version the database already has never runs, journal or not."""
+        reason = one_time_guard(result.item, self.target.get("version"), self.settings.get("konverze_token") or "")
+        if reason:
+            result.decision = journal.Decision(journal.REFUSE, message=reason)
+        return bool(reason)
 
     def _gate(self, result: FileResult) -> bool:
         """True when the one-time file may run (a gate backup exists, the role needs none, or forced)."""
@@ -193,6 +234,9 @@ class DatabaseRun:
             elif action == journal.REFUSE:
                 result.status = "refused"
                 self.stopped = "%s: %s" % (self.target["database"], result.decision.message)
+            elif self._already_at_version(result):
+                result.status = "refused"
+                self.stopped = "%s: %s" % (self.target["database"], result.decision.message)
             elif result.item.one_time and not self._gate(result):
                 result.status = GATED
                 self.stopped = ("%s: one-time conversion %s needs a verified backup of the database taken after the structure "
@@ -205,6 +249,9 @@ class DatabaseRun:
 
     def execute(self) -> None:
         """Run the files ``preflight`` let through, stopping as the module doc says."""
+        due = [result for result in self.results if result.status == "would run"]
+        if due:
+            self.progress("%s: %d file(s), %d batch(es) to run" % (self.target["database"], len(due), sum(len(r.decision.run) for r in due)))
         for result in self.results:
             if result.status != "would run":
                 continue
@@ -212,6 +259,9 @@ class DatabaseRun:
                 result.status = PENDING
             else:
                 self._run_file(result)
+                self.progress("%s: %s %s, %d of %d batches%s" % (
+                    self.target["database"], result.item.name, result.status, len(result.applied), len(result.decision.run),
+                    " (error at batch %d)" % result.error["batch"] if result.error else ""))
 
     def _ensure_journal(self) -> None:
         self.db.execute(self.sql.create_table())

@@ -6,7 +6,9 @@
 ``DB_ARGUMENT_SPEC`` goes into each DB module's argument spec (documented by the
 ``erpops.upgrade.db`` doc fragment); ``db_params(module.params)`` picks these
 options out for ``db.connect()``. Environment variables fill in what the task
-leaves out, so an execution environment can carry the connection once.
+leaves out, so an execution environment can carry the connection once. The roles
+fill every option from the inventory variable ``k2_db_<option>`` (``login_host`` from
+``k2_db_host``, ``tls`` from ``k2_db_tls``...), see ``INVENTORY_VARIABLES``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,26 @@ DB_ARGUMENT_SPEC = dict(
     login_user=dict(type="str", fallback=(env_fallback, ["K2_DB_USER"])),
     login_password=dict(type="str", no_log=True, fallback=(env_fallback, ["K2_DB_PASSWORD"])),
     odbc_driver=dict(type="str", fallback=(env_fallback, ["K2_DB_ODBC_DRIVER"])),
-    tls=dict(type="bool", default=True),
-    tls_trust_server_certificate=dict(type="bool", default=False),
-    connect_timeout=dict(type="int", default=15),
+    tls=dict(type="bool", default=True, fallback=(env_fallback, ["K2_DB_TLS"])),
+    tls_trust_server_certificate=dict(type="bool", default=False, fallback=(env_fallback, ["K2_DB_TLS_TRUST_SERVER_CERTIFICATE"])),
+    connect_timeout=dict(type="int", default=15, fallback=(env_fallback, ["K2_DB_CONNECT_TIMEOUT"])),
     oracle_service_name=dict(type="str", fallback=(env_fallback, ["K2_DB_ORACLE_SERVICE"])),
     oracle_thick_mode=dict(type="bool", default=False),
     oracle_client_dir=dict(type="path"),
 )
+
+
+# The inventory variable the roles read for each option (module_defaults of the group erpops.upgrade.k2_connection).
+INVENTORY_VARIABLES = {
+    name: "k2_db_" + name.replace("login_", "").replace("db_", "") for name in DB_ARGUMENT_SPEC
+}
+
+
+def inventory_options(values: dict) -> dict:
+    """The connection options set by ``k2_db_*`` variables in ``values``; unset and empty ones are left out,
+    so that what a play's module_defaults, the environment or the default says stays in force for them."""
+    return {option: values[variable] for option, variable in INVENTORY_VARIABLES.items()
+            if values.get(variable) is not None and values.get(variable) != ""}
 
 
 def db_params(params: dict) -> dict:

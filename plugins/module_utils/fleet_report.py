@@ -132,27 +132,118 @@ def _backup_manifest(steps: Dict[str, Any]) -> Any:
     return None
 
 
+def run_state(steps: Dict[str, Any]) -> Dict[str, Any]:
+    """The site's recorded run state (``<result>.state``: started, finished, status, steps, outage), or {}."""
+    for result in steps.values():
+        if isinstance(result, dict) and isinstance(result.get("state"), dict):
+            return result["state"]
+    return {}
+
+
+_FAILED_RESULTS = ("failed", "error", "aborted")
+
+
+def _state_step_status(result: Any) -> str:
+    text = str(result or "").lower()
+    if text in _FAILED_RESULTS:
+        return FAILED
+    if text in ("", "running", "started"):
+        return "unfinished"
+    return text
+
+
+def _steps(steps: Dict[str, Any], state: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each step with its result, start, end and duration: from the run state, else one entry per reported result."""
+    recorded = state.get("steps")
+    if isinstance(recorded, list) and recorded:
+        out = []
+        for step in recorded:
+            if not isinstance(step, dict):
+                continue
+            out.append({
+                "name": str(step.get("name") or "?"),
+                "status": _state_step_status(step.get("result")),
+                "started": step.get("started"),
+                "ended": step.get("ended"),
+                "duration_seconds": duration_seconds(step.get("started"), step.get("ended")),
+                "window": step.get("window"),
+                "msg": step.get("msg") or None,
+            })
+        return out
+    out = []
+    for name, result in steps.items():
+        out.append({"name": name, "status": _step_status(result)})
+        if isinstance(result, dict) and isinstance(result.get("steps_run"), list):
+            # a role that ran several steps lists them (without their times): show each one
+            out.extend({"name": str(done), "status": OK} for done in result["steps_run"])
+            if result.get("failed") and result.get("step"):
+                out.append({"name": str(result["step"]), "status": FAILED})
+    return out
+
+
+def _outage(state: Dict[str, Any], finished: Any) -> Optional[Dict[str, Any]]:
+    """Ban on -> ban off; while the ban is still on, how long it has been on at the end of the run."""
+    outage = state.get("outage")
+    if not isinstance(outage, dict) or not outage.get("ban_on"):
+        return None
+    ban_on, ban_off = outage.get("ban_on"), outage.get("ban_off")
+    seconds = outage.get("seconds")
+    if seconds is None:
+        seconds = duration_seconds(ban_on, ban_off or finished)
+    return {"ban_on": ban_on, "ban_off": ban_off, "seconds": seconds, "still_on": not ban_off}
+
+
+# A note the preflight wrote before the run that a finished step of the same run makes untrue:
+# (the start of the note, the step names that settle it).
+STALE_NOTES = (
+    ("no verified backup", ("backup", "backup_after_check", "backup_again")),
+    ("no runnable K2 (torso)", ("install",)),
+)
+_DONE = (OK, CHANGED, "done")
+
+
+def current_notes(notes: Iterable[Any], steps: List[Dict[str, Any]]) -> List[str]:
+    """The notes that are still true after the run: a note a finished step has settled is left out."""
+    done = {step["name"] for step in steps if step.get("status") in _DONE}
+    kept = []
+    for note in notes:
+        text = str(note)
+        if any(text.startswith(prefix) and done.intersection(names) for prefix, names in STALE_NOTES):
+            continue
+        kept.append(text)
+    return kept
+
+
 def _failure_text(failure: Any, steps: Dict[str, Any]) -> Optional[str]:
+    # The failed step's own words first: the play-level failure usually repeats them with more around.
+    for name, result in steps.items():
+        if _step_status(result) == FAILED:
+            why = result.get("msg") or "; ".join(str(r) for r in result.get("reasons") or []) or "failed"
+            return "%s: %s" % (result.get("step") or name, why)
     if isinstance(failure, dict):
         task, msg = failure.get("task"), failure.get("msg") or "failed"
         return "%s: %s" % (task, msg) if task else str(msg)
     if failure:
         return str(failure)
-    for name, result in steps.items():
-        if _step_status(result) == FAILED:
-            why = result.get("msg") or "; ".join(str(r) for r in result.get("reasons") or []) or "failed"
-            return "%s: %s" % (name, why)
     return None
 
 
-def _next_action(status: str, site: str, preflight: Dict[str, Any], failure: Optional[str], steps: Dict[str, Any]) -> str:
+def _is_no_go(preflight: Dict[str, Any], steps: Dict[str, Any], state: Dict[str, Any]) -> bool:
+    if str(state.get("status") or "").lower() == NO_GO:
+        return True
+    if any(isinstance(r, dict) and r.get("status") == NO_GO for r in steps.values()):
+        return True
+    return bool(preflight) and not preflight.get("go", True)
+
+
+def _next_action(status: str, site: str, preflight: Dict[str, Any], steps: Dict[str, Any]) -> str:
     for result in steps.values():
         if isinstance(result, dict) and isinstance(result.get("next"), str) and result["next"]:
             return result["next"]
     if status == FAILED:
-        return "Fix the failure (%s), then run again for this site only: --limit %s" % (failure or "see the job output", site)
+        return "Fix the cause, then run again for this site only: --limit %s" % site
     if status == NO_GO:
-        return "Resolve the no-go reasons, then run the precheck again for this site (--limit %s)" % site
+        return "Resolve the reasons, then run the precheck again for this site (--limit %s)" % site
     target = preflight.get("target_version")
     if status == GO and target:
         return "Ready: reinstall to %s (%s upgrade)" % (target, preflight.get("upgrade_kind") or "?")
@@ -161,12 +252,23 @@ def _next_action(status: str, site: str, preflight: Dict[str, Any], failure: Opt
     return "Done; check the site's users can log in"
 
 
+def _mode(steps: Dict[str, Any]) -> Optional[str]:
+    for result in steps.values():
+        if isinstance(result, dict) and result.get("mode"):
+            return str(result["mode"])
+    return None
+
+
 def build_row(site_input: Dict[str, Any], secrets: Sequence[str] = ()) -> Dict[str, Any]:
     """One report row for one site (see the module docstring for the input)."""
     site = str(site_input.get("site") or "?")
     steps = {str(k): v for k, v in (site_input.get("steps") or {}).items() if v is not None}
     preflight = steps.get("preflight") if isinstance(steps.get("preflight"), dict) else {}
+    state = run_state(steps)
     failure = _failure_text(site_input.get("failure"), steps)
+    if failure is None and str(state.get("status") or "").lower() in _FAILED_RESULTS:
+        failed_steps = [s for s in state.get("steps") or [] if isinstance(s, dict) and _state_step_status(s.get("result")) == FAILED]
+        failure = ("%s: %s" % (failed_steps[-1].get("name"), failed_steps[-1].get("msg") or "failed")) if failed_steps else "the run failed"
     if failure is None and not site_input.get("reached_end", True):
         failure = "the site stopped before the end of the run (unreachable or failed outside a reported step)"
     if failure is None and not steps:
@@ -174,7 +276,7 @@ def build_row(site_input: Dict[str, Any], secrets: Sequence[str] = ()) -> Dict[s
 
     if failure is not None:
         status = FAILED
-    elif preflight and not preflight.get("go", True):
+    elif _is_no_go(preflight, steps, state):
         status = NO_GO
     elif any(_step_status(r) == CHANGED for r in steps.values()):
         status = CHANGED
@@ -183,6 +285,10 @@ def build_row(site_input: Dict[str, Any], secrets: Sequence[str] = ()) -> Dict[s
     else:
         status = OK
 
+    # The site's own times (from its run state) win over the times the play noted around it.
+    started = state.get("started") or site_input.get("started")
+    finished = state.get("finished") or site_input.get("finished")
+    step_rows = _steps(steps, state)
     row = {
         "site": site,
         "customer": site_input.get("customer"),
@@ -191,18 +297,66 @@ def build_row(site_input: Dict[str, Any], secrets: Sequence[str] = ()) -> Dict[s
         "version_from": preflight.get("version"),
         "version_to": preflight.get("target_version") or None,
         "upgrade_kind": preflight.get("upgrade_kind"),
+        "mode": _mode(steps),
         "kind": preflight.get("kind"),
         "production_mandants": list(preflight.get("production_mandants") or []),
-        "steps": [{"name": name, "status": _step_status(result)} for name, result in steps.items()],
-        "duration_seconds": duration_seconds(site_input.get("started"), site_input.get("finished")),
+        "started": started,
+        "finished": finished,
+        "duration_seconds": duration_seconds(started, finished),
+        "steps": step_rows,
+        "outage": _outage(state, finished),
         "findings": _collect_findings(steps),
         "backup_manifest": _backup_manifest(steps),
         "failure": failure,
         "reasons": list(preflight.get("reasons") or []),
-        "notes": list(preflight.get("notes") or []),
-        "next": _next_action(status, site, preflight, failure, steps),
+        "notes": current_notes(preflight.get("notes") or [], step_rows),
+        "next": _next_action(status, site, preflight, steps),
     }
+    row["summary_line"] = summary_line(row)
     return redact(row, secrets)
+
+
+def format_duration(seconds: Any) -> str:
+    """``4.5 s``, ``2 min 05 s``, ``1 h 02 min``; empty when unknown."""
+    if seconds is None:
+        return ""
+    seconds = float(seconds)
+    if seconds < 60:
+        return "%.1f s" % seconds
+    whole = int(round(seconds))
+    if whole < 3600:
+        return "%d min %02d s" % (whole // 60, whole % 60)
+    return "%d h %02d min" % (whole // 3600, (whole % 3600) // 60)
+
+
+def summary_line(row: Dict[str, Any]) -> str:
+    """One line per site for the job output; every fact appears once."""
+    parts = ["%-12s %-7s" % (row["site"], str(row["status"]).upper())]
+    versions = row.get("version_from") or "?"
+    if row.get("version_to"):
+        versions += " -> " + row["version_to"]
+    how = ", ".join(str(x) for x in (row.get("upgrade_kind"), row.get("mode")) if x)
+    parts.append(versions + (" (%s)" % how if how else ""))
+    if row.get("duration_seconds") is not None:
+        parts.append("took " + format_duration(row["duration_seconds"]))
+    outage = row.get("outage")
+    if outage:
+        parts.append(("outage %s, ban still on" if outage["still_on"] else "outage %s") % format_duration(outage["seconds"]))
+    said = " ".join(parts)
+    details = []
+    if row.get("failure"):
+        details.append("failed at " + row["failure"])
+    elif row["status"] == NO_GO:
+        details.append("; ".join(row.get("reasons") or []))
+    elif row.get("steps"):
+        details.append("steps: " + ", ".join(s["name"] for s in row["steps"]))
+    next_action = row.get("next") or ""
+    for text in details:
+        if text and text not in said:
+            said += "; " + text
+    if next_action and next_action not in said:
+        said += " NEXT: " + next_action
+    return said
 
 
 def sort_rows(rows: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -214,20 +368,60 @@ def sort_rows(rows: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return sorted(rows, key=order)
 
 
+def _count(rows: List[Dict[str, Any]]) -> Dict[str, int]:
+    summary = {status: 0 for status in STATUS_ORDER}
+    for row in rows:
+        summary[row["status"]] = summary.get(row["status"], 0) + 1
+    return summary
+
+
 def build_report(sites: Iterable[Dict[str, Any]], title: str, generated_at: str, playbook: Optional[str] = None,
                  secrets: Sequence[str] = ()) -> Dict[str, Any]:
     """The whole report: title, time, counts per status, and the sorted rows."""
     rows = sort_rows(build_row(site, secrets) for site in sites)
-    summary = {status: 0 for status in STATUS_ORDER}
-    for row in rows:
-        summary[row["status"]] = summary.get(row["status"], 0) + 1
     return {
         "title": redact(title, secrets),
         "generated_at": generated_at,
         "playbook": playbook,
         "sites": len(rows),
-        "summary": summary,
+        "summary": _count(rows),
         "rows": rows,
+    }
+
+
+class MergeError(ValueError):
+    """The reports given to ``merge_reports`` cannot be put together."""
+
+
+def merge_reports(reports: Iterable[Dict[str, Any]], title: Optional[str], generated_at: str) -> Dict[str, Any]:
+    """One fleet report from the reports of several slices of one run (AWX job slicing).
+
+    A site in two slices keeps the row of the newer report. The rows are sorted again
+    and counted again; ``parts`` lists the reports merged.
+    """
+    newest: Dict[str, Any] = {}
+    parts = []
+    titles = []
+    for report in sorted(reports, key=lambda r: str(r.get("generated_at") or "")):
+        if not isinstance(report, dict) or not isinstance(report.get("rows"), list):
+            raise MergeError("not a fleet report (no rows): %r" % (str(report)[:80],))
+        parts.append({"generated_at": report.get("generated_at"), "sites": len(report["rows"]), "playbook": report.get("playbook")})
+        if report.get("title") and report["title"] not in titles:
+            titles.append(report["title"])
+        for row in report["rows"]:
+            newest[str(row.get("site"))] = row
+    if not parts:
+        raise MergeError("no reports to merge")
+    rows = sort_rows(newest.values())
+    playbooks = sorted({str(p["playbook"]) for p in parts if p.get("playbook")})
+    return {
+        "title": title or " + ".join(titles) or "Fleet report",
+        "generated_at": generated_at,
+        "playbook": ", ".join(playbooks) or None,
+        "sites": len(rows),
+        "summary": _count(rows),
+        "rows": rows,
+        "parts": parts,
     }
 
 
@@ -235,82 +429,11 @@ def to_json(report: Dict[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1b1f23;background:#fff}
-h1{font-size:1.4rem;margin:0 0 .3rem}
-.meta{color:#57606a;margin:0 0 1rem}
-.summary span{display:inline-block;margin:0 .4rem .8rem 0;padding:.2rem .6rem;border-radius:1rem;font-weight:600}
-table{border-collapse:collapse;width:100%}
-th,td{border-bottom:1px solid #d0d7de;padding:.4rem .5rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa;position:sticky;top:0}
-.status{font-weight:700;text-transform:uppercase;white-space:nowrap}
-.failed{background:#ffebe9}.failed .status,.s-failed{color:#a40e26}
-.no-go{background:#fff8c5}.no-go .status,.s-no-go{color:#7d4e00}
-.go .status,.ok .status,.changed .status,.s-go,.s-ok,.s-changed{color:#116329}
-.s-failed{background:#ffebe9}.s-no-go{background:#fff8c5}.s-go,.s-ok,.s-changed{background:#dafbe1}
-ul{margin:0;padding-left:1.1rem}
-.next{font-weight:600}
-code{font-family:ui-monospace,monospace;font-size:.9em}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _items(values: Iterable[Any]) -> str:
-    items = ["<li>%s</li>" % _e(v) for v in values]
-    return "<ul>%s</ul>" % "".join(items) if items else ""
-
-
-def _cell_details(row: Dict[str, Any]) -> str:
-    parts = []
-    if row.get("failure"):
-        parts.append("<li><b>failure:</b> %s</li>" % _e(row["failure"]))
-    parts.extend("<li><b>reason:</b> %s</li>" % _e(r) for r in row.get("reasons") or [])
-    parts.extend("<li>note: %s</li>" % _e(n) for n in row.get("notes") or [])
-    if row.get("production_mandants"):
-        parts.append("<li>mandants: %s</li>" % _e(", ".join(row["production_mandants"])))
-    return "<ul>%s</ul>" % "".join(parts) if parts else ""
-
-
-def _manifest(value: Any) -> str:
-    if value in (None, "", {}, []):
-        return ""
-    if isinstance(value, str):
-        return "<code>%s</code>" % _e(value)
-    return "<code>%s</code>" % _e(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str))
-
-
-def to_html(report: Dict[str, Any]) -> str:
-    """One self-contained page: inline CSS, no scripts, no external resources, every text escaped."""
-    rows_html = []
-    for row in report["rows"]:
-        versions = _e(row.get("version_from") or "?")
-        if row.get("version_to"):
-            versions += " &rarr; " + _e(row["version_to"])
-        duration = "" if row.get("duration_seconds") is None else "%.1f s" % row["duration_seconds"]
-        rows_html.append(
-            '<tr class="site %s" data-site="%s" data-status="%s">'
-            '<td>%s</td><td>%s</td><td class="status">%s</td><td>%s</td><td>%s</td><td>%s</td>'
-            '<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class="next">%s</td></tr>' % (
-                _e(row["status"]), _e(row["site"]), _e(row["status"]),
-                _e(row["site"]), _e(row.get("customer") or ""), _e(row["status"]), versions, _e(row.get("upgrade_kind") or ""),
-                _items("%s: %s" % (s["name"], s["status"]) for s in row.get("steps") or []), _e(duration),
-                _items("%s: %d" % kv for kv in (row.get("findings") or {}).items()), _manifest(row.get("backup_manifest")),
-                _cell_details(row), _e(row.get("next"))))
-    summary = "".join('<span class="s-%s">%s: %d</span>' % (_e(status), _e(status), count)
-                      for status, count in report["summary"].items() if count)
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<title>%(title)s</title><style>%(css)s</style></head>\n<body>\n"
-        "<h1>%(title)s</h1>\n<p class=\"meta\">%(sites)d sites &middot; %(when)s%(playbook)s</p>\n"
-        "<p class=\"summary\">%(summary)s</p>\n"
-        "<table id=\"fleet\"><thead><tr><th>Site</th><th>Customer</th><th>Result</th><th>Version</th><th>Upgrade</th>"
-        "<th>Steps done</th><th>Duration</th><th>Findings</th><th>Backup</th><th>Details</th><th>Next</th></tr></thead>\n"
-        "<tbody>\n%(rows)s\n</tbody></table>\n</body></html>\n" % {
-            "title": _e(report["title"]), "css": _CSS, "sites": report["sites"], "when": _e(report["generated_at"]),
-            "playbook": (" &middot; " + _e(report["playbook"])) if report.get("playbook") else "",
-            "summary": summary, "rows": "\n".join(rows_html)})
+def short_path(value: Any, keep: int = 2) -> str:
+    """The last ``keep`` parts of a path behind an ellipsis (``.../k2_reinstall/north.json``); short paths unchanged."""
+    text = "" if value is None else str(value)
+    parts = [p for p in re.split(r"[\\/]", text) if p]
+    if len(parts) <= keep + 1 or len(text) <= 40:
+        return text
+    separator = "\\" if "\\" in text and "/" not in text else "/"
+    return "\u2026" + separator + separator.join(parts[-keep:])

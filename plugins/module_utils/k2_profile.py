@@ -25,6 +25,14 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "konverze_dir": "SQL/konverze",
         "extensions_dir": "extensions",
         "install_log": "sql_inst.log",
+        # K2-12: how an error line of sql_inst.log names the database, file, batch, line and message (named groups;
+        # tried in turn, a line no pattern reads still counts as an error with its whole text). K2's own layout is not
+        # public: the first pattern reads the lines k2_convert and the lab installer write.
+        "install_log_patterns": [
+            r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: UTC)?)\s+(?P<database>\S+)\s+(?P<file>\S+\.sql)\s+"
+            r"batch (?P<batch>\d+), line (?P<line>\d+): (?P<message>.*)$",
+            r"(?i)(?P<file>K2_[CD]\d+\w*\.sql)\D+(?P<batch>\d+)\W+(?P<message>.*)$",
+        ],
         # K2-11, k2_info: a file of the K2 folder holding the installed version, read before k2.ini's VERSION.
         # Release archives installed by file copy (takeover, RUNBOOK K2-10) carry it; k2.ini is the site's
         # configuration and is not replaced by a release. Absent in a folder: k2.ini's VERSION counts.
@@ -79,6 +87,9 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "function_column": "Funkce",
         "mandatory_column": "Povinna",
         "done_at_column": "Provedeno",
+        # FACTS.md: version initialization ("Verze inicializována") after every reinstall; the lab records it as this
+        # mandatory function, {version} being the installed generation.release (ori.09).
+        "version_function": "Inicializace verze {version}",
     },
     # K2-14: extension status (Object designer, Extensions form: Current / Format); CONF database.
     "extensions": {"table": "ROZSIRENI", "name_column": "Nazev", "current_column": "Aktualni", "format_column": "Format"},
@@ -88,6 +99,10 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "ddl_types": {"conf": "CONF", "company": "FIRMA"},
         "ddl_platforms": {"mssql": "MSSQL", "oracle": "Oracle", "lab": "Lab"},
         "konverze_platforms": {"mssql": "", "oracle": "Ora", "lab": "Lab"},
+        # K2-12: the version token of a conversion file name for a K2 version (the version it converts to); the lab's
+        # is generation number and two-digit release (ori.09 -> 509). Used to refuse a one-time file for a version the
+        # database already has. Empty: that guard is off (the token is then opaque).
+        "konverze_token": "{generation}{release:02d}",
     },
     # K2-12: the collection's own journal of applied conversions, in every database.
     "journal": {"table": "ERPOPS_CONVERSION_JOURNAL"},

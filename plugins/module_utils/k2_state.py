@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_mandants import table_ref
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 
 
 def _columns(platform: str, entry: Mapping[str, str], *keys: str) -> List[str]:
@@ -71,3 +72,22 @@ def extension_states(rows: List[Mapping[str, Any]]) -> List[Dict[str, Any]]:
         result.append({"name": str(row["name"]).strip(), "current": _flag(row.get("is_current")),
                        "format": str(row.get("format") or "").strip() or None})
     return result
+
+
+def version_function(profile: Mapping, version: str) -> str:
+    """The function row version initialization records for ``version`` (profile ``version_init.version_function``)."""
+    parsed = k2_version.parse(version)
+    return profile["version_init"]["version_function"].format(version=k2_version.K2Version(parsed.generation, parsed.release).name())
+
+
+def version_initialized_sql(platform: str, database: str, profile: Mapping, version: str) -> str:
+    """One row per record of version initialization of ``version`` (FACTS.md "Verze inicializována"), with its time."""
+    v = profile["version_init"]
+    function, done_at = _columns(platform, v, "function_column", "done_at_column")
+    return "SELECT %s AS done_at FROM %s WHERE %s = %s" % (
+        done_at, table_ref(platform, database, v["table"]), function, quote_literal(platform, version_function(profile, version)))
+
+
+def version_initialized(rows: List[Mapping[str, Any]], missing: List[str]) -> bool:
+    """Version initialization ran: its record has a time and no mandatory initialization is left."""
+    return bool(rows) and all(_lower_keys(row).get("done_at") is not None for row in rows) and not missing

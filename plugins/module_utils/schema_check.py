@@ -29,9 +29,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import conversions, repair, schema_diff
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import DdlResult
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Schema, key
+from ansible_collections.erpops.upgrade.plugins.module_utils import conversions
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import repair, schema_diff
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import DdlResult
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Schema, key
 
 DB_KINDS = ("conf", "company")
 REPORT_FORMATS = ("markdown", "html")

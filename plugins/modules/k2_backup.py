@@ -91,6 +91,27 @@ options:
     description: Overrides of the K2 profile, merged into the default one entry by entry.
     type: dict
     default: {}
+  lease:
+    description:
+      - The lock of the reinstall run (what M(erpops.upgrade.k2_run) returned as C(lock)). While the module works, a background
+        thread renews the run's lease on the CONF database every third of O(lease.seconds), so that a run that was killed while
+        this module still works is not taken over, and a second run waits or refuses instead of colliding.
+    type: dict
+    suboptions:
+      token:
+        description: The job's lock token.
+        type: str
+        required: true
+      run_id:
+        description: The run id (informational).
+        type: str
+      seconds:
+        description: The lease length.
+        type: int
+        default: 300
+      site_key:
+        description: The lock row's key; default O(conf_database).
+        type: str
 extends_documentation_fragment:
   - erpops.upgrade.db
 attributes:
@@ -170,7 +191,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, run_lock
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 
@@ -190,6 +211,7 @@ def argument_spec():
         space_margin=dict(type="float", default=core.DEFAULT_SPACE_MARGIN),
         pg_bin_dir=dict(type="path"),
         k2_profile=dict(type="dict", default={}),
+        lease=run_lock.LEASE_OPTION,
     )
     spec.update(DB_ARGUMENT_SPEC)
     return spec
@@ -545,7 +567,16 @@ def main():
         profile = merge_profile(module.params["k2_profile"])
         engine = ENGINES[params["db_platform"]](module, params)
         now = datetime.now(timezone.utc)
-        result = take(module, engine, profile, now) if module.params["state"] == "present" else restore(module, engine)
+        if module.params["state"] == "present":
+            keeper = None if module.check_mode else run_lock.keeper_for(
+                module.params["lease"], params, module.params["conf_database"], k2db.connect)
+            if keeper is None:
+                result = take(module, engine, profile, now)
+            else:
+                with keeper:
+                    result = take(module, engine, profile, now)
+        else:
+            result = restore(module, engine)
         if engine.notes:
             result["notes"] = engine.notes
     except (ValueError, k2db.DatabaseError) as exc:

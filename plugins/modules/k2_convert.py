@@ -29,6 +29,14 @@ description:
     O(erpops.upgrade.k2_backup#module:position=after_check) and the same O(run_id)). DEMO, INIT and test copies are
     not gated, as they are recreated or copied, not restored.
   - Every database is planned and gated before anything runs; a refusal in one database changes nothing anywhere.
+  - "A second guard, independent of the journal: a one-time file for a version the database already has (its version in
+    the profile's C(db_version) table, against the file's version token, profile C(scripts.konverze_token)) is refused.
+    The K2 installer runs the same files without writing the journal."
+  - With O(current_version) and O(target_version), only files for versions after the current one up to the target are
+    selected (the folder keeps the previous version's files after a release is copied over it).
+  - With O(installer_baseline=true) nothing runs; every file the installer ran is recorded in the journal as applied by the
+    installer of this run (for each database the installer brought to O(target_version)), so a later run never repeats it.
+  - Progress (per database, per file, batches applied) is shown while the conversions run.
   - Errors are appended to C(sql_inst.log) in the K2 folder (file, batch, line, the server's message) and the module fails
     with a summary.
   - Connects to the databases from the controller (or the execution environment); the K2 folder is read over the task's
@@ -86,10 +94,38 @@ options:
     description: How many company databases are converted at a time (CONF goes first, alone).
     type: int
     default: 8
+  installer_baseline:
+    description:
+      - Run nothing; record the files the K2 installer ran as applied by the installer of O(run_id), in every database
+        already at O(target_version) (the others are listed as not recorded).
+      - Use after an install by the installer (method C(installer) or C(operator)), once the install was judged.
+    type: bool
+    default: false
   k2_profile:
     description: Overrides of the K2 profile, merged into the default one entry by entry.
     type: dict
     default: {}
+  lease:
+    description:
+      - The lock of the reinstall run (what M(erpops.upgrade.k2_run) returned as C(lock)). While the module works, a background
+        thread renews the run's lease on the CONF database every third of O(lease.seconds), so that a run that was killed while
+        this module still works is not taken over, and a second run waits or refuses instead of colliding.
+    type: dict
+    suboptions:
+      token:
+        description: The job's lock token.
+        type: str
+        required: true
+      run_id:
+        description: The run id (informational).
+        type: str
+      seconds:
+        description: The lease length.
+        type: int
+        default: 300
+      site_key:
+        description: The lock row's key; default O(conf_database).
+        type: str
 extends_documentation_fragment:
   - erpops.upgrade.db
 attributes:

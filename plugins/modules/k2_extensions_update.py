@@ -66,6 +66,13 @@ options:
     description: Windows only. How long a settled K2 may take to close its window before its process tree is killed.
     type: int
     default: 30
+  progress_after:
+    description:
+      - While the task runs, a K2 start that has lasted this many seconds gets a progress line
+        (C([host] extensions update: K2 start 1 (...) started at 21:04:10 UTC)) and, when it ends, one with its outcome
+        and the time it took. Shorter ones print nothing. The lines show in a terminal and in AWX's job output.
+    type: float
+    default: 1.0
   timeout:
     description:
       - Seconds one attempt may take. Then K2 and its child processes are killed and the task fails.

@@ -50,7 +50,8 @@ def remote_commands(shell_family: str, path: str, temp: str, backup: Optional[st
 
     ``stat`` prints ``file``, ``other`` or ``absent``. ``prepare`` readies the temporary file
     (sh: a copy keeping mode and owner, which ``put_file`` then overwrites). ``commit`` keeps the
-    backup and swaps the temporary file in atomically. ``cleanup`` removes the temporary file.
+    backup and swaps the temporary file in atomically; ``create`` moves it to a path where no file is yet
+    (owner-only on sh). ``cleanup`` removes the temporary file.
     On Windows ``File.Replace`` (ReplaceFile) is used rather than ``Move-Item -Force``, which
     deletes the target before moving; ReplaceFile swaps in one step and keeps the target's ACL.
     """
@@ -62,6 +63,7 @@ def remote_commands(shell_family: str, path: str, temp: str, backup: Optional[st
                     % (p, p),
             "prepare": "",
             "commit": "$ErrorActionPreference = 'Stop'; [System.IO.File]::Replace(%s, %s, %s)" % (t, p, keep),
+            "create": "$ErrorActionPreference = 'Stop'; Move-Item -LiteralPath %s -Destination %s" % (t, p),
             "cleanup": "Remove-Item -LiteralPath %s -Force -ErrorAction SilentlyContinue" % t,
         }
     p, t = shlex.quote(path), shlex.quote(temp)
@@ -70,6 +72,7 @@ def remote_commands(shell_family: str, path: str, temp: str, backup: Optional[st
         "stat": "if [ -f %s ]; then echo file; elif [ -e %s ]; then echo other; else echo absent; fi" % (p, p),
         "prepare": "cp -p %s %s" % (p, t),
         "commit": "%smv -f %s %s" % (copy_backup, t, p),
+        "create": "chmod 600 %s && mv -f %s %s" % (t, t, p),
         "cleanup": "rm -f %s" % t,
     }
 
@@ -100,10 +103,13 @@ class RemoteFile:
             raise AnsibleActionFail("%s failed (rc=%s): %s" % (doing, res["rc"], (res.get("stderr") or res.get("stdout") or "").strip()))
         return res
 
-    def fetch(self) -> bytes:
-        """The file's bytes; fails clearly when it is missing or not a regular file."""
+    def fetch(self, missing_ok: bool = False) -> Optional[bytes]:
+        """The file's bytes; fails clearly when it is missing (None with ``missing_ok``) or not a regular file."""
         kind = self._execute(self._commands["stat"], "checking %s" % self.path)["stdout"].strip().splitlines()
         kind = kind[-1] if kind else ""
+        self.exists = kind == "file"
+        if kind == "absent" and missing_ok:
+            return None
         if kind != "file":
             raise AnsibleActionFail("%s not found: %s %s" % (self.what, self.path, "is not a regular file" if kind == "other" else "does not exist"))
         original = os.path.join(self._local_dir, "original")
@@ -119,14 +125,15 @@ class RemoteFile:
         updated = os.path.join(self._local_dir, "updated")
         with open(updated, "wb") as handle:
             handle.write(content)
+        create = getattr(self, "exists", True) is False
         try:
-            if self._commands["prepare"]:
+            if self._commands["prepare"] and not create:
                 self._execute(self._commands["prepare"], "preparing %s" % self._temp)
             try:
                 self._action._connection.put_file(updated, self._temp)
             except AnsibleError as exc:
                 raise AnsibleActionFail("cannot put %s: %s" % (self._temp, to_text(exc))) from None
-            self._execute(self._commands["commit"], "replacing %s" % self.path)
+            self._execute(self._commands["create" if create else "commit"], "replacing %s" % self.path)
         except AnsibleActionFail as exc:
             self._action._low_level_execute_command(self._commands["cleanup"], sudoable=True)
             raise AnsibleActionFail("%s; %s was left as it was" % (exc.message, self.path)) from None

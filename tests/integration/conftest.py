@@ -55,24 +55,35 @@ class PlaybookRun:
         return found
 
 
-def run_playbook(playbook, inventory, extravars=None, check=False, diff=False, limit=None):
+def runner_kwargs(private, playbook, inventory, extravars=None, check=False, diff=False, limit=None, fresh_home=False, envvars=None):
+    """ansible-runner's arguments for one job; ``fresh_home``: an empty HOME of its own, as AWX gives every job."""
+    cmdline = " ".join(flag for flag, on in (("--check", check), ("--diff", diff)) if on)
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, "collections"),
+        "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
+        "PYTHONPATH": os.pathsep.join([REPO, os.path.join(REPO, "collections")]),
+    }
+    if fresh_home:
+        home = os.path.join(private, "home")
+        os.makedirs(home)
+        env.update(HOME=home, ANSIBLE_LOCAL_TEMP=os.path.join(home, ".ansible", "tmp"))
+    env.update(envvars or {})
+    return dict(
+        private_data_dir=private,
+        playbook=playbook if os.path.isabs(playbook) else os.path.join(REPO, playbook),
+        inventory=inventory,
+        extravars=extravars or {},
+        cmdline=cmdline or None,
+        limit=limit,
+        quiet=True,
+        envvars=env,
+    )
+
+
+def run_playbook(playbook, inventory, extravars=None, check=False, diff=False, limit=None, fresh_home=False, envvars=None):
     private = tempfile.mkdtemp(prefix="erpops-runner-")
     try:
-        cmdline = " ".join(flag for flag, on in (("--check", check), ("--diff", diff)) if on)
-        runner = ansible_runner.run(
-            private_data_dir=private,
-            playbook=playbook if os.path.isabs(playbook) else os.path.join(REPO, playbook),
-            inventory=inventory,
-            extravars=extravars or {},
-            cmdline=cmdline or None,
-            limit=limit,
-            quiet=True,
-            envvars={
-                "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, "collections"),
-                "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
-                "PYTHONPATH": os.pathsep.join([REPO, os.path.join(REPO, "collections")]),
-            },
-        )
+        runner = ansible_runner.run(**runner_kwargs(private, playbook, inventory, extravars, check, diff, limit, fresh_home, envvars))
         return PlaybookRun(runner)
     finally:
         shutil.rmtree(private, ignore_errors=True)
@@ -81,9 +92,7 @@ def run_playbook(playbook, inventory, extravars=None, check=False, diff=False, l
 @pytest.fixture(scope="session")
 def lab():
     """Two lab sites on one real PostgreSQL cluster; stopped at the end of the session."""
-    # pytest's tmp folders are private to root, and PostgreSQL runs as postgres.
     lab_dir = tempfile.mkdtemp(prefix="erpops-lab-")
-    os.chmod(lab_dir, 0o755)
     fleet = os.path.join(lab_dir, "fleet.json")
     with open(fleet, "w", encoding="utf-8") as handle:
         json.dump({"sites": [
@@ -93,5 +102,5 @@ def lab():
         ]}, handle)
     result = k2lab.up(lab_dir, fleet)
     yield {"dir": lab_dir, "fleet": fleet, "inventory": result["inventory"], "cluster": k2cluster.load(lab_dir)}
-    k2cluster.stop(lab_dir)
+    k2cluster.remove(lab_dir)
     shutil.rmtree(lab_dir, ignore_errors=True)

@@ -6,6 +6,7 @@ The site is built for this module: three extensions, one outdated (Sklad), one s
 
 import json
 import os
+import re
 import time
 
 import pytest
@@ -98,9 +99,14 @@ def test_check_mode_then_update_with_two_restarts_then_nothing_to_do(site, tmp_p
     assert (rows(site), file_formats(site), knobs(site)) == (before_rows, before_files, before_knobs)
 
     started = time.monotonic()
-    first = run_playbook(PLAYBOOK, site["inventory"], extravars=extravars)
+    first = run_playbook(PLAYBOOK, site["inventory"], extravars=dict(extravars, ext_progress_after=0))
     assert first.rc == 0, first.stdout
     res = first.results(TASK)[SITE]
+    # progress while it ran: each K2 start, when it started, how it ended (progress_after 0: every start counts as long)
+    argv = " ".join(res["argv"])
+    ends = re.findall(r"\[%s\] extensions update: K2 start (\d) \(%s\) (?:started|done) at \d\d:\d\d:\d\d UTC(?: after [\d.]+ s; (\w+), exit code (\d+))?"
+                      % (SITE, re.escape(argv)), first.stdout)
+    assert ends == [("1", "", ""), ("1", "restart", "3"), ("2", "", ""), ("2", "restart", "3"), ("3", "", ""), ("3", "settled", "0")], first.stdout
     assert res["changed"] is True
     assert [(a["number"], a["outcome"], a["exit_code"]) for a in res["attempts"]] == [(1, "restart", 3), (2, "restart", 3), (3, "settled", 0)]
     assert all(a["argv"] == res["argv"] for a in res["attempts"])
@@ -179,5 +185,8 @@ def test_hanging_k2_is_killed_after_the_timeout(site):
     assert res["msg"].startswith("K2 did not finish attempt 1 within timeout=2 s; its process tree was killed")
     assert [a["outcome"] for a in res["attempts"]] == ["timeout"]
     assert 2 <= res["attempts"][0]["seconds"] < 10 and took < 30
+    # a K2 start longer than a second says so while it runs (the default progress_after), and how it ended
+    assert re.search(r"\[%s\] extensions update: K2 start 1 \(.*\) started at \d\d:\d\d:\d\d UTC" % SITE, run.stdout), run.stdout
+    assert re.search(r"K2 start 1 \(.*\) done at \d\d:\d\d:\d\d UTC after [\d.]+ s; timeout, exit code", run.stdout), run.stdout
     assert stand_in_processes(site["folder"]) == []
     assert rows(site)[2] == "Sklad|0|2.02"

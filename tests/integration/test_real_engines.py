@@ -3,7 +3,9 @@
 The same tests run on every engine (parametrised over the adapters). MS SQL and Oracle
 need a server; .github/workflows/real-engines.yml starts them as service containers and
 sets the variables below. Without them those cases are skipped, and the skip says which
-variables to set.
+variables to set, unless ERPOPS_TEST_ENGINES_EXPECTED names the engine (the workflow sets
+``mssql oracle``): then a missing variable fails the case, so a run started for an engine
+cannot pass without reaching it.
 """
 
 import os
@@ -32,8 +34,14 @@ def _flag(name, default):
     return os.environ.get(name, default).strip().lower() in ("1", "true", "yes")
 
 
+def expected_engines():
+    return set(os.environ.get("ERPOPS_TEST_ENGINES_EXPECTED", "").replace(",", " ").split())
+
+
 def _remote_engine(platform):
     missing = [name for name in ENGINE_VARIABLES[platform] if not os.environ.get(name)]
+    if missing and platform in expected_engines():
+        pytest.fail("%s is expected (ERPOPS_TEST_ENGINES_EXPECTED) but %s not set" % (platform, ", ".join(missing)))
     if missing:
         pytest.skip("%s: set %s to run against a real server (.github/workflows/real-engines.yml does)" % (platform, ", ".join(missing)))
     prefix = "ERPOPS_TEST_%s_" % platform.upper()
@@ -56,7 +64,6 @@ def _remote_engine(platform):
 
 def _lab_engine():
     lab_dir = tempfile.mkdtemp(prefix="erpops-engines-")
-    os.chmod(lab_dir, 0o755)
     cluster, _changed = k2cluster.ensure_running(lab_dir)
     database = "erpops_engine_test"
     login = quote_ident("lab", cluster.login)
@@ -74,7 +81,7 @@ def engine(request):
     params, database, lab_dir = _lab_engine() if platform == "lab" else _remote_engine(platform)
     yield {"platform": platform, "params": params, "database": database}
     if lab_dir:
-        k2cluster.stop(lab_dir)
+        k2cluster.remove(lab_dir)
         shutil.rmtree(lab_dir, ignore_errors=True)
 
 

@@ -6,12 +6,17 @@ executable: takeover) and ``far`` (luna.05: ori.09 is not reachable in one reins
 The runs follow each other as an ops team would run them:
 
 1. ``--check``: nothing changes (catalog snapshots and file hashes);
-2. the release archive is missing: every site is no-go in the preflight, before the ban,
-   and untouched (``far`` also for its unreachable target);
+2. the release archive is missing and the inputs check is turned off (with it on, every site
+   would be no-go before the ban: test_inputs_check.py): ``far`` is no-go and untouched, the
+   others stop at the install step with the maintenance window still on;
 3. the archive is there, but K2 of ``torso`` fails after its one-time conversions: ``gen``
-   runs every step and ends consistent on ori.09, ``torso`` names the backup manifest and
-   the exact restore command;
-4. K2 fixed: ``torso`` resumes at the extensions update, ``gen`` changes nothing.
+   resumes at the install and ends consistent on ori.09, ``torso`` says that a rerun resumes
+   at the extensions update (no restore required) and names the restore that goes back;
+4. K2 fixed: ``torso`` resumes at the extensions update, ``gen`` changes nothing (databases,
+   folder and its run state compared).
+
+Every job runs with a fresh private data dir and a fresh HOME, as AWX runs it: what a rerun
+knows comes from the site's own run state (beside the K2 folder).
 """
 
 import glob
@@ -32,7 +37,7 @@ from tools.k2lab import release as k2release
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import db_params
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import snapshot_to_dict
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import snapshot_to_dict
 
 PLAYBOOK = "playbooks/k2_reinstall.yml"
 WEB_CONFIG = os.path.join(REPO, "tests", "unit", "fixtures", "webconfig", "web.config")
@@ -73,11 +78,12 @@ def fleet():
     shutil.rmtree(lab_dir, ignore_errors=True)
 
 
-def reinstall(fleet, archive, check=False):
+def reinstall(fleet, archive, check=False, **more):
     extravars = {"k2_target_version": TARGET, "k2_exempt_user": "ADMIN", "k2_release_archive": archive, "k2_session_login": "k2",
                  "k2_reinstall_state_dir": os.path.join(fleet["dir"], "state"),
                  "fleet_report_dir": os.path.join(fleet["dir"], "reports"), "k2_reinstall_restore_inventory": fleet["inventory"]}
-    return run_playbook(PLAYBOOK, fleet["inventory"], extravars=extravars, check=check)
+    extravars.update(more)
+    return run_playbook(PLAYBOOK, fleet["inventory"], extravars=extravars, check=check, fresh_home=True)
 
 
 def sql(fleet, text, database):
@@ -95,6 +101,8 @@ def catalogs(fleet, site):
         try:
             snapshot = snapshot_to_dict(database.catalog())
             snapshot.pop("taken_at", None)
+            # The run lock's table (created in CONF by the first run, its row freed at the end) is compared apart.
+            snapshot["tables"] = [table for table in snapshot["tables"] if table["name"] != "ERPOPS_RUN_LOCK"]
             found[name] = (snapshot, database.query('SELECT * FROM "K2VERZE"'))
         finally:
             database.close()
@@ -171,27 +179,47 @@ def runs(fleet):
     client = IdleClient(fleet)
     try:
         observed["idle_pid"] = client.pid
-        observed["missing"] = reinstall(fleet, os.path.join(fleet["dir"], "releases", "no-such-release.zip"))
-        observed["after_missing"] = {site: site_state(fleet, site) for site in ("gen", "torso", "far")}
+        # The inputs check would make every site no-go before the ban (tests/integration/test_inputs_check.py); turned
+        # off, the archive goes missing only at the install, which is how a failure inside the window is reached here.
+        observed["missing"] = reinstall(fleet, os.path.join(fleet["dir"], "releases", "no-such-release.zip"), k2_preflight_inputs_check=False)
+        observed["after_missing"] = {site: site_state(fleet, site) for site in ("far",)}
+        observed["ban_after_missing"] = sql(fleet, 'SELECT "ZakazPrihlaseni" FROM "REINSTALACE"', "gen_CONF")
         observed["idle_after_missing"] = sql(fleet, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % client.pid, "postgres")
-
-        knobs_path = os.path.join(fleet["hosts"]["torso"]["k2_folder"], "Conf", "Special", "k2lab.json")
-        with open(knobs_path, encoding="utf-8") as handle:
-            knobs = json.load(handle)
-        with open(knobs_path, "w", encoding="utf-8") as handle:
-            json.dump(dict(knobs, fail="licence server not reachable"), handle)
-        observed["broken_k2"] = reinstall(fleet, fleet["release"])
-        observed["idle_after_broken"] = sql(fleet, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % client.pid, "postgres")
-        with open(os.path.join(fleet["dir"], "state", "k2_reinstall", "gen.json"), encoding="utf-8") as handle:
-            observed["state_after_broken"] = json.load(handle)
+        observed["state_after_missing"] = run_state_of(fleet, "gen")
     finally:
         client.close()
-    observed["broken_kill"] = observed["broken_k2"].results("Log users off")
+
+    knobs_path = os.path.join(fleet["hosts"]["torso"]["k2_folder"], "Conf", "Special", "k2lab.json")
+    with open(knobs_path, encoding="utf-8") as handle:
+        knobs = json.load(handle)
+    with open(knobs_path, "w", encoding="utf-8") as handle:
+        json.dump(dict(knobs, fail="licence server not reachable"), handle)
+    observed["broken_k2"] = reinstall(fleet, fleet["release"])
+    observed["missing_kill"] = observed["missing"].results("Log users off")
     observed["gen_after"] = site_state(fleet, "gen")
+    observed["torso_state_after_broken"] = run_state_of(fleet, "torso")
     with open(knobs_path, "w", encoding="utf-8") as handle:
         json.dump(knobs, handle)
+    with open(run_state_path(fleet, "gen"), "rb") as handle:
+        observed["gen_state_before_rerun"] = handle.read()
     observed["fixed"] = reinstall(fleet, fleet["release"])
+    observed["gen_after_rerun"] = site_state(fleet, "gen")
+    with open(run_state_path(fleet, "gen"), "rb") as handle:
+        observed["gen_state_after_rerun"] = handle.read()
     return observed
+
+
+def run_state_path(fleet, site):
+    return fleet["hosts"][site]["k2_folder"].rstrip("/") + ".erpops-run.json"
+
+
+def run_state_of(fleet, site):
+    with open(run_state_path(fleet, site), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def lock_row(fleet, site):
+    return sql(fleet, 'SELECT coalesce("RUN_ID", \'free\') FROM "ERPOPS_RUN_LOCK"', "%s_CONF" % site)
 
 
 def test_check_mode_changes_nothing(runs):
@@ -200,11 +228,12 @@ def test_check_mode_changes_nothing(runs):
     assert runs["after_check"] == runs["before"]
 
 
-def test_unreachable_target_is_no_go_and_untouched(runs):
+def test_unreachable_target_is_no_go_and_untouched(fleet, runs):
     result = reinstall_result(runs["missing"], "far")
     assert result["status"] == "no-go"
     assert "install gaia.13 first (K2-10)" in result["msg"]
     assert runs["after_missing"]["far"] == runs["before"]["far"]
+    assert lock_row(fleet, "far") == "free"
     assert reinstall_result(runs["missing"], "gates")["status"] == "no-go"
     assert per_host_changed(runs["missing"], "far") == 0
 
@@ -235,32 +264,34 @@ def test_preparation_initialization_and_disk_gates(fleet):
     assert result["disk"][0]["need"] == 3 * 10 ** 15 and result["disk"][0]["free"] < 10 ** 15
 
 
-def test_missing_archive_is_no_go_before_the_ban_and_untouched(fleet, runs):
+def test_missing_archive_stops_at_the_install_with_the_window_on(fleet, runs):
     missing = runs["missing"]
-    assert missing.failed_hosts() == []
-    for site in ("gen", "torso"):
-        result = reinstall_result(missing, site)
-        assert result["status"] == "no-go"
-        assert "no-such-release.zip does not exist on the controller" in result["msg"]
-        assert runs["after_missing"][site] == runs["before"][site]
-    assert missing.results("Set the login ban") == {}
-    # the idle session of the K2 login was left alone: the window never opened
-    assert runs["idle_after_missing"] == "1"
+    assert missing.failed_hosts() == ["gen", "torso"]
+    result = reinstall_result(missing, "gen")
+    assert result["step"] == "Unpack the release into the K2 folder"
+    assert result["restore_command"] is None and result["restore_required"] is False
+    assert "resumes at the step install" in result["next"]
+    assert runs["ban_after_missing"] == "1"
+    # the idle session of the K2 login was ended when the window opened (K2-04)
+    assert runs["idle_after_missing"] == "0", runs["missing_kill"]
+    state = runs["state_after_missing"]
+    # the site's state holds each step with its start, end and result, in the seed's order
+    assert [(step["name"], step["result"]) for step in state["steps"]] == [
+        ("preflight", "ok"), ("maintenance_on", "ok"), ("backup", "ok"), ("gates", "ok"), ("structure", "ok"),
+        ("backup_after_check", "ok"), ("disk", "ok"), ("install", "failed")]
+    assert state["status"] == "failed" and state["outage"]["ban_on"] and state["outage"]["ban_off"] is None
+    assert state["repaired"] >= 1
+    assert {entry["position"] for entry in state["backups"]} == {"before_check", "after_check"}
+    assert all(entry["verified"] for entry in state["backups"])
+    assert lock_row(fleet, "gen") == "free"
 
 
-def test_generation_upgrade_ends_consistent_on_the_new_version(fleet, runs):
+def test_resumed_generation_upgrade_ends_consistent_on_the_new_version(fleet, runs):
     broken = runs["broken_k2"]
     gen = reinstall_result(broken, "gen")
     assert gen["status"] == "done", gen
-    steps = ["maintenance_on", "backup", "gates", "structure", "backup_after_check", "disk", "install", "conversions_started",
-             "conversions", "extensions", "post_checks", "maintenance_off"]
-    assert gen["steps_run"] == steps
-    # the idle session of the K2 login was ended when the window opened (K2-04)
-    assert runs["idle_after_broken"] == "0", runs["broken_kill"]
-    state = runs["state_after_broken"]
-    # the state file holds when each step finished: in the seed's order
-    assert sorted(state["steps"], key=state["steps"].get) == steps
-    assert state["repaired"] >= 1
+    assert gen["steps_run"] == ["install", "conversions", "extensions", "post_checks", "maintenance_off"]
+    assert gen["state"]["status"] == "done" and gen["state"]["outage"]["seconds"] >= 0
     info = k2_info(fleet, "gen").results("Read the site")["gen"]["k2"]
     assert info["version"] == TARGET and info["kind"] == "runnable"
     assert info["databases_match_version"]
@@ -285,11 +316,15 @@ def test_failure_after_one_time_conversions_names_the_restore(fleet, runs):
     torso = reinstall_result(runs["broken_k2"], "torso")
     assert torso["status"] == "failed"
     manifest = os.path.join(fleet["dir"], "state", "k2_reinstall", "torso-backups.json")
-    assert torso["backup_manifest"] == manifest and os.path.exists(manifest)
+    assert torso["backup_manifest"] == manifest
+    # the extensions update failed after the one-time conversions: a rerun resumes there, a restore only goes back
+    assert torso["restore_required"] is False
+    assert "resumes at the step extensions" in torso["next"]
     assert torso["restore_command"] == (
-        "ansible-playbook playbooks/k2_restore.yml -i %s -l torso -e k2_backup_manifest=%s -e k2_restore_run_id=%s"
-        % (fleet["inventory"], manifest, torso["run_id"]))
+        "ansible-playbook playbooks/k2_restore.yml -i %s -l torso -e k2_restore_run_id=%s" % (fleet["inventory"], torso["run_id"]))
     assert torso["restore_command"] in torso["next"]
+    state = runs["torso_state_after_broken"]
+    assert state["one_time_started"] is True and state["status"] == "failed" and state["restore_required"] is False
     report = json.load(open(sorted(glob.glob(os.path.join(fleet["dir"], "reports", "k2-reinstall-*.json")))[-2], encoding="utf-8"))
     assert manifest in json.dumps(report)
 
@@ -300,14 +335,18 @@ def test_torso_takes_the_takeover_branch_and_resumes(fleet, runs):
     torso = reinstall_result(fixed, "torso")
     assert torso["mode"] == "takeover"
     assert torso["steps_run"] == ["extensions", "post_checks", "maintenance_off"]
-    with open(os.path.join(fleet["dir"], "state", "k2_reinstall", "torso.json"), encoding="utf-8") as handle:
-        state = json.load(handle)
-    assert state["site_kind"] == "torso" and "torso" in " ".join(state["takeover_reasons"])
-    assert "structure" not in state["steps"]
+    state = run_state_of(fleet, "torso")
+    assert state["decisions"]["site_kind"] == "torso" and "torso" in " ".join(state["decisions"]["takeover_reasons"])
+    assert [step["result"] for step in state["steps"] if step["name"] == "structure"] == ["skipped"]
+    assert state["status"] == "done"
     assert os.path.exists(os.path.join(fleet["hosts"]["torso"]["k2_folder"], "k2"))
 
 
-def test_second_run_after_success_changes_nothing(runs):
+def test_second_run_after_success_changes_nothing(fleet, runs):
     fixed = runs["fixed"]
     assert per_host_changed(fixed, "gen") == 0
     assert reinstall_result(fixed, "gen")["msg"].startswith("already reinstalled to ori.09")
+    # databases (catalogs, K2VERZE), the folder, the ban, sessions, extensions and the run state: all as before
+    assert runs["gen_after_rerun"] == runs["gen_after"]
+    assert runs["gen_state_after_rerun"] == runs["gen_state_before_rerun"]
+    assert lock_row(fleet, "gen") == "free"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -10,8 +11,8 @@ from conftest import run_playbook
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table, key, loads_snapshot
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import KINDS
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table, key, loads_snapshot
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import KINDS
 from tools.k2lab import cli as k2lab_cli
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import drift, render, site
@@ -70,9 +71,14 @@ def test_every_drift_kind_is_found_on_the_live_lab_and_the_rest_is_clean(sites, 
     report = tmp_path / "report.html"
     run = run_playbook(PLAYBOOK, sites["inventory"], limit=DRIFT.name,
                        extravars={"k2_check_report": str(report), "k2_check_save_snapshots_to": str(tmp_path / "snapshots"),
-                                  "k2_check_parallel": 3})
+                                  "k2_check_parallel": 3, "k2_check_progress_after": 0})
     assert run.rc == 0, run.stdout
     result = only(run, DRIFT.name)
+    # progress while it ran (every step counts as long with progress_after 0): each database's start and end with the time
+    for database in result["databases"]:
+        prefix = r"\[%s\] structure check: database %s " % (DRIFT.name, database["database"])
+        assert re.search(prefix + r"started at \d\d:\d\d:\d\d UTC", run.stdout), run.stdout
+        assert re.search(prefix + r"done at \d\d:\d\d:\d\d UTC after \d+\.\d s; %d finding\(s\)" % database["findings"], run.stdout)
     assert result["changed"] is False and result["consistent"] is False
     firma = "%s_FIRMA" % DRIFT.name
     assert [d["database"] for d in result["databases"]] == ["%s_%s" % (DRIFT.name, c) for c in ("CONF", "DEMO", "FIRMA", "FIRMA2", "INIT")]
@@ -216,7 +222,7 @@ def test_offline_snapshot_through_the_playbook(sites, tmp_path):
     injected = drift.inject_all(live, seed=11)
     live.database = "K2_FIRMA"
     snapshot = tmp_path / "K2_FIRMA.json"
-    from ansible_collections.erpops.upgrade.plugins.module_utils.schema import dumps_snapshot
+    from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import dumps_snapshot
     snapshot.write_text(dumps_snapshot(live), encoding="utf-8")
     scripts = _scripts_copy(sites, DRIFT, tmp_path)
     run = run_playbook(OFFLINE, "localhost,", extravars={"k2_check_scripts_dir": str(scripts), "k2_check_snapshot": str(snapshot),

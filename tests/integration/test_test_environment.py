@@ -64,18 +64,42 @@ def differences(before, after):
     return found
 
 
+def remove_copy(env):
+    """Back to a site without a test copy (folder and databases), whatever an earlier test left."""
+    shutil.rmtree(env["dest"], ignore_errors=True)
+    for name in COPIES.values():
+        sql(env["lab"], 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
 @pytest.fixture(scope="module")
 def env(lab):
     folder = os.path.join(lab["dir"], "sites", SITE)
     reports = tempfile.mkdtemp(prefix="erpops-reports-")
-    yield {"lab": lab, "folder": folder, "dest": folder + "_TESTENV", "vars": {"fleet_report_dir": reports}}
-    shutil.rmtree(folder + "_TESTENV", ignore_errors=True)
-    for name in COPIES.values():
-        sql(lab, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    state = {"lab": lab, "folder": folder, "dest": folder + "_TESTENV", "vars": {"fleet_report_dir": reports}}
+    yield state
+    remove_copy(state)
     shutil.rmtree(reports, ignore_errors=True)
 
 
-def test_refusals_and_check_mode_change_nothing(env):
+@pytest.fixture
+def without_copy(env):
+    remove_copy(env)
+    return env
+
+
+@pytest.fixture
+def with_copy(env):
+    """The test copy of north, made by the playbook unless an earlier test left a complete one."""
+    complete = os.path.exists(os.path.join(env["dest"], "k2.ini")) and set(COPIES.values()) <= databases(env["lab"])
+    if not complete:
+        remove_copy(env)
+        run = run_playbook(PLAYBOOK, env["lab"]["inventory"], limit=SITE, extravars=env["vars"])
+        assert run.rc == 0 and run.failed_hosts() == [], run.stdout
+    return env
+
+
+def test_refusals_and_check_mode_change_nothing(without_copy):
+    env = without_copy
     lab = env["lab"]
     before = production_snapshot(lab, env["folder"])
     names = databases(lab)
@@ -106,7 +130,8 @@ def test_refusals_and_check_mode_change_nothing(env):
     assert differences(before, production_snapshot(lab, env["folder"])) == []
 
 
-def test_copy_is_complete_points_at_the_copies_and_reruns_unchanged(env):
+def test_copy_is_complete_points_at_the_copies_and_reruns_unchanged(without_copy):
+    env = without_copy
     lab = env["lab"]
     before = production_snapshot(lab, env["folder"])
 
@@ -156,10 +181,9 @@ def test_copy_is_complete_points_at_the_copies_and_reruns_unchanged(env):
     assert differences(before, production_snapshot(lab, env["folder"])) == []
 
 
-def test_a_test_reinstall_runs_on_the_copy_and_leaves_production_alone(env):
+def test_a_test_reinstall_runs_on_the_copy_and_leaves_production_alone(with_copy):
+    env = with_copy
     lab = env["lab"]
-    if not os.path.exists(os.path.join(env["dest"], "k2.ini")):
-        pytest.skip("needs the copy made by the test before")
     before = production_snapshot(lab, env["folder"])
     archive = k2release.build_release(os.path.join(lab["dir"], "releases"), "gaia.12.4", company_tables=20)["archive"]
     extravars = dict(env["vars"], k2_target_version="gaia.12.4", k2_exempt_user="ADMIN", k2_release_archive=archive, k2_session_login="k2",

@@ -1,4 +1,4 @@
-"""meta/execution-environment.yml: ansible-builder creates the build context, which names every dependency."""
+"""extras/ee/execution-environment.yml: ansible-builder creates the build context, which names every dependency."""
 
 import os
 import re
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EE_FILE = os.path.join(REPO, "meta", "execution-environment.yml")
+EE_FILE = os.path.join(REPO, "extras", "ee", "execution-environment.yml")
 BUILDER = shutil.which("ansible-builder", path=os.path.dirname(sys.executable)) or shutil.which("ansible-builder")
 
 
@@ -52,7 +52,8 @@ def test_system_packages_and_collections(context):
     bindep = (context["dir"] / "_build" / "bindep.txt").read_text(encoding="utf-8")
     for package in ("unixODBC", "unixODBC-devel", "gcc-c++", "krb5-libs", "ca-certificates"):
         assert re.search(r"^%s \[" % re.escape(package), bindep, re.MULTILINE), package
-    assert "ansible.windows" in (context["dir"] / "_build" / "requirements.yml").read_text(encoding="utf-8")
+    collections = (context["dir"] / "_build" / "requirements.yml").read_text(encoding="utf-8")
+    assert "ansible.windows" in collections and "community.windows" in collections
 
 
 def test_mssql_driver_is_odbc18_from_microsofts_repo_for_the_base_os_with_freetds_fallback(context):

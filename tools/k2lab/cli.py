@@ -1,9 +1,12 @@
-"""The lab's command line: ``python -m tools.k2lab.cli up|down|status [--lab-dir DIR]``.
+"""The lab's command line: ``python -m tools.k2lab.cli up|down|status|remove [--lab-dir DIR]``.
 
 ``up`` starts the PostgreSQL cluster, builds the sites of a fleet file (JSON:
 ``{"sites": [{"name": "site01", ...SiteSpec fields...}]}``, default: the demo
 fleet) and writes ``<lab-dir>/inventory.yml`` with one host per site. It prints
 one JSON line: ``{"changed": bool, "sites": [...], "inventory": path}``.
+``down`` stops the cluster (its data stays for the next ``up``); ``remove``
+stops it and deletes its data, which lives outside the lab folder (see
+``tools/k2lab/cluster.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import os
 import sys
 
 from tools.k2lab import cluster as pg
-from tools.k2lab.site import SiteSpec, build, database_name, site_dir, web_config_path
+from tools.k2lab.site import SiteSpec, build, database_name, installer_records_path, site_dir, web_config_path
+
+INSTALLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installer.py")
 
 DEMO_FLEET = [
     {"name": "alfa", "version": "gaia.12.3"},
@@ -44,6 +49,9 @@ def inventory(lab_dir, cluster, specs):
             "k2_db_password": cluster.password,
             "k2_conf_database": database_name(spec.name, "CONF"),
             "k2_webconfig_path": web_config_path(lab_dir, spec.name),
+            # The lab host's K2 installer (installer.py) and its installation records.
+            "k2_installer_program": "%s %s" % (sys.executable, INSTALLER),
+            "k2_installer_records": installer_records_path(lab_dir),
         }
     return {"all": {"children": {"k2_sites": {"hosts": hosts}}}}
 
@@ -73,7 +81,7 @@ def up(lab_dir, fleet_path=None):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="k2lab")
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "remove"])
     parser.add_argument("--lab-dir", default=os.path.join(os.getcwd(), ".lab"))
     parser.add_argument("--fleet", help="fleet file (JSON); default: the demo fleet")
     args = parser.parse_args(argv)
@@ -83,6 +91,8 @@ def main(argv=None):
             result = up(lab_dir, args.fleet)
         elif args.command == "down":
             result = {"changed": pg.stop(lab_dir)}
+        elif args.command == "remove":
+            result = {"changed": pg.remove(lab_dir)}
         else:
             cluster = pg.load(lab_dir)
             result = {"changed": False, "running": bool(cluster and pg.is_running(cluster))}

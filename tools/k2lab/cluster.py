@@ -1,14 +1,32 @@
 """A real PostgreSQL cluster for the lab, started by the lab itself.
 
 initdb refuses to run as root, so the cluster belongs to the ``postgres`` user
-when the lab runs as root. It listens only on a unix socket in the lab folder,
-on a free port, with password authentication for the K2 login (so that a wrong
-password is a real failure) and trust for the cluster owner.
+when the lab runs as root. It listens only on a unix socket, on a free port,
+with password authentication for the K2 login (so that a wrong password is a
+real failure) and trust for the cluster owner.
+
+Where the cluster lives. The lab folder (``.lab`` in the clone) may sit where
+the ``postgres`` user cannot go (root's home and ``mktemp -d`` folders are
+0700) and its path may hold spaces or be too long for a unix socket (107
+bytes). So the cluster's data and socket folders live in a folder of their own,
+one per lab folder, named by a hash of the lab folder's real path:
+
+* ``/var/lib/erpops-lab/<hash>/`` when the lab runs as root (kept across
+  reboots, unlike /tmp, whose cleaners may delete part of a data folder);
+* ``/tmp/erpops-lab-<uid>/<hash>/`` (0700, the user's own) otherwise;
+* ``$K2LAB_PG_ROOT/<hash>/`` when that variable is set.
+
+The lab folder keeps ``cluster.json`` (where the cluster is); the cluster's
+folder keeps ``lab_dir`` (whose cluster it is). The permissions of the user's
+folders are never changed. A cluster whose lab folder no longer exists is
+stopped and removed the next time a cluster is created, so deleting a lab
+folder is enough to clean up; ``remove`` does it at once.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import pwd
@@ -20,6 +38,8 @@ from dataclasses import asdict, dataclass
 K2_LOGIN = "k2"
 K2_PASSWORD = "k2-lab-secret"
 STATE_FILE = "cluster.json"
+OWNER_FILE = "lab_dir"
+SYSTEM_PG_ROOT = "/var/lib/erpops-lab"
 
 
 class LabError(RuntimeError):
@@ -129,20 +149,99 @@ def _port_taken(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def pg_root() -> str:
+    """The folder that holds one cluster folder per lab folder (see the module's docstring)."""
+    root = os.environ.get("K2LAB_PG_ROOT")
+    if root:
+        return os.path.abspath(root)
+    return SYSTEM_PG_ROOT if os.geteuid() == 0 else "/tmp/erpops-lab-%d" % os.geteuid()
+
+
+def cluster_home(lab_dir: str) -> str:
+    """The cluster folder of a lab folder: the same lab folder always gets the same one."""
+    key = hashlib.sha256(os.path.realpath(lab_dir).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return os.path.join(pg_root(), key)
+
+
+def _make_pg_root(root: str) -> None:
+    if any(ch.isspace() for ch in root):
+        raise LabError("the cluster folder %r must not contain spaces (PostgreSQL's socket option cannot hold them); "
+                       "set K2LAB_PG_ROOT to another folder" % root)
+    os.makedirs(root, exist_ok=True)
+    info = os.lstat(root)
+    if info.st_uid != os.geteuid() or not os.path.isdir(root) or os.path.islink(root):
+        raise LabError("the cluster folder %s is not a folder of this user; remove it or set K2LAB_PG_ROOT" % root)
+    # Under root the postgres user must pass through; another user's folder stays private.
+    os.chmod(root, 0o755 if os.geteuid() == 0 else 0o700)
+
+
+def _pid_of(data_dir: str):
+    try:
+        with open(os.path.join(data_dir, "postmaster.pid"), encoding="utf-8") as handle:
+            return int(handle.readline().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _stop_data_dir(data_dir: str, owner: str) -> None:
+    """Stop whatever server runs on a data folder whose lab is gone (fast shutdown, then its pid if it stays)."""
+    if _pid_of(data_dir) is None:
+        return
+    for bin_dir in sorted(glob.glob("/usr/lib/postgresql/*/bin")):
+        pg_ctl = os.path.join(bin_dir, "pg_ctl")
+        if os.path.exists(pg_ctl):
+            subprocess.run(_as_owner(owner, [pg_ctl, "-D", data_dir, "-m", "fast", "-w", "-t", "30", "stop"]),
+                           capture_output=True, check=False)
+            break
+
+
+def collect_orphans() -> list:
+    """Stop and remove the cluster folders whose lab folder no longer exists; returns the removed folders."""
+    root = pg_root()
+    removed = []
+    try:
+        entries = os.listdir(root)
+    except OSError:
+        return removed
+    for entry in entries:
+        home = os.path.join(root, entry)
+        try:
+            with open(os.path.join(home, OWNER_FILE), encoding="utf-8", errors="surrogateescape") as handle:
+                lab_dir = handle.read()
+        except OSError:
+            continue  # not a lab cluster folder (or being created): leave it alone
+        if os.path.isdir(lab_dir):
+            continue
+        data_dir = os.path.join(home, "data")
+        owner = pwd.getpwuid(os.stat(data_dir).st_uid).pw_name if os.path.isdir(data_dir) else "root"
+        _stop_data_dir(data_dir, owner)
+        shutil.rmtree(home, ignore_errors=True)
+        removed.append(home)
+    return removed
+
+
 def _init(lab_dir: str) -> Cluster:
     owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-    base = os.path.join(lab_dir, "pg")
+    root = pg_root()
+    _make_pg_root(root)
+    collect_orphans()
+    base = cluster_home(lab_dir)
     if os.path.exists(base):
+        _stop_data_dir(os.path.join(base, "data"), owner)
         shutil.rmtree(base)
+    os.makedirs(base)
+    os.chmod(base, 0o755)
+    with open(os.path.join(base, OWNER_FILE), "w", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(os.path.realpath(lab_dir))
     data_dir, socket_dir = os.path.join(base, "data"), os.path.join(base, "run")
     os.makedirs(socket_dir)
     os.makedirs(data_dir, mode=0o700)
-    os.chmod(lab_dir, 0o755)
     if os.geteuid() == 0:
-        _chown_tree(base, owner)
+        for path in (data_dir, socket_dir):
+            _chown_tree(path, owner)
         reach = subprocess.run(_as_owner(owner, ["test", "-w", data_dir]), check=False)
         if reach.returncode != 0:
-            raise LabError("the lab folder %s must be reachable by the %s user (every parent folder needs o+x)" % (lab_dir, owner))
+            raise LabError("the cluster folder %s must be reachable by the %s user (every parent folder needs o+x)" % (base, owner))
     cluster = Cluster(data_dir=data_dir, socket_dir=socket_dir, port=_free_port(), bin_dir=find_bin_dir(), owner=owner)
     _run(_as_owner(owner, [os.path.join(cluster.bin_dir, "initdb"), "-D", data_dir, "-U", owner, "-E", "UTF8",
                            "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=reject"]))
@@ -162,6 +261,21 @@ def stop(lab_dir: str) -> bool:
     if cluster is None or not is_running(cluster):
         return False
     _run(_as_owner(cluster.owner, [os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "-m", "fast", "-w", "stop"]))
+    return True
+
+
+def remove(lab_dir: str) -> bool:
+    """Stop the lab's cluster and delete its folders (data and socket); the lab folder itself stays."""
+    cluster = load(lab_dir)
+    if cluster is None:
+        return False
+    stop(lab_dir)
+    home = os.path.dirname(cluster.data_dir)
+    if os.path.exists(os.path.join(home, OWNER_FILE)):
+        shutil.rmtree(home, ignore_errors=True)
+    else:  # a cluster made before the cluster folder moved out of the lab folder
+        shutil.rmtree(cluster.data_dir, ignore_errors=True)
+    os.unlink(os.path.join(lab_dir, STATE_FILE))
     return True
 
 

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key
 
 OTHER_TYPE = {"mssql": "bigint", "oracle": "binary_double", "lab": "int8"}
 INT_TYPE = {"mssql": "int", "oracle": "number", "lab": "int4"}

@@ -35,7 +35,7 @@ from typing import Dict, Optional
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column
 
 from tools.k2lab import konverze, render
 from tools.k2lab.site import STAND_IN, SiteSpec, expected_model, konverze_token
@@ -66,8 +66,8 @@ def _version_update(platform: str, version: str, profile) -> str:
     return "-- the vendor's conversions record the version\nUPDATE \"%s\" SET \"%s\" = '%s'\nGO\n" % (table, column, version)
 
 
-def release_files(version: str, company_tables: int = 20, profile=None) -> Dict[str, bytes]:
-    """{relative path: bytes} of the release of ``version``."""
+def release_files(version: str, company_tables: int = 20, profile=None, failing=()) -> Dict[str, bytes]:
+    """{relative path: bytes} of the release of ``version``; ``failing`` names conversion files with a failing batch."""
     profile = profile or DEFAULT_PROFILE
     parsed = k2_version.parse(version)
     name = parsed.name()
@@ -82,7 +82,9 @@ def release_files(version: str, company_tables: int = 20, profile=None) -> Dict[
     token = konverze_token(name)
     additions = [{"db": db_kind, "table": table, "column": ADDED_COLUMN, "type": "int"} for db_kind, table in sorted(tables.items())]
     for platform in PLATFORMS:
-        rendered = konverze.render_conversions(platform, [token], additions=additions, tokens=profile["scripts"]["konverze_platforms"])
+        mine = [name for name in failing if name in konverze.render_conversions(platform, [token], tokens=profile["scripts"]["konverze_platforms"])]
+        rendered = konverze.render_conversions(platform, [token], additions=additions, tokens=profile["scripts"]["konverze_platforms"],
+                                               failing=mine)
         for file_name, text in rendered.items():
             if file_name.endswith("Additional.sql"):
                 text = text + "\n" + _version_update(platform, name, profile)
@@ -105,9 +107,10 @@ def archive_bytes(files: Dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def build_release(out_dir: str, version: str, company_tables: int = 20, profile=None, name: Optional[str] = None) -> Dict[str, object]:
+def build_release(out_dir: str, version: str, company_tables: int = 20, profile=None, name: Optional[str] = None,
+                  failing=()) -> Dict[str, object]:
     """Write ``<out_dir>/k2-<version>.zip`` unless it already holds the same bytes."""
-    data = archive_bytes(release_files(version, company_tables, profile))
+    data = archive_bytes(release_files(version, company_tables, profile, failing))
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, name or "k2-%s.zip" % k2_version.parse(version).name())
     if os.path.exists(path):

@@ -19,7 +19,7 @@ import functools
 from typing import List, Optional
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, dumps_snapshot,
 )
 

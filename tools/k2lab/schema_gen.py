@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table
 
 _ROOTS = ("ART", "DOK", "FAK", "OBJ", "SKL", "POL", "ZAK", "DOD", "OSO", "UCT", "PRI", "VYD", "KUR", "MEN", "STR",
           "CEN", "SLE", "PLA", "ADR", "BAN", "KON", "SML", "MZD", "ZAM", "DPH", "KAT", "VYR", "OPE", "TRA", "REZ")

@@ -17,14 +17,15 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches, k2_version
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import key as schema_key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import key as schema_key
 
 from tools.k2lab import cluster as pg
-from tools.k2lab import drift, konverze, render, schema_gen
+from tools.k2lab import drift, installer, konverze, render, schema_gen
 
 SPEC_FILE = ".k2lab-site.json"
 STAND_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stand_in_k2.py")
@@ -51,6 +52,10 @@ class SiteSpec:
     # K2-06: the pre-install preparation of the installed version has run (Reinstall manager)
     preparation_done: bool = True
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
+    # K2-10: the lab host's K2 installer has a record of this installation (tab "Nainstalováno"); torsos never do
+    installer_record: bool = True
+    # The stand-in installer's knobs (installer.py): {"fail_at": step, "hang": seconds, "hang_at": step}
+    installer_faults: Dict[str, object] = field(default_factory=dict)
     licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [
         {"user": "NOVAK", "host": "PC-UCTARNA", "program": "K2", "app_server": False},
         {"user": "AS", "host": "SRV-APP01", "program": "K2 AS", "app_server": True},
@@ -125,6 +130,11 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
         done = "NULL" if code in spec.missing_inits else "now()"
         rows.append("INSERT INTO %s (%s, %s, %s) VALUES ('Prepocet skladu', 1, %s), ('Konverze dokladu', 1, now()), ('Volitelna', 0, NULL)"
                     % (q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]), done))
+        # The installed version was initialized when it was installed (FACTS.md "Verze inicializována").
+        parsed = k2_version.parse(spec.db_version or spec.version)
+        rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, 1, now())" % (
+            q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]),
+            lit(vi["version_function"].format(version=k2_version.K2Version(parsed.generation, parsed.release).name()))))
         return rows
     f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
     for number, mandant in enumerate(mandant_codes(spec), start=1):
@@ -189,6 +199,15 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> Non
                                   "current": profile["extensions"]["current_column"], "format": profile["extensions"]["format_column"]}}
     if spec.k2_restarts:
         knobs["restarts"] = spec.k2_restarts
+    p = profile
+    knobs["tables"] = {"db_version": [p["db_version"]["table"], p["db_version"]["version_column"]],
+                       "firmy": [p["firmy"]["table"], p["firmy"]["code_column"], p["firmy"]["database_column"]],
+                       "reinstall": [p["reinstall_manager"]["table"], p["reinstall_manager"]["reinstall_allowed_column"],
+                                     p["reinstall_manager"]["preparation_done_column"]],
+                       "init": [p["version_init"]["table"], p["version_init"]["function_column"], p["version_init"]["mandatory_column"],
+                                p["version_init"]["done_at_column"]]}
+    if spec.installer_faults:
+        knobs["installer"] = dict(spec.installer_faults)
     _write(os.path.join(root, "Conf", "Special", "k2lab.json"), json.dumps(knobs, indent=1).encode())
     if not spec.torso:
         with open(STAND_IN, "rb") as source:
@@ -233,6 +252,19 @@ def generator_fingerprint() -> str:
             with open(os.path.join(folder, name), "rb") as handle:
                 digest.update(name.encode() + b"\0" + handle.read())
     return digest.hexdigest()[:16]
+
+
+def installer_records_path(lab_dir: str) -> str:
+    """The lab host's K2 installer records (one per installation, as the installer's tab "Nainstalováno" lists them)."""
+    return os.path.join(lab_dir, "installer", "records.json")
+
+
+def _installed_names(root: str) -> List[str]:
+    """What an installation put into the folder: the program and the SQL scripts, not the site's ini, Conf/ or extensions/."""
+    names = ["k2"]
+    for folder, _dirs, files in os.walk(os.path.join(root, "SQL")):
+        names += [os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/") for name in files]
+    return sorted(names)
 
 
 def site_dir(lab_dir: str, name: str) -> str:
@@ -294,6 +326,11 @@ def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bo
     if os.path.exists(root):
         shutil.rmtree(root)
     _folder(spec, cluster, root, profile)
+    records = installer_records_path(lab_dir)
+    if not spec.torso and spec.installer_record:
+        installer.register(records, root, spec.version, installer.installed_files(root, _installed_names(root)))
+    else:
+        installer.forget(records, root)
     _web_config(lab_dir, spec)
     _databases(spec, cluster, profile)
     _write(marker, json.dumps(wanted).encode())

@@ -13,6 +13,14 @@ Updating an extension marks it current in format 2.02 in the CONF database and
 rewrites the ``format=`` line of its files in ``extensions/<name>/`` (1.0 -> 2.02,
 as K2 from mia.03 converts them).
 
+Started for anything but ``VERSION``, it runs version initialization by itself when the
+installed version (the version file, else k2.ini) has not been initialized yet, as K2
+does at its first start after a reinstall (FACTS.md): in every mandant of FIRMY it records
+"Inicializace verze <generation.release>" as a mandatory function done now, and marks the
+open mandatory initializations done. Not when the installer runs it (``K2LAB_INSTALLER``
+set): the installer initializes in its own step. Knob ``init_fail``: the initialization
+fails (exit 1) before it records anything.
+
 Behaviour knobs live in ``Conf/Special/k2lab.json`` of the site:
 ``restarts`` (exit with code 3 that many times before staying up, as K2 does
 when an extension update needs a restart; each such run updates at most one
@@ -68,6 +76,49 @@ def _psql(knobs, sql):
     return subprocess.run(argv, input=sql, capture_output=True, text=True, check=True, env=env).stdout
 
 
+def _installed_version():
+    path = os.path.join(SITE, "K2VERSION.txt")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    return _ini().get("K2", "VERSION", fallback="")
+
+
+def _psql_on(knobs, database, sql):
+    db = knobs["db"]
+    server = _ini().get("DATABASE", "SERVER", fallback="")
+    host, _sep, port = server.rpartition(",") if "," in server else (server, "", "")
+    env = dict(os.environ, PGPASSWORD=db["password"])
+    argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host or db["host"], "-p", port or str(db["port"]),
+            "-U", db["user"], "-d", database]
+    return subprocess.run(argv, input=sql, capture_output=True, text=True, check=True, env=env).stdout
+
+
+def _version_initialization(knobs):
+    """Version initialization at the first start on a new version; returns the mandants initialized."""
+    tables = knobs.get("tables") or {}
+    firmy, code, database = tables.get("firmy", ["FIRMY", "Zkr", "DatabaseName"])
+    table, function, mandatory, done = tables.get("init", ["INICIALIZACE", "Funkce", "Povinna", "Provedeno"])
+    parts = _installed_version().split(".")
+    if len(parts) < 2:
+        return []
+    name = "Inicializace verze %s.%s" % (parts[0], parts[1])
+    done_now = []
+    rows = _psql(knobs, 'SELECT "%s", "%s" FROM "%s" ORDER BY 1;' % (code, database, firmy)).splitlines()
+    for row in rows:
+        mandant, db_name = row.split("|")
+        seen = _psql_on(knobs, db_name, 'SELECT count(*) FROM "%s" WHERE "%s" = \'%s\' AND "%s" IS NOT NULL;' % (table, function, name, done))
+        if seen.strip() != "0":
+            continue
+        if knobs.get("init_fail"):
+            raise RuntimeError("Inicializace funkce %s skončila chybou (%s): %s" % (name, mandant, knobs["init_fail"]))
+        _psql_on(knobs, db_name, 'INSERT INTO "%s" ("%s", "%s", "%s") SELECT \'%s\', 1, NULL WHERE NOT EXISTS '
+                 '(SELECT 1 FROM "%s" WHERE "%s" = \'%s\');\nUPDATE "%s" SET "%s" = now() WHERE "%s" = 1 AND "%s" IS NULL;'
+                 % (table, function, mandatory, done, name, table, function, name, table, done, mandatory, done))
+        done_now.append(mandant)
+    return done_now
+
+
 def _update_extensions(knobs, everything, limit):
     """Mark the outdated extensions (or all) current in format 2.02; returns their names."""
     ext = dict({"table": "ROZSIRENI", "name": "Nazev", "current": "Aktualni", "format": "Format"}, **knobs.get("extensions_table", {}))
@@ -102,6 +153,14 @@ def main(argv):
         return 1
     if knobs.get("hang"):
         time.sleep(float(knobs["hang"]))
+    if knobs.get("db") and not os.environ.get("K2LAB_INSTALLER"):
+        try:
+            initialized = _version_initialization(knobs)
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            print("K2: %s" % (getattr(exc, "stderr", None) or exc), file=sys.stderr)
+            return 1
+        if initialized:
+            print("K2: version initialized in %s" % ", ".join(initialized))
     mode = params.get("EXTENSIONS", "").upper()
     restart = knobs.get("restarts", 0) > 0
     if mode in ("UPDATE", "UPDATE_ALL") and knobs.get("db"):

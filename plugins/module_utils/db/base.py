@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import schema as schema_model
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema as schema_model
 
 SERVER_NOT_ANSWERING = "server not answering"
 LOGIN_FAILED = "login failed"

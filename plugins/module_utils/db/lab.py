@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import schema as schema_model
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import base, odbc
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema as schema_model
 
 
 DEFAULT_DRIVER = "PostgreSQL Unicode"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import schema as schema_model
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import base
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema as schema_model
 
 try:
     import oracledb
@@ -111,6 +111,7 @@ def column_from_row(row: Dict[str, Any]) -> schema_model.Column:
         nullable=base.flag(row["NULLABLE"]),
         identity=identity,
         default=default.strip() if isinstance(default, str) else default,
+        semantics={"C": "char", "B": "byte"}.get(row.get("CHAR_USED") or "") if row["DATA_TYPE"] in _CHARACTER_TYPES else None,
     )
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 import os
 import sys
 
+import dataclasses
+
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import loads_snapshot  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import KINDS, diff  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import loads_snapshot  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import KINDS, diff  # noqa: E402
 from tools.k2lab import drift, render, schema_gen  # noqa: E402
 
 PLATFORMS = ("mssql", "oracle", "lab")
@@ -58,8 +60,14 @@ def test_round_trip(platform, which, company):
     assert result.problems == []
     expected = render.platform_model(model, platform)
     assert sorted(result.schema.tables) == sorted(expected.tables)
+    semantics = set()
     for name, table in expected.tables.items():
-        assert result.schema.tables[name] == table, name
+        read = result.schema.tables[name]
+        if platform == "oracle":  # the renderer writes VARCHAR2(n), (n CHAR) and (n BYTE) in turn; the reader keeps which
+            semantics.update(c.semantics for c in read.columns if c.type == "varchar2")
+            read = dataclasses.replace(read, columns=[dataclasses.replace(c, semantics=None) for c in read.columns])
+        assert read == table, name
+    assert semantics == ({None, "char", "byte"} if platform == "oracle" else set())
 
 
 def test_lab_types(company):

@@ -18,8 +18,8 @@ from ansible_collections.erpops.upgrade.plugins.action import k2_schema_check
 from ansible_collections.erpops.upgrade.plugins.action.k2_schema_check import ARGUMENT_SPEC, Run, decode_script
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import dumps_snapshot, loads_snapshot
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import KINDS
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import dumps_snapshot, loads_snapshot
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import KINDS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 if REPO not in sys.path:

@@ -41,6 +41,7 @@ def test_powershell_commands():
                 % (quoted, quoted),
         "prepare": "",
         "commit": "$ErrorActionPreference = 'Stop'; [System.IO.File]::Replace(%s, %s, [NullString]::Value)" % (quoted_temp, quoted),
+        "create": "$ErrorActionPreference = 'Stop'; Move-Item -LiteralPath %s -Destination %s" % (quoted_temp, quoted),
         "cleanup": "Remove-Item -LiteralPath %s -Force -ErrorAction SilentlyContinue" % quoted_temp,
     }
     with_backup = remote_commands("powershell", WIN_PATH, WIN_TEMP, WIN_PATH + ".42.20250101-120000.bak")
@@ -56,6 +57,7 @@ def test_sh_commands():
         "stat": "if [ -f %s ]; then echo file; elif [ -e %s ]; then echo other; else echo absent; fi" % (quoted, quoted),
         "prepare": "cp -p %s %s" % (quoted, quoted_temp),
         "commit": "cp -p %s %s && mv -f %s %s" % (quoted, "'/srv/K2 Web'\"'\"'s/web.config.1.x~'", quoted_temp, quoted),
+        "create": "chmod 600 %s && mv -f %s %s" % (quoted_temp, quoted_temp, quoted),
         "cleanup": "rm -f %s" % quoted_temp,
     }
     assert remote_commands("sh", "/a/web.config", "/a/t")["commit"] == "mv -f /a/t /a/web.config"

@@ -9,8 +9,8 @@ import io
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import batches as mod
-from ansible_collections.erpops.upgrade.plugins.module_utils.batches import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as mod
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import (
     BatchSyntaxError, file_checksum, open_script, split_batches, summarize, text_checksum)
 
 
@@ -35,13 +35,15 @@ def test_go_any_case_and_surrounding_whitespace(separator):
 
 
 @pytest.mark.parametrize("line, count", [("GO 3", 3), ("go 2", 2), ("Go 3", 3), ("GO\t4", 4), ("GO  10  ", 10),
-                                         ("GO 3 -- three times", 3), ("GO -- comment", 1), ("GO --", 1)])
+                                         ("GO 3 -- three times", 3), ("GO -- comment", 1), ("GO --", 1),
+                                         # go-sqlcmd reads the count with Sscanf("%d"): text after it is ignored
+                                         ("GO 3 4", 3), ("GO 2 x", 2), ("GO 5;", 5), ("GO +2", 2)])
 def test_go_count_and_trailing_comment(line, count):
     result = split("INSERT INTO t VALUES (1)\n%s\nSELECT 2\n" % line)
     assert [(b.text, b.count) for b in result] == [("INSERT INTO t VALUES (1)", count), ("SELECT 2", 1)]
 
 
-@pytest.mark.parametrize("line", ["GO 0", "GO x", "GO 3 4", "GO /* c */", "GO ;", "GO -1"])
+@pytest.mark.parametrize("line", ["GO 0", "GO x", "GO /* c */", "GO ;", "GO -1", "GO x 3"])
 def test_invalid_go_command_is_an_error_with_line(line):
     with pytest.raises(BatchSyntaxError) as info:
         split("SELECT 1\n\n%s\nSELECT 2\n" % line)
@@ -124,8 +126,20 @@ def test_line_numbers_skip_leading_blank_lines_but_keep_leading_comments():
     assert [(b.text, b.line) for b in result] == [("SELECT 1", 1), ("-- about t\nCREATE TABLE t (a int)", 5)]
 
 
-def test_unterminated_string_swallows_the_rest_as_sqlcmd_does():
-    assert texts("SELECT 'a\nGO\nSELECT 2\n") == ["SELECT 'a\nGO\nSELECT 2"]
+@pytest.mark.parametrize("dialect, text, line, what", [
+    ("mssql", "SELECT 1\nGO\nSELECT 'a\nGO\nSELECT 2\n", 3, "unterminated string"),
+    ("mssql", "SELECT 1\nGO\n\nSELECT [a\nGO\n", 4, "unterminated bracketed name"),
+    ("mssql", "SELECT 1\nGO\n/* footer /* inner */\n", 3, "unterminated /* comment"),
+    ("mssql", 'SELECT "a\n', 1, "unterminated quoted name"),
+    ("lab", "SELECT 1\nGO\nSELECT $x$ a\nGO\n", 3, "unterminated dollar-quoted string $x$"),
+    ("oracle", "SELECT 1 FROM dual;\n/* open\n", 2, "unterminated /* comment"),
+    ("oracle", "SELECT 1 FROM dual;\nSELECT q'[a' FROM dual;\n", 2, "unterminated q-quoted string"),
+])
+def test_open_quote_or_comment_at_the_end_is_an_error_with_its_line(dialect, text, line, what):
+    # sqlcmd would send the rest and the server would reject it: we refuse the script before anything runs.
+    with pytest.raises(BatchSyntaxError) as info:
+        split(text, dialect)
+    assert info.value.line == line and what in str(info.value)
 
 
 def test_chunk_boundaries_do_not_matter(monkeypatch):

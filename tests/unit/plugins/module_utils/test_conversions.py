@@ -114,3 +114,19 @@ def test_ambiguous_tokens_are_refused_per_name():
 def test_bad_arguments(platform, kind):
     with pytest.raises(ValueError):
         select_conversions([], platform, kind)
+
+
+def test_files_outside_the_upgrade_s_versions_are_not_selected():
+    from ansible_collections.erpops.upgrade.plugins.module_utils import conversions
+    names = ["K2_C412Lab.sql", "K2_C412LabAdditional.sql", "K2_C509Lab.sql", "K2_C509LabAdditional.sql", "K2_C510Lab.sql"]
+    selection = conversions.within_versions(conversions.select_conversions(names, "lab", "generation"), "gaia.12.3", "ori.09",
+                                            "{generation}{release:02d}")
+    assert [item.name for item in selection.plan] == ["K2_C509Lab.sql", "K2_C509LabAdditional.sql"]
+    assert sorted(name for name, _reason in selection.not_selected) == ["K2_C412Lab.sql", "K2_C412LabAdditional.sql", "K2_C510Lab.sql"]
+    assert "for version 510, outside gaia.12.3 .. ori.09" in dict(selection.not_selected)["K2_C510Lab.sql"]
+    same = conversions.within_versions(conversions.select_conversions(names, "lab", "build"), "gaia.12.3", "gaia.12.4",
+                                       "{generation}{release:02d}")
+    assert [item.name for item in same.plan] == ["K2_C412LabAdditional.sql"]
+    untouched = conversions.select_conversions(names, "lab", "generation")
+    assert conversions.within_versions(untouched, "gaia.12.3", "ori.09", "") is untouched
+    assert conversions.version_token("ori.09", "{generation}{release:02d}") == 509

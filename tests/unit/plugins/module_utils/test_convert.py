@@ -252,3 +252,48 @@ def test_targets_include_demo_and_init_and_refuse_unknown_names():
     assert [t["code"] for t in convert.targets("K2_CONF", mandants, ["k2_firma", "conf"])] == ["CONF", "FIRMA"]
     with pytest.raises(ValueError, match="NOPE"):
         convert.targets("K2_CONF", mandants, ["nope"])
+
+
+def test_a_one_time_file_for_a_version_the_database_has_is_refused_whatever_the_journal_says():
+    db = SqliteDb()
+    files = {"K2_D509Lab.sql": ONE_TIME, "K2_D509LabAdditional.sql": ADDITIONAL}
+    at_target = dict(FIRMA, version="ori.09")
+    run = make_run(db, files, target=at_target, manifest=gate_manifest(), konverze_token="{generation}{release:02d}")
+    reason = run.preflight()
+    assert "K2_D509Lab.sql is a one-time conversion to version 509, and the database is already at ori.09" in reason
+    assert [r.status for r in run.results] == ["refused", convert.PENDING] and db.executed == []
+    # A database still on the old version runs it; without a token format the guard is off.
+    assert make_run(db, files, target=dict(FIRMA, version="gaia.12.3"), manifest=gate_manifest(),
+                    konverze_token="{generation}{release:02d}").preflight() is None
+    assert make_run(db, files, target=at_target, manifest=gate_manifest(), konverze_token="").preflight() is None
+
+
+def test_installer_baseline_records_every_planned_batch_and_a_later_run_skips_them():
+    db = SqliteDb()
+    files = {"K2_D509Lab.sql": ONE_TIME.replace("INSERT INTO fix VALUES (2)", "INSERT INTO t VALUES (2)"),
+             "K2_D509LabAdditional.sql": ADDITIONAL}
+    dry = make_run(db, files)
+    dry.baseline(check_mode=True)
+    assert [r.status for r in dry.results] == ["would record", "would record"] and db.executed == []
+    run = make_run(db, files)
+    run.baseline()
+    assert [r.status for r in run.results] == ["recorded (installer)"] * 2 and run.changed
+    assert journal_rows(db) == [("K2_D509Lab.sql", 1, "ONCE"), ("K2_D509Lab.sql", 2, "ONCE"), ("K2_D509Lab.sql", 3, "ONCE"),
+                                ("K2_D509Lab.sql", 4, "ONCE"), ("K2_D509LabAdditional.sql", 1, "r1"), ("K2_D509LabAdditional.sql", 2, "r1")]
+    assert db.rows('SELECT DISTINCT "MESSAGE" FROM "%s"' % journal.DEFAULT_TABLE) == [("applied by the K2 installer (baseline of run r1)",)]
+    assert not db.rows("SELECT name FROM sqlite_master WHERE name = 't'"), "the baseline ran no batch"
+    again = make_run(db, files, manifest=gate_manifest())
+    assert again.preflight() is None and [r.status for r in again.results] == ["skipped", "skipped"]
+    # The next reinstall (another run id) skips the one-time file and runs the Additional file.
+    later = make_run(db, files, manifest=gate_manifest("r2"), run_id="r2")
+    later.preflight()
+    assert [r.status for r in later.results] == ["skipped", "would run"]
+
+
+def test_progress_is_told_per_database_and_file():
+    lines = []
+    run = make_run(SqliteDb(), {"K2_D509LabAdditional.sql": ADDITIONAL})
+    run.progress = lines.append
+    run.preflight()
+    run.execute()
+    assert lines == ["K2_FIRMA: 1 file(s), 2 batch(es) to run", "K2_FIRMA: K2_D509LabAdditional.sql applied, 2 of 2 batches"]

@@ -1,8 +1,6 @@
 """The fleet report core: rows, order, redaction, JSON and a self-contained, escaped HTML page."""
 
 import json
-import re
-from html.parser import HTMLParser
 
 import pytest
 
@@ -127,33 +125,113 @@ def test_json_is_stable_and_parses():
     assert text == fr.to_json(report)
 
 
-class _Collector(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags, self.rows, self.text = [], [], []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.tags.append((tag, attrs))
-        if tag == "tr" and "data-site" in attrs:
-            self.rows.append((attrs["data-site"], attrs["data-status"]))
-
-    def handle_data(self, data):
-        self.text.append(data)
+# What the run state of a site looks like in k2_reinstall_result.state.
+def state_site(site, steps, status="done", ban_off="2025-02-12T21:09:00+00:00", **extra):
+    return {"site": site, "reached_end": True,
+            "started": "2025-02-12T20:00:00+00:00", "finished": "2025-02-12T22:00:00+00:00",  # the play's times
+            "steps": {"preflight": dict(GO_SITE["steps"]["preflight"], notes=["no verified backup in any manifest: back up first (K2-05, K2-13)",
+                                                                               "the web client is shared"]),
+                      "reinstall": dict({"changed": True, "status": status, "state": {
+                          "started": "2025-02-12T21:00:00+00:00", "finished": steps[-1]["ended"], "status": status,
+                          "steps": steps,
+                          "outage": {"ban_on": "2025-02-12T21:00:05+00:00", "ban_off": ban_off, "seconds": None}}}, **extra)}}
 
 
-def test_html_is_self_contained_escaped_and_ordered():
-    hostile = dict(NO_GO_SITE, site='<script>alert("x")</script>', customer="A&B <i>",
-                   steps={"preflight": dict(NO_GO_SITE["steps"]["preflight"], reasons=['<img src="http://evil/x.png">'])})
-    report = fr.build_report([GO_SITE, hostile, UNREAD_SITE], title="K2 <precheck>", generated_at="now")
-    page = fr.to_html(report)
-    parser = _Collector()
-    parser.feed(page)
-    tag_names = {tag for tag, _attrs in parser.tags}
-    assert not tag_names & {"script", "img", "link", "iframe", "object", "embed"}
-    assert not any(name in ("src", "href") for _tag, attrs in parser.tags for name in attrs)
-    assert not re.search(r"url\(|@import|https?://", page.split("<body>")[0])
-    assert parser.rows == [("west", "failed"), ('<script>alert("x")</script>', "no-go"), ("north", "go")]
-    text = "".join(parser.text)
-    assert '<img src="http://evil/x.png">' in text  # shown as text, not loaded
-    assert "K2 <precheck>" in text and "A&B <i>" in text
+def step(name, start, end, result="ok", window="inside", msg=None):
+    return {"name": name, "started": "2025-02-12T21:%s+00:00" % start, "ended": "2025-02-12T21:%s+00:00" % end,
+            "result": result, "window": window, "msg": msg}
+
+
+DONE_STEPS = [step("preflight", "00:00", "00:05", window="before"), step("maintenance_on", "00:05", "00:06"),
+              step("backup", "00:06", "02:06"), step("install", "02:06", "08:00"), step("maintenance_off", "09:00", "09:01", window="after")]
+
+
+def test_the_run_state_gives_the_sites_own_times_each_step_and_the_outage():
+    row = fr.build_row(state_site("north", DONE_STEPS))
+    assert row["started"] == "2025-02-12T21:00:00+00:00" and row["finished"] == "2025-02-12T21:09:01+00:00"
+    assert row["duration_seconds"] == 541.0
+    assert [(s["name"], s["status"], s["duration_seconds"]) for s in row["steps"]] == [
+        ("preflight", "ok", 5.0), ("maintenance_on", "ok", 1.0), ("backup", "ok", 120.0), ("install", "ok", 354.0),
+        ("maintenance_off", "ok", 1.0)]
+    assert row["outage"] == {"ban_on": "2025-02-12T21:00:05+00:00", "ban_off": "2025-02-12T21:09:00+00:00", "seconds": 535.0, "still_on": False}
+    assert row["status"] == "changed"
+
+
+def test_sites_that_stopped_at_different_steps_have_different_durations():
+    failed = state_site("south", DONE_STEPS[:3] + [step("install", "02:06", "02:30", result="failed", msg="disk full")],
+                        status="failed", ban_off=None)
+    row = fr.build_row(failed)
+    assert row["status"] == "failed" and row["failure"] == "install: disk full"
+    assert row["duration_seconds"] == 150.0 != fr.build_row(state_site("north", DONE_STEPS))["duration_seconds"]
+    # the ban is still on at the end of the run: the outage runs to the site's end
+    assert row["outage"]["still_on"] is True and row["outage"]["seconds"] == 145.0
+
+
+def test_a_note_the_run_has_made_stale_is_left_out():
+    row = fr.build_row(state_site("north", DONE_STEPS))
+    assert row["notes"] == ["the web client is shared"]
+    # without a finished backup the note stays
+    before_backup = fr.build_row(state_site("north", DONE_STEPS[:2], status="failed"))
+    assert any(n.startswith("no verified backup") for n in before_backup["notes"])
+
+
+def test_without_a_run_state_the_reported_steps_and_the_plays_times_are_used():
+    site = {"site": "gen", "reached_end": True, "started": "2025-02-12T21:00:00+00:00", "finished": "2025-02-12T21:00:30+00:00",
+            "steps": {"preflight": dict(GO_SITE["steps"]["preflight"], notes=["no verified backup in x: back up first"]),
+                      "reinstall": {"changed": True, "status": "done", "mode": "takeover", "steps_run": ["backup", "install"]}}}
+    row = fr.build_row(site)
+    assert row["duration_seconds"] == 30.0 and row["outage"] is None and row["mode"] == "takeover"
+    assert [s["name"] for s in row["steps"]] == ["preflight", "reinstall", "backup", "install"]
+    assert row["notes"] == []
+
+
+def test_a_no_go_result_makes_the_row_no_go_and_the_summary_line_says_each_thing_once():
+    site = {"site": "far", "reached_end": True,
+            "steps": {"preflight": dict(NO_GO_SITE["steps"]["preflight"], reasons=["install gaia.13 first (K2-10)"]),
+                      "reinstall": {"changed": False, "skipped": True, "status": "no-go", "msg": "no-go: install gaia.13 first (K2-10)"}}}
+    row = fr.build_row(site)
+    assert row["status"] == "no-go"
+    line = row["summary_line"]
+    assert line.count("install gaia.13 first") == 1 and line.lower().count("no-go") == 1
+    assert line.startswith("far          NO-GO   gaia.12.3 -> ori.09 (generation); install gaia.13 first (K2-10) NEXT: ")
+
+
+def test_a_failure_is_said_once_even_when_the_play_repeats_the_step_and_its_advice():
+    result = {"failed": True, "status": "failed", "step": "Unpack the release", "msg": "archive missing",
+              "next": "Fix the cause and run the reinstall again; it continues at this step."}
+    site = {"site": "gen", "reached_end": True, "steps": {"preflight": GO_SITE["steps"]["preflight"], "reinstall": result},
+            "failure": {"task": "Stop the site", "msg": "Unpack the release: archive missing -- " + result["next"]}}
+    row = fr.build_row(site)
+    assert row["failure"] == "Unpack the release: archive missing"
+    line = row["summary_line"]
+    assert line.count("archive missing") == 1 and line.count("continues at this step") == 1
+    assert "Stop the site" not in line
+
+
+def test_merge_of_slices_sorts_and_counts_again_and_keeps_the_newest_row_of_a_site():
+    one = fr.build_report([GO_SITE, NO_GO_SITE], title="K2 reinstall", generated_at="2025-02-12T21:00:00+00:00", playbook="p")
+    again = dict(GO_SITE, failure={"task": "x", "msg": "boom"})
+    two = fr.build_report([again, UNREAD_SITE], title="K2 reinstall", generated_at="2025-02-12T21:05:00+00:00", playbook="p")
+    merged = fr.merge_reports([two, one], title=None, generated_at="later")
+    assert statuses(merged) == [("west", "failed"), ("north", "failed"), ("south", "no-go")]
+    assert merged["summary"]["failed"] == 2 and merged["sites"] == 3 and merged["title"] == "K2 reinstall"
+    assert [p["sites"] for p in merged["parts"]] == [2, 2]
+    with pytest.raises(fr.MergeError):
+        fr.merge_reports([{"title": "x"}], title=None, generated_at="now")
+    with pytest.raises(fr.MergeError):
+        fr.merge_reports([], title=None, generated_at="now")
+
+
+@pytest.mark.parametrize("path, short", [
+    ("/var/lib/erpops/state/k2_reinstall/north-backups.json", "\u2026/k2_reinstall/north-backups.json"),
+    ("D:\\Backups\\K2\\customers\\acme-production\\north\\K2_CONF.bak", "\u2026\\north\\K2_CONF.bak"),
+    ("/short/path.json", "/short/path.json"),
+    (None, ""),
+])
+def test_short_path_keeps_the_end(path, short):
+    assert fr.short_path(path) == short
+
+
+@pytest.mark.parametrize("seconds, text", [(None, ""), (4.46, "4.5 s"), (125, "2 min 05 s"), (3725, "1 h 02 min")])
+def test_format_duration(seconds, text):
+    assert fr.format_duration(seconds) == text

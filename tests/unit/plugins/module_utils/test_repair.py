@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl
-from ansible_collections.erpops.upgrade.plugins.module_utils.repair import SELECTABLE, find_konverze, plan, select
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import Finding, diff
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.repair import SELECTABLE, find_konverze, plan, select
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import Finding, diff
 
 K2T = """CREATE TABLE [dbo].[ART] (
 [Cis] [int] NOT NULL,

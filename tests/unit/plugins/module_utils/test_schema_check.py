@@ -10,9 +10,9 @@ import html.parser
 import pytest
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import schema_check
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import read_ddl
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, PrimaryKey, Schema, Table
 from ansible_collections.erpops.upgrade.plugins.module_utils.schema_check import DatabaseCheck, Target
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table
 
 MANDANTS = [
     {"code": "FIRMA", "name": "Firma", "database": "K2_FIRMA", "role": "production"},

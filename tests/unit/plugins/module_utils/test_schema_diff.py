@@ -2,9 +2,9 @@
 """schema_diff: each finding kind, the documented decisions and type equivalences."""
 from __future__ import annotations
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.ddl import Problem
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema_diff import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import Problem
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import (
     canonical_type, consistent, counts_by_database, counts_by_kind, diff, summary,
 )
 

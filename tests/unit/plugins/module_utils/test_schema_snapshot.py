@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import schema
-from ansible_collections.erpops.upgrade.plugins.module_utils.schema import (
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, Column, FullTextIndex, Index, PrimaryKey, Schema, Table,
     dumps_snapshot, loads_snapshot, snapshot_from_dict, snapshot_to_dict,
 )

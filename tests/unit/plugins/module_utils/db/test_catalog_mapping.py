@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import schema
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import lab, mssql, oracle
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema
 
 
 def mapped(adapter, saved_rows, name):
@@ -66,10 +66,10 @@ def test_mssql_fulltext(mssql_catalog):
 
 def test_oracle_char_used_decides_the_length(oracle_catalog):
     firmy = oracle_catalog.table("FIRMY")
-    assert firmy.column("ZKR") == schema.Column("ZKR", "varchar2", length=30, nullable=False)
-    assert firmy.column("NAZ").length == 50
-    assert firmy.column("NNAZ") == schema.Column("NNAZ", "nvarchar2", length=50)
-    assert firmy.column("KOD") == schema.Column("KOD", "char", length=3)
+    assert firmy.column("ZKR") == schema.Column("ZKR", "varchar2", length=30, nullable=False, semantics="char")
+    assert (firmy.column("NAZ").length, firmy.column("NAZ").semantics) == (50, "byte")
+    assert firmy.column("NNAZ") == schema.Column("NNAZ", "nvarchar2", length=50, semantics="char")
+    assert firmy.column("KOD") == schema.Column("KOD", "char", length=3, semantics="byte")
     assert firmy.column("HASH").length == 16
     assert firmy.column("POZN") == schema.Column("POZN", "clob")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import db, schema
+from ansible_collections.erpops.upgrade.plugins.module_utils import db
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import lab
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema
 
 HOSTILE_PASSWORD = "a};PWD=x;{b\"c'd]e}"
 DDL = [

@@ -1,0 +1,512 @@
+# -*- coding: utf-8 -*-
+# Copyright: erpops.upgrade contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The reinstall's run state and its decisions: plain data in, plain data out.
+
+The state is one JSON document per site, kept on the K2 host beside the K2 folder
+(``docs/run_state.md`` says why). This module decides, from the state and the facts
+``k2_info`` read:
+
+* whether a run starts afresh, resumes, has nothing to do, or must refuse (``plan_run``);
+* classic upgrade or takeover, and why (``takeover_reasons``);
+* go or no-go of the preflight (``preflight_decision``, ``gate_decision``);
+* which step comes next (``next_step``), how a step is recorded (``record_step``);
+* whether a restore is required and what to tell the operator after a failure (``advice``).
+
+Times are UTC ISO 8601 text; callers pass ``now`` so that tests can fix it.
+"""
+
+from __future__ import annotations
+
+import copy
+import ntpath
+import posixpath
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+SCHEMA = 1
+
+#: The steps of the seed's main branch after the preflight, in order, with the outage window they belong to.
+STEPS = (
+    ("preflight", "before"),
+    ("maintenance_on", "inside"),
+    ("backup", "inside"),
+    ("gates", "inside"),
+    ("structure", "inside"),
+    ("backup_after_check", "inside"),
+    ("disk", "inside"),
+    ("install", "inside"),
+    ("conversions", "inside"),
+    ("extensions", "inside"),
+    ("post_checks", "inside"),
+    ("maintenance_off", "inside"),
+)
+STEP_NAMES = tuple(name for name, _window in STEPS)
+WINDOW = dict(STEPS)
+#: Steps after which a failure leaves the databases changed by one-time conversions.
+ONE_TIME_STEPS = ("conversions", "extensions", "post_checks", "maintenance_off")
+
+RUNNING, DONE, FAILED, NO_GO, RESTORED = "running", "done", "failed", "no-go", "restored"
+STATUSES = (RUNNING, DONE, FAILED, NO_GO, RESTORED)
+#: How many earlier runs the state keeps a summary of.
+HISTORY_LENGTH = 20
+
+
+class RunStateError(Exception):
+    """A state that cannot be used as it is, or a request that contradicts it."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_time(text: Optional[str]) -> Optional[datetime]:
+    if not text:
+        return None
+    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+
+
+def new_run_id(site: str, target_version: str, now: datetime, token: Optional[str] = None) -> str:
+    """``<site>-<target>-<UTC stamp>-<8 hex>``: unique even for two runs started in the same second."""
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return "%s-%s-%s-%s" % (site, target_version, stamp, token or uuid.uuid4().hex[:8])
+
+
+def state_path_for(folder: str, windows: bool) -> str:
+    """The state file beside (not inside) the K2 folder: ``D:\\K2`` -> ``D:\\K2.erpops-run.json``."""
+    paths = ntpath if windows else posixpath
+    trimmed = folder.rstrip("\\/") if len(folder.rstrip("\\/")) > 0 else folder
+    if windows and ntpath.splitdrive(trimmed)[1] in ("", "\\"):
+        raise RunStateError("the K2 folder %r is a drive root; set the state path explicitly" % folder)
+    if not windows and trimmed in ("", "/"):
+        raise RunStateError("the K2 folder %r is the root; set the state path explicitly" % folder)
+    directory, name = paths.split(trimmed)
+    return paths.join(directory, name + ".erpops-run.json")
+
+
+# --------------------------------------------------------------------------- the document
+def empty_state(site: str) -> Dict[str, Any]:
+    return {"schema": SCHEMA, "site": site, "run_id": None, "status": None, "history": [], "backups": [], "restores": []}
+
+
+def load_state(text: Optional[str], site: str) -> Dict[str, Any]:
+    """The state from its JSON text (None or empty: no run yet); refuses another schema or another site."""
+    import json
+
+    if not text or not text.strip():
+        return empty_state(site)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise RunStateError("the run state is not valid JSON (%s); it was left as it is" % exc) from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise RunStateError("the run state has schema %r, expected %d; it was left as it is"
+                            % (data.get("schema") if isinstance(data, dict) else None, SCHEMA))
+    if data.get("site") not in (None, site):
+        raise RunStateError("the run state belongs to site %r, not %r: two inventory names for one K2 folder?" % (data.get("site"), site))
+    for key, default in (("history", []), ("backups", []), ("restores", [])):
+        data.setdefault(key, default)
+    return data
+
+
+def dump_state(state: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(state, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+
+
+def summary(state: Mapping[str, Any]) -> Dict[str, Any]:
+    """What reports read: the run's identity, status, steps and outage (no backups, no history)."""
+    keys = ("run_id", "site", "target_version", "from_version", "status", "started", "finished", "controller", "decisions",
+            "steps", "outage", "one_time_started", "restore_required", "advice", "lock")
+    return {key: copy.deepcopy(state.get(key)) for key in keys if key in state}
+
+
+def _history_entry(state: Mapping[str, Any]) -> Dict[str, Any]:
+    entry = {key: state.get(key) for key in ("run_id", "target_version", "from_version", "status", "started", "finished")}
+    entry["steps_ok"] = [step["name"] for step in state.get("steps") or [] if step.get("result") == "ok"]
+    if state.get("outage"):
+        entry["outage"] = state["outage"]
+    return entry
+
+
+def start_run(saved: Mapping[str, Any], site: str, run_id: str, target_version: str, controller: Mapping[str, Any],
+              now: datetime, why: Optional[str] = None) -> Dict[str, Any]:
+    """A fresh run; the previous run (if any) moves into ``history``; backups and restores are kept."""
+    history = list(saved.get("history") or [])
+    if saved.get("run_id"):
+        history.append(_history_entry(saved))
+    state = {
+        "schema": SCHEMA, "site": site, "run_id": run_id, "target_version": target_version, "from_version": None,
+        "controller": dict(controller), "started": utc_text(now), "finished": None, "status": RUNNING,
+        "decisions": {"mode": None, "takeover_reasons": [], "upgrade_kind": None, "go": None, "reasons": []},
+        "steps": [], "one_time_started": False, "restore_required": False, "advice": None,
+        "backups": list(saved.get("backups") or []), "restores": list(saved.get("restores") or []),
+        "outage": {"ban_on": None, "ban_off": None, "seconds": None},
+        "history": history[-HISTORY_LENGTH:], "events": [],
+    }
+    if why:
+        state["events"].append({"at": utc_text(now), "event": "start", "msg": why})
+    return state
+
+
+# --------------------------------------------------------------------------- what a run does
+def plan_run(saved: Mapping[str, Any], target_version: str) -> Dict[str, str]:
+    """``{"action": new|resume|done|refuse, "why": ...}`` for a run to ``target_version`` on a site whose state is ``saved``."""
+    status = saved.get("status")
+    if not saved.get("run_id") or status is None:
+        return {"action": "new", "why": "no earlier run on this site"}
+    run = "%s (%s to %s)" % (saved["run_id"], status, saved.get("target_version"))
+    if status == RESTORED:
+        restore = (saved.get("restores") or [{}])[-1]
+        return {"action": "new", "why": "starts afresh: the databases were restored at %s from the backups of run %s"
+                % (restore.get("at", "?"), restore.get("run_id", "?"))}
+    if status == NO_GO:
+        return {"action": "new", "why": "the last run %s was no-go and changed nothing" % run}
+    if status == DONE:
+        if saved.get("target_version") == target_version:
+            return {"action": "done", "why": "already reinstalled to %s by run %s (%s)" % (target_version, saved["run_id"], saved.get("finished"))}
+        return {"action": "new", "why": "the last run %s finished" % run}
+    if saved.get("target_version") != target_version:
+        return {"action": "refuse", "why": (
+            "the site has an unfinished reinstall %s; finish it with k2_target_version=%s, or restore the site "
+            "(playbooks/k2_restore.yml) so that a new run starts afresh" % (run, saved.get("target_version")))}
+    step = next_step(saved)
+    return {"action": "resume", "why": "resumes run %s at the step %s" % (run, step or "(none left)")}
+
+
+def steps_done(state: Mapping[str, Any]) -> List[str]:
+    """Step names that ended ``ok`` (or ``skipped``), in recorded order."""
+    return [step["name"] for step in state.get("steps") or [] if step.get("result") in ("ok", "skipped")]
+
+
+def next_step(state: Mapping[str, Any]) -> Optional[str]:
+    """The first step of ``STEPS`` not ended ok or skipped; None when all are."""
+    done = set(steps_done(state))
+    for name in STEP_NAMES:
+        if name not in done:
+            return name
+    return None
+
+
+def pending_steps(state: Mapping[str, Any]) -> List[str]:
+    done = set(steps_done(state))
+    return [name for name in STEP_NAMES if name not in done]
+
+
+def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime, msg: Optional[str] = None,
+                started: Optional[str] = None, extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """A copy of ``state`` with the step's entry (``result`` started, ok, failed or skipped).
+
+    ``started`` replaces the open entry of the same step (one entry per attempt); an ``ok`` of
+    maintenance_on / maintenance_off sets the outage's ban_on / ban_off.
+    """
+    if name not in WINDOW:
+        raise RunStateError("unknown step %r (steps: %s)" % (name, ", ".join(STEP_NAMES)))
+    if result not in ("started", "ok", "failed", "skipped"):
+        raise RunStateError("unknown step result %r" % result)
+    new = copy.deepcopy(dict(state))
+    steps = new.setdefault("steps", [])
+    when = utc_text(now)
+    open_entry = next((step for step in reversed(steps) if step["name"] == name and step.get("result") == "started"), None)
+    if result == "started":
+        if open_entry is None:
+            steps.append({"name": name, "started": when, "ended": None, "result": "started", "msg": msg, "window": WINDOW[name]})
+    else:
+        entry = open_entry or {"name": name, "started": started or when, "window": WINDOW[name]}
+        if open_entry is None:
+            steps.append(entry)
+        entry.update(ended=when, result=result, msg=msg)
+    if name == "conversions" and result in ("started", "ok", "failed") and new.get("decisions", {}).get("upgrade_kind") == "generation":
+        new["one_time_started"] = True
+    if result == "ok" and name == "maintenance_on":
+        new["outage"] = dict(new.get("outage") or {}, ban_on=when, ban_off=None, seconds=None)
+    if result == "ok" and name == "maintenance_off":
+        outage = dict(new.get("outage") or {})
+        outage["ban_off"] = when
+        ban_on = parse_time(outage.get("ban_on"))
+        outage["seconds"] = int((now - ban_on).total_seconds()) if ban_on else None
+        new["outage"] = outage
+    for key, value in (extra or {}).items():
+        new[key] = value
+    return new
+
+
+def finish(state: Mapping[str, Any], status: str, now: datetime, advice: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    if status not in STATUSES:
+        raise RunStateError("unknown status %r" % status)
+    new = copy.deepcopy(dict(state))
+    new["status"] = status
+    if status in (DONE, NO_GO, RESTORED):
+        new["finished"] = utc_text(now)
+    if advice is not None:
+        new["advice"] = advice.get("next")
+        new["restore_required"] = bool(advice.get("restore_required"))
+    return new
+
+
+def add_event(state: Mapping[str, Any], event: str, now: datetime, **details: Any) -> Dict[str, Any]:
+    new = copy.deepcopy(dict(state))
+    new.setdefault("events", []).append(dict({"at": utc_text(now), "event": event}, **details))
+    return new
+
+
+# --------------------------------------------------------------------------- backups in the state
+def _entry_key(entry: Mapping[str, Any]):
+    return (entry.get("database"), entry.get("file"), entry.get("taken_at"))
+
+
+def merge_backups(known: Sequence[Mapping[str, Any]], found: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """``known`` plus the entries of ``found`` not yet in it (same database, file and time), order kept.
+
+    An entry seen again replaces the known one (a failed attempt later marked verified keeps one entry).
+    """
+    merged = [dict(entry) for entry in known]
+    index = {_entry_key(entry): position for position, entry in enumerate(merged)}
+    for entry in found:
+        clean = {key: value for key, value in entry.items() if key not in ("reused", "path", "would_take")}
+        key = _entry_key(clean)
+        if key in index:
+            merged[index[key]] = clean
+        else:
+            index[key] = len(merged)
+            merged.append(clean)
+    return merged
+
+
+def manifest_from_state(state: Mapping[str, Any]) -> Dict[str, Any]:
+    """A k2_backup manifest (format 1) holding the state's backup entries."""
+    return {"format": 1, "entries": [dict(entry) for entry in state.get("backups") or []]}
+
+
+def restore_run_id(state: Mapping[str, Any], requested: Optional[str] = None) -> str:
+    """The run whose backups a restore uses: ``requested``, else the latest run that took a verified backup."""
+    runs = [entry.get("run_id") for entry in state.get("backups") or [] if entry.get("verified") and entry.get("run_id")]
+    if requested:
+        if requested not in runs:
+            raise RunStateError("the site's state records no verified backup of run %s (runs with backups: %s)"
+                                % (requested, ", ".join(sorted(set(runs))) or "none"))
+        return requested
+    if not runs:
+        raise RunStateError("the site's state records no verified backup; nothing to restore from")
+    return runs[-1]
+
+
+def record_restore(state: Mapping[str, Any], run_id: str, databases: Sequence[str], now: datetime, by_run: str,
+                   controller: Mapping[str, Any], entries: Sequence[Mapping[str, Any]] = ()) -> Dict[str, Any]:
+    """The state after a restore: status ``restored``; the next reinstall starts afresh."""
+    new = copy.deepcopy(dict(state))
+    new.setdefault("restores", []).append({
+        "at": utc_text(now), "run_id": run_id, "databases": list(databases), "by_run": by_run, "controller": dict(controller),
+        "files": [entry.get("file") for entry in entries],
+        "from_status": state.get("status"), "target_version": state.get("target_version")})
+    new["status"] = RESTORED
+    new["finished"] = utc_text(now)
+    new["restore_required"] = False
+    new["advice"] = ("databases restored from the backups of run %s; the next reinstall starts afresh" % run_id)
+    return new
+
+
+# --------------------------------------------------------------------------- decisions
+def takeover_reasons(site_kind: Optional[str], installer_record: bool, method: str, asked: bool) -> List[str]:
+    """Why the run is a takeover (přebrání) rather than a classic upgrade (K2-10); empty: classic upgrade."""
+    reasons = []
+    if site_kind == "torso":
+        reasons.append("no K2 binaries in the folder (torso, K2-13)")
+    if not installer_record:
+        reasons.append("no installer record of this installation")
+    if method == "files":
+        reasons.append("the release is installed by file copy (method files)")
+    if asked:
+        reasons.append("asked for (k2_reinstall_takeover)")
+    return reasons
+
+
+def installer_record(setting: Any, method: str) -> bool:
+    """``auto``: the vendor installer keeps a record of what it installed, a file copy does not."""
+    if isinstance(setting, str) and setting.strip().lower() == "auto":
+        return method == "vendor_installer"
+    if isinstance(setting, str):
+        return setting.strip().lower() in ("1", "true", "yes", "y", "on")
+    return bool(setting)
+
+
+def run_decisions(preflight: Mapping[str, Any], method: str, installer_record_setting: Any, takeover_asked: bool) -> Dict[str, Any]:
+    """The ``decisions`` of a run from the preflight's result and the request."""
+    record = installer_record(installer_record_setting, method)
+    reasons = takeover_reasons(preflight.get("kind"), record, method, takeover_asked)
+    return {
+        "mode": "takeover" if reasons else "upgrade",
+        "takeover_reasons": reasons,
+        "upgrade_kind": preflight.get("upgrade_kind"),
+        "site_kind": preflight.get("kind"),
+        "method": method,
+        "go": bool(preflight.get("go")),
+        "reasons": list(preflight.get("reasons") or []),
+        "notes": list(preflight.get("notes") or []),
+        # A takeover where a classic upgrade would do leaves the old installer record behind (K2-10).
+        "orphan_warning": bool(reasons) and preflight.get("kind") == "runnable" and record,
+    }
+
+
+def preflight_decision(k2: Mapping[str, Any], target_version: Optional[str]) -> Dict[str, Any]:
+    """Go or no-go from what ``k2_info`` read of the folder and databases (K2-01, K2-10, K2-13)."""
+    reasons: List[str] = []
+    notes: List[str] = []
+    kind = k2.get("kind")
+    if kind == "not_k2":
+        reasons.append("not a K2 folder: " + "; ".join(k2.get("problems") or []))
+    if kind == "torso":
+        notes.append("no runnable K2 (torso): reinstall by takeover only, after checking backups (K2-13)")
+    if "databases_match_version" in k2 and not k2["databases_match_version"]:
+        for db in k2.get("databases") or []:
+            if not db.get("matches_version"):
+                reasons.append("database %s is at %s, not at the installed %s%s" % (
+                    db.get("database"), db.get("version") or "unknown", k2.get("version") or "?",
+                    " (%s)" % db["error"] if db.get("error") else ""))
+    upgrade = k2.get("upgrade")
+    if upgrade is not None and not upgrade.get("reachable"):
+        if upgrade.get("reason"):
+            reasons.append(upgrade["reason"])
+        else:
+            reasons.append("target not reachable in one reinstall: install %s first (K2-10)" % " then ".join((upgrade.get("path") or [])[:-1]))
+    return {
+        "go": not reasons,
+        "kind": kind,
+        "version": k2.get("version"),
+        "target_version": target_version,
+        "upgrade_kind": upgrade.get("kind") if upgrade is not None else None,
+        "production_mandants": list(k2.get("production_mandants") or []),
+        "reasons": reasons,
+        "notes": notes + list(k2.get("warnings") or []),
+    }
+
+
+def gate_decision(result: Mapping[str, Any], k2: Optional[Mapping[str, Any]], preparation_required: bool, waive_initializations: bool,
+                  verified_backups: int, manifest_name: str = "") -> Dict[str, Any]:
+    """``result`` with the preparation (K2-06), initialization (K2-07) and backup (K2-05, K2-13) gates added."""
+    k2 = k2 or {}
+    kind = (k2.get("upgrade") or {}).get("kind")
+    manager = k2.get("reinstall_manager") or {}
+    missing = dict(k2.get("missing_initializations") or {})
+    preparation_missing = kind == "generation" and preparation_required and not manager.get("preparation_done", False)
+    waived = kind == "build" and waive_initializations
+    blocks = bool(missing) and kind is not None and not waived
+    missing_text = "; ".join("%s: %s" % (code, ", ".join(names)) for code, names in missing.items())
+    reasons, notes = [], []
+    if preparation_missing:
+        reasons.append("pre-install preparation (K2-06) has not run; a generation change needs it: run it in the Reinstall manager (function 753)")
+    if blocks:
+        reasons.append("mandatory initializations (K2-07) missing: %s; run them (function 552, Mandatory)%s" % (
+            missing_text, ", or set k2_preflight_waive_initializations for a build-only reinstall" if kind == "build" else ""))
+    if missing and waived:
+        notes.append("mandatory initializations (K2-07) missing but waived for a build-only reinstall: " + missing_text)
+    if verified_backups == 0:
+        notes.append("no verified backup in %s: back up first (K2-05, K2-13)" % (manifest_name or "any manifest"))
+    new = dict(result)
+    new.update(
+        go=bool(result.get("go")) and not reasons,
+        reasons=list(result.get("reasons") or []) + reasons,
+        notes=list(result.get("notes") or []) + notes,
+        backups_exist=verified_backups > 0,
+        gates={"preparation_done": not preparation_missing, "missing_initializations": missing,
+               "initializations_waived": bool(missing) and waived},
+    )
+    return new
+
+
+def advice(state: Mapping[str, Any], failed_step: Optional[str], convert_result: Optional[Mapping[str, Any]] = None,
+           restore_command: Optional[str] = None) -> Dict[str, Any]:
+    """What the operator does after a failure: resume, or restore (only where the journal cannot resume).
+
+    ``convert_result``: k2_convert's result when the conversions failed. A database whose file the
+    journal refuses (a one-time file changed or applied with holes) cannot go forward: restore. A batch
+    that failed (rolled back, recorded) resumes at that batch on a rerun, one-time batches already
+    applied are never repeated.
+    """
+    step = failed_step or next_step(state) or "?"
+    refused = []
+    resumable = []
+    for database in (convert_result or {}).get("databases") or []:
+        for item in database.get("files") or []:
+            status = str(item.get("status") or "")
+            if status.startswith("refused") and status != "refused - no backup":
+                refused.append("%s %s" % (database.get("database"), item.get("file")))
+            elif status in ("failed", "pending"):
+                resumable.append("%s %s" % (database.get("database"), item.get("file")))
+    one_time = bool(state.get("one_time_started"))
+    back = (" To go back to %s instead, restore the databases (K2-16): %s." % (state.get("from_version") or "the old version", restore_command)
+            if one_time and restore_command else "")
+    if refused:
+        return {"restore_required": True, "resume_at": None, "next": (
+            "The conversion journal refuses to go on (%s): restore the databases (K2-16)%s, fix the cause, then run the "
+            "reinstall again; it starts afresh." % ("; ".join(refused), ": " + restore_command if restore_command else ""))}
+    if step == "conversions":
+        detail = (" (%s resume at their failed batch)" % ", ".join(resumable)) if resumable else ""
+        text = ("Fix the cause and run the reinstall again: it resumes at the conversions; the journal skips every batch "
+                "already applied, so no one-time conversion runs twice%s.%s" % (detail, back))
+    else:
+        text = "Fix the cause and run the reinstall again: it resumes at the step %s.%s" % (step, back)
+    return {"restore_required": False, "resume_at": step, "next": text + " The maintenance window stays on."}
+
+
+# --------------------------------------------------------------------------- the lock
+def lock_verdict(row: Optional[Mapping[str, Any]], server_now: datetime, token: str, force: bool) -> Dict[str, Any]:
+    """Whether the job ``token`` may take the site's lock, whose row is ``row`` (None or RUN_ID empty: free).
+
+    A resumed run keeps its run id but every job has its own token: a job never mistakes the
+    lock of a killed job's worker (same run id, still working) for its own.
+
+    ``{"take": bool, "how": free|own|expired|forced|held, "holder": {...} or None}``.
+    """
+    holder = _holder(row)
+    if holder is None:
+        return {"take": True, "how": "free", "holder": None}
+    if holder.get("token") == token:
+        return {"take": True, "how": "own", "holder": holder}
+    lease_until = holder.get("lease_until")
+    if isinstance(lease_until, datetime):
+        expired = _aware(lease_until) <= _aware(server_now)
+    else:
+        expired = True
+    if expired:
+        return {"take": True, "how": "expired", "holder": holder}
+    if force:
+        return {"take": True, "how": "forced", "holder": holder}
+    return {"take": False, "how": "held", "holder": holder}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _holder(row: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    if not row:
+        return None
+    lowered = {str(key).lower(): value for key, value in row.items()}
+    run_id = lowered.get("run_id")
+    if run_id is None or not str(run_id).strip():
+        return None
+    return {"run_id": str(run_id).strip(), "token": lowered.get("holder_token"), "controller_host": lowered.get("controller_host"), "controller_user": lowered.get("controller_user"),
+            "awx_job_id": lowered.get("awx_job_id"), "since": lowered.get("since"), "lease_until": lowered.get("lease_until")}
+
+
+def holder_text(holder: Mapping[str, Any]) -> str:
+    """``run X (controller host, user, AWX job N) since T, lease until U``."""
+    who = ", ".join(part for part in (
+        "controller %s" % holder.get("controller_host") if holder.get("controller_host") else "",
+        "user %s" % holder.get("controller_user") if holder.get("controller_user") else "",
+        "AWX job %s" % holder.get("awx_job_id") if holder.get("awx_job_id") else "") if part)
+    return "run %s (%s) since %s, lease until %s" % (holder.get("run_id"), who or "controller unknown",
+                                                      _time_text(holder.get("since")), _time_text(holder.get("lease_until")))
+
+
+def _time_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return utc_text(_aware(value))
+    return str(value) if value else "?"

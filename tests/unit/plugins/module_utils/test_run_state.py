@@ -1,0 +1,389 @@
+"""The reinstall's decisions (module_utils.run_state): plan, steps, takeover, go/no-go, gates, advice, lock verdict."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ansible_collections.erpops.upgrade.plugins.module_utils import run_state as rs
+
+NOW = datetime(2026, 11, 30, 2, 15, 0, tzinfo=timezone.utc)
+CONTROLLER = {"host": "awx-ee-1", "user": "runner", "awx_job_id": "412"}
+
+
+def running(target="ori.09", steps=(), kind="generation"):
+    state = rs.start_run(rs.empty_state("gen"), "gen", "gen-ori.09-x", target, CONTROLLER, NOW)
+    state["decisions"]["upgrade_kind"] = kind
+    for name in steps:
+        state = rs.record_step(state, name, "ok", NOW)
+    return state
+
+
+# -- run ids and paths -----------------------------------------------------------
+def test_run_ids_of_the_same_second_differ():
+    first, second = rs.new_run_id("gen", "ori.09", NOW), rs.new_run_id("gen", "ori.09", NOW)
+    assert first != second
+    assert first.startswith("gen-ori.09-20261130T021500Z-") and len(first.rsplit("-", 1)[1]) == 8
+
+
+@pytest.mark.parametrize("folder, windows, expected", [
+    ("D:\\K2", True, "D:\\K2.erpops-run.json"),
+    ("D:\\Apps\\K2\\", True, "D:\\Apps\\K2.erpops-run.json"),
+    ("/srv/lab/gen/K2", False, "/srv/lab/gen/K2.erpops-run.json"),
+    ("/srv/lab/gen/K2/", False, "/srv/lab/gen/K2.erpops-run.json"),
+])
+def test_state_file_is_beside_the_folder(folder, windows, expected):
+    assert rs.state_path_for(folder, windows) == expected
+
+
+@pytest.mark.parametrize("folder, windows", [("D:\\", True), ("/", False)])
+def test_a_root_folder_needs_an_explicit_state_path(folder, windows):
+    with pytest.raises(rs.RunStateError, match="root"):
+        rs.state_path_for(folder, windows)
+
+
+# -- loading -----------------------------------------------------------------------
+def test_no_file_is_an_empty_state():
+    assert rs.load_state(None, "gen") == rs.empty_state("gen")
+    assert rs.load_state("  \n", "gen")["run_id"] is None
+
+
+@pytest.mark.parametrize("text, match", [("{", "not valid JSON"), ('{"schema": 9}', "schema 9"),
+                                         ('{"schema": 1, "site": "other"}', "belongs to site 'other'")])
+def test_a_bad_state_is_refused(text, match):
+    with pytest.raises(rs.RunStateError, match=match):
+        rs.load_state(text, "gen")
+
+
+def test_dump_and_load_round_trip():
+    state = running(steps=["preflight"])
+    assert rs.load_state(rs.dump_state(state), "gen") == state
+
+
+# -- plan --------------------------------------------------------------------------
+def test_plan_first_run_is_new():
+    assert rs.plan_run(rs.empty_state("gen"), "ori.09")["action"] == "new"
+
+
+def test_plan_resumes_an_unfinished_run_of_the_same_target_at_the_first_unfinished_step():
+    state = running(steps=["preflight", "maintenance_on", "backup"])
+    state = rs.record_step(state, "gates", "started", NOW)
+    plan = rs.plan_run(state, "ori.09")
+    assert plan == {"action": "resume", "why": "resumes run gen-ori.09-x (running to ori.09) at the step gates"}
+
+
+def test_plan_refuses_an_unfinished_run_of_another_target():
+    state = rs.finish(running(steps=["preflight"]), rs.FAILED, NOW)
+    plan = rs.plan_run(state, "ori.10")
+    assert plan["action"] == "refuse" and "k2_target_version=ori.09" in plan["why"] and "k2_restore.yml" in plan["why"]
+
+
+def test_plan_after_success_is_done_for_the_same_target_and_new_for_another():
+    state = rs.finish(running(steps=rs.STEP_NAMES), rs.DONE, NOW)
+    assert rs.plan_run(state, "ori.09")["action"] == "done"
+    assert rs.plan_run(state, "ori.10")["action"] == "new"
+
+
+def test_plan_after_a_restore_starts_afresh_and_says_why():
+    state = rs.record_restore(running(steps=["preflight", "maintenance_on", "backup"]), "gen-ori.09-x", ["gen_CONF"], NOW,
+                              "restore-1", CONTROLLER)
+    plan = rs.plan_run(state, "ori.09")
+    assert plan["action"] == "new"
+    assert "restored at 2026-11-30T02:15:00Z from the backups of run gen-ori.09-x" in plan["why"]
+
+
+def test_plan_after_no_go_is_new():
+    assert rs.plan_run(rs.finish(running(steps=["preflight"]), rs.NO_GO, NOW), "ori.09")["action"] == "new"
+
+
+def test_a_new_run_keeps_backups_restores_and_a_history_of_the_last():
+    old = rs.finish(running(steps=rs.STEP_NAMES), rs.DONE, NOW)
+    old["backups"] = [{"database": "gen_CONF", "file": "a", "taken_at": "t", "verified": True, "run_id": "gen-ori.09-x"}]
+    new = rs.start_run(old, "gen", "gen-ori.10-y", "ori.10", CONTROLLER, NOW, "the last run finished")
+    assert new["backups"] == old["backups"] and new["steps"] == [] and new["status"] == rs.RUNNING
+    assert new["history"][-1]["run_id"] == "gen-ori.09-x" and new["history"][-1]["status"] == "done"
+    assert new["history"][-1]["steps_ok"] == list(rs.STEP_NAMES)
+    assert new["events"][0]["msg"] == "the last run finished"
+
+
+def test_history_is_bounded():
+    state = rs.empty_state("gen")
+    for number in range(rs.HISTORY_LENGTH + 5):
+        state = rs.finish(rs.start_run(state, "gen", "run-%d" % number, "ori.09", CONTROLLER, NOW), rs.NO_GO, NOW)
+    assert len(state["history"]) == rs.HISTORY_LENGTH and state["history"][-1]["run_id"] == "run-%d" % (rs.HISTORY_LENGTH + 3)
+
+
+# -- steps ---------------------------------------------------------------------------
+def test_next_step_and_pending_follow_the_seed_order():
+    state = running(steps=["preflight", "maintenance_on"])
+    assert rs.next_step(state) == "backup"
+    assert rs.pending_steps(state)[:2] == ["backup", "gates"]
+    assert rs.next_step(running(steps=rs.STEP_NAMES)) is None
+
+
+def test_a_skipped_step_counts_as_done():
+    state = rs.record_step(running(steps=["preflight", "maintenance_on", "backup", "gates"]), "structure", "skipped", NOW)
+    assert rs.next_step(state) == "backup_after_check"
+
+
+def test_a_step_attempt_is_one_entry_from_start_to_end():
+    state = rs.record_step(running(), "preflight", "started", NOW)
+    state = rs.record_step(state, "preflight", "started", NOW + timedelta(seconds=1))
+    state = rs.record_step(state, "preflight", "ok", NOW + timedelta(seconds=5), msg="go")
+    assert state["steps"] == [{"name": "preflight", "started": "2026-11-30T02:15:00Z", "ended": "2026-11-30T02:15:05Z", "result": "ok",
+                               "msg": "go", "window": "before"}]
+
+
+def test_a_failed_attempt_stays_and_the_retry_gets_its_own_entry():
+    state = rs.record_step(running(), "preflight", "started", NOW)
+    state = rs.record_step(state, "preflight", "failed", NOW, msg="boom")
+    state = rs.record_step(state, "preflight", "started", NOW)
+    state = rs.record_step(state, "preflight", "ok", NOW)
+    assert [step["result"] for step in state["steps"]] == ["failed", "ok"]
+
+
+def test_unknown_steps_and_results_are_refused():
+    with pytest.raises(rs.RunStateError, match="unknown step"):
+        rs.record_step(running(), "reboot", "ok", NOW)
+    with pytest.raises(rs.RunStateError, match="unknown step result"):
+        rs.record_step(running(), "backup", "maybe", NOW)
+
+
+def test_starting_the_conversions_of_a_generation_change_marks_one_time_started():
+    assert rs.record_step(running(kind="generation"), "conversions", "started", NOW)["one_time_started"] is True
+    assert rs.record_step(running(kind="build"), "conversions", "started", NOW)["one_time_started"] is False
+
+
+def test_the_outage_runs_from_the_ban_to_its_end():
+    state = rs.record_step(running(), "maintenance_on", "ok", NOW)
+    state = rs.record_step(state, "maintenance_off", "ok", NOW + timedelta(minutes=42))
+    assert state["outage"] == {"ban_on": "2026-11-30T02:15:00Z", "ban_off": "2026-11-30T02:57:00Z", "seconds": 42 * 60}
+
+
+def test_step_data_goes_to_the_top_of_the_state():
+    assert rs.record_step(running(), "backup", "ok", NOW, extra={"database_bytes": 5})["database_bytes"] == 5
+
+
+def test_finish_sets_the_end_only_for_final_statuses_and_keeps_the_advice():
+    failed = rs.finish(running(), rs.FAILED, NOW, {"next": "rerun", "restore_required": False})
+    assert failed["finished"] is None and failed["advice"] == "rerun" and failed["restore_required"] is False
+    assert rs.finish(running(), rs.DONE, NOW)["finished"] == "2026-11-30T02:15:00Z"
+    with pytest.raises(rs.RunStateError):
+        rs.finish(running(), "maybe", NOW)
+
+
+def test_summary_leaves_out_backups_and_history():
+    summary = rs.summary(running(steps=["preflight"]))
+    assert "backups" not in summary and "history" not in summary
+    assert {"run_id", "status", "started", "finished", "steps", "outage"} <= set(summary)
+
+
+# -- backups -------------------------------------------------------------------------
+def entry(database, taken_at, run_id="gen-ori.09-x", verified=True, position="before_check"):
+    return {"database": database, "file": "/b/%s-%s" % (database, taken_at), "taken_at": taken_at, "run_id": run_id,
+            "verified": verified, "position": position}
+
+
+def test_merge_backups_adds_new_entries_once_and_updates_known_ones():
+    known = [entry("gen_CONF", "t1", verified=False)]
+    merged = rs.merge_backups(known, [dict(entry("gen_CONF", "t1"), reused=False, path="x"), entry("gen_FIRMA", "t1")])
+    assert merged == [entry("gen_CONF", "t1"), entry("gen_FIRMA", "t1")]
+    assert rs.merge_backups(merged, merged) == merged
+
+
+def test_manifest_from_state_is_a_k2_backup_manifest():
+    state = dict(running(), backups=[entry("gen_CONF", "t1")])
+    assert rs.manifest_from_state(state) == {"format": 1, "entries": [entry("gen_CONF", "t1")]}
+
+
+def test_restore_run_is_the_latest_with_verified_backups_or_the_one_asked_for():
+    state = dict(running(), backups=[entry("gen_CONF", "t1", "run-a"), entry("gen_CONF", "t2", "run-b"),
+                                     entry("gen_CONF", "t3", "run-c", verified=False)])
+    assert rs.restore_run_id(state) == "run-b"
+    assert rs.restore_run_id(state, "run-a") == "run-a"
+    with pytest.raises(rs.RunStateError, match="no verified backup of run run-c"):
+        rs.restore_run_id(state, "run-c")
+    with pytest.raises(rs.RunStateError, match="nothing to restore"):
+        rs.restore_run_id(running())
+
+
+def test_a_restore_is_recorded_and_the_state_says_so():
+    state = rs.finish(running(steps=["preflight", "maintenance_on", "backup"]), rs.FAILED, NOW, {"next": "x", "restore_required": True})
+    restored = rs.record_restore(state, "gen-ori.09-x", ["gen_CONF", "gen_FIRMA"], NOW, "restore-1", CONTROLLER,
+                                 [entry("gen_CONF", "t1")])
+    assert restored["status"] == rs.RESTORED and restored["restore_required"] is False
+    assert restored["restores"][-1]["databases"] == ["gen_CONF", "gen_FIRMA"] and restored["restores"][-1]["from_status"] == "failed"
+    assert "next reinstall starts afresh" in restored["advice"]
+
+
+# -- decisions -----------------------------------------------------------------------
+@pytest.mark.parametrize("kind, record, method, asked, expected", [
+    ("runnable", True, "vendor_installer", False, []),
+    ("torso", True, "vendor_installer", False, ["no K2 binaries in the folder (torso, K2-13)"]),
+    ("runnable", False, "vendor_installer", False, ["no installer record of this installation"]),
+    ("runnable", True, "files", False, ["the release is installed by file copy (method files)"]),
+    ("runnable", True, "vendor_installer", True, ["asked for (k2_reinstall_takeover)"]),
+])
+def test_takeover_reasons(kind, record, method, asked, expected):
+    assert rs.takeover_reasons(kind, record, method, asked) == expected
+
+
+@pytest.mark.parametrize("setting, method, expected", [
+    ("auto", "vendor_installer", True), ("auto", "files", False), (True, "files", True), ("false", "vendor_installer", False),
+    ("yes", "files", True), (0, "files", False)])
+def test_installer_record(setting, method, expected):
+    assert rs.installer_record(setting, method) is expected
+
+
+def test_run_decisions_warn_about_a_needless_takeover_only():
+    runnable = {"kind": "runnable", "go": True, "upgrade_kind": "generation", "reasons": [], "notes": []}
+    decisions = rs.run_decisions(runnable, "files", True, False)
+    assert decisions["mode"] == "takeover" and decisions["orphan_warning"] is True and decisions["go"] is True
+    assert rs.run_decisions(runnable, "files", "auto", False)["orphan_warning"] is False
+    assert rs.run_decisions(dict(runnable, kind="torso"), "files", True, False)["orphan_warning"] is False
+    assert rs.run_decisions(runnable, "vendor_installer", "auto", False)["mode"] == "upgrade"
+
+
+def k2_site(**overrides):
+    site = {"kind": "runnable", "version": "gaia.12.3", "databases_match_version": True, "databases": [],
+            "upgrade": {"kind": "generation", "reachable": True, "path": ["ori.09"], "reason": None},
+            "production_mandants": ["FIRMA"], "warnings": []}
+    site.update(overrides)
+    return site
+
+
+def test_preflight_go():
+    decision = rs.preflight_decision(k2_site(), "ori.09")
+    assert decision == {"go": True, "kind": "runnable", "version": "gaia.12.3", "target_version": "ori.09", "upgrade_kind": "generation",
+                        "production_mandants": ["FIRMA"], "reasons": [], "notes": []}
+
+
+def test_preflight_not_k2_and_torso():
+    assert rs.preflight_decision(k2_site(kind="not_k2", problems=["no k2.ini"]), "ori.09")["reasons"] == ["not a K2 folder: no k2.ini"]
+    torso = rs.preflight_decision(k2_site(kind="torso"), "ori.09")
+    assert torso["go"] and torso["notes"][0].startswith("no runnable K2 (torso)")
+
+
+def test_preflight_databases_behind_the_installed_version():
+    decision = rs.preflight_decision(k2_site(databases_match_version=False, databases=[
+        {"database": "gen_CONF", "version": "gaia.12.3", "matches_version": True},
+        {"database": "gen_FIRMA", "version": None, "matches_version": False, "error": "no K2VERZE"}]), "ori.09")
+    assert decision["reasons"] == ["database gen_FIRMA is at unknown, not at the installed gaia.12.3 (no K2VERZE)"]
+
+
+def test_preflight_unreachable_target():
+    far = rs.preflight_decision(k2_site(upgrade={"kind": "generation", "reachable": False, "path": ["gaia.13", "ori.09"], "reason": None}), "ori.09")
+    assert far["reasons"] == ["target not reachable in one reinstall: install gaia.13 first (K2-10)"] and not far["go"]
+    reason = rs.preflight_decision(k2_site(upgrade={"kind": None, "reachable": False, "path": [], "reason": "downgrade"}), "x")
+    assert reason["reasons"] == ["downgrade"]
+
+
+def test_preflight_without_target():
+    assert rs.preflight_decision(k2_site(upgrade=None), None)["upgrade_kind"] is None
+
+
+def gate(k2, preparation_required=True, waive=False, backups=1):
+    return rs.gate_decision({"go": True, "reasons": [], "notes": []}, k2, preparation_required, waive, backups, "m.json")
+
+
+def test_gates_preparation_missing_before_a_generation_change():
+    result = gate(k2_site(reinstall_manager={"preparation_done": False}))
+    assert not result["go"] and result["reasons"][0].startswith("pre-install preparation (K2-06)")
+    assert gate(k2_site(reinstall_manager={"preparation_done": False}), preparation_required=False)["go"]
+    assert gate(k2_site(reinstall_manager={"preparation_done": True}))["go"]
+    build = k2_site(reinstall_manager={"preparation_done": False}, upgrade={"kind": "build", "reachable": True, "path": []})
+    assert gate(build)["go"]
+
+
+def test_gates_initializations_block_unless_waived_for_a_build():
+    missing = {"FIRMA": ["Prepocet skladu"]}
+    result = gate(k2_site(reinstall_manager={"preparation_done": True}, missing_initializations=missing))
+    assert result["reasons"] == ["mandatory initializations (K2-07) missing: FIRMA: Prepocet skladu; run them (function 552, Mandatory)"]
+    build = k2_site(missing_initializations=missing, upgrade={"kind": "build", "reachable": True, "path": []})
+    assert "or set k2_preflight_waive_initializations" in gate(build)["reasons"][0]
+    waived = gate(build, waive=True)
+    assert waived["go"] and waived["gates"]["initializations_waived"] and "waived for a build-only reinstall" in waived["notes"][0]
+    generation = k2_site(reinstall_manager={"preparation_done": True}, missing_initializations=missing)
+    assert not gate(generation, waive=True)["go"]
+
+
+def test_gates_note_missing_backups():
+    result = gate(k2_site(reinstall_manager={"preparation_done": True}), backups=0)
+    assert result["go"] and result["backups_exist"] is False and result["notes"] == ["no verified backup in m.json: back up first (K2-05, K2-13)"]
+
+
+# -- advice ----------------------------------------------------------------------------
+COMMAND = "ansible-playbook playbooks/k2_restore.yml -l gen -e k2_restore_run_id=gen-ori.09-x"
+
+
+def test_advice_before_the_conversions_resumes_and_names_no_restore():
+    state = running(steps=["preflight", "maintenance_on", "backup"])
+    advice = rs.advice(state, "gates", None, COMMAND)
+    assert advice["restore_required"] is False and advice["resume_at"] == "gates"
+    assert "resumes at the step gates" in advice["next"] and "k2_restore" not in advice["next"]
+
+
+def test_advice_after_a_failed_batch_resumes_through_the_journal():
+    state = rs.record_step(running(steps=rs.STEP_NAMES[:8]), "conversions", "started", NOW)
+    convert = {"databases": [{"database": "gen_FIRMA", "files": [{"file": "K2_D509Lab.sql", "status": "failed"}]}]}
+    advice = rs.advice(state, "conversions", convert, COMMAND)
+    assert advice["restore_required"] is False and advice["resume_at"] == "conversions"
+    assert "gen_FIRMA K2_D509Lab.sql resume at their failed batch" in advice["next"]
+    assert "no one-time conversion runs twice" in advice["next"]
+    assert "To go back to" in advice["next"] and COMMAND in advice["next"]
+
+
+def test_advice_requires_a_restore_only_when_the_journal_refuses():
+    state = rs.record_step(running(steps=rs.STEP_NAMES[:8]), "conversions", "started", NOW)
+    convert = {"databases": [{"database": "gen_FIRMA", "files": [{"file": "K2_D509Lab.sql", "status": "refused"}]}]}
+    advice = rs.advice(state, "conversions", convert, COMMAND)
+    assert advice["restore_required"] is True and advice["resume_at"] is None and COMMAND in advice["next"]
+    # a missing gate backup is fixed by taking it, not by a restore
+    no_backup = {"databases": [{"database": "gen_FIRMA", "files": [{"file": "K2_D509Lab.sql", "status": "refused - no backup"}]}]}
+    assert rs.advice(state, "conversions", no_backup, COMMAND)["restore_required"] is False
+
+
+def test_advice_after_the_conversions_resumes_and_offers_the_way_back():
+    state = rs.record_step(running(steps=rs.STEP_NAMES[:8]), "conversions", "ok", NOW)
+    advice = rs.advice(state, "extensions", None, COMMAND)
+    assert advice["restore_required"] is False and "resumes at the step extensions" in advice["next"] and COMMAND in advice["next"]
+
+
+def test_advice_without_a_failed_step_names_the_next_one():
+    assert rs.advice(running(steps=["preflight"]), None)["resume_at"] == "maintenance_on"
+
+
+# -- lock verdict -----------------------------------------------------------------------
+def row(token="t-other", lease_until=NOW + timedelta(minutes=5), run_id="gen-ori.09-a"):
+    return {"RUN_ID": run_id, "HOLDER_TOKEN": token, "CONTROLLER_HOST": "laptop", "CONTROLLER_USER": "novak", "AWX_JOB_ID": None,
+            "SINCE": NOW - timedelta(minutes=1), "LEASE_UNTIL": lease_until}
+
+
+def test_lock_free_row_or_no_row_is_taken():
+    assert rs.lock_verdict(None, NOW, "t-me", False)["how"] == "free"
+    assert rs.lock_verdict({"RUN_ID": None}, NOW, "t-me", False)["how"] == "free"
+    assert rs.lock_verdict({"run_id": "  "}, NOW, "t-me", False)["how"] == "free"
+
+
+def test_lock_held_by_a_live_lease_refuses_and_names_the_holder():
+    verdict = rs.lock_verdict(row(), NOW, "t-me", False)
+    assert verdict["take"] is False and verdict["how"] == "held"
+    assert rs.holder_text(verdict["holder"]) == (
+        "run gen-ori.09-a (controller laptop, user novak) since 2026-11-30T02:14:00Z, lease until 2026-11-30T02:20:00Z")
+
+
+def test_lock_of_the_same_run_but_another_job_is_not_ours():
+    """A resumed run keeps its run id; the killed job's worker still holds the lock under its own token."""
+    assert rs.lock_verdict(row(run_id="gen-ori.09-x"), NOW, "t-me", False)["how"] == "held"
+    assert rs.lock_verdict(row(token="t-me"), NOW, "t-me", False)["how"] == "own"
+
+
+def test_lock_expired_lease_is_taken_over_and_force_takes_a_live_one():
+    assert rs.lock_verdict(row(lease_until=NOW - timedelta(seconds=1)), NOW, "t-me", False)["how"] == "expired"
+    # naive server times are UTC
+    assert rs.lock_verdict(row(lease_until=datetime(2026, 11, 30, 2, 0)), NOW, "t-me", False)["how"] == "expired"
+    forced = rs.lock_verdict(row(), NOW, "t-me", True)
+    assert forced["take"] and forced["how"] == "forced" and forced["holder"]["run_id"] == "gen-ori.09-a"
+
+
+def test_holder_text_with_an_awx_job():
+    assert "AWX job 412" in rs.holder_text({"run_id": "r", "controller_host": "ee", "awx_job_id": "412", "since": None, "lease_until": None})
