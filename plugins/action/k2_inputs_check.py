@@ -12,13 +12,15 @@ the databases from the controller, as k2_info reads them. Judgements live in
 from __future__ import annotations
 
 import os
+import tarfile
 import zipfile
+import zlib
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_inputs, k2_mandants
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_inputs, k2_mandants, release_archive
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.module_utils.webconfig import DEFAULT_RULE_NAME
@@ -38,7 +40,6 @@ ARGUMENT_SPEC = dict(
     k2_profile=dict(type="dict", default={}),
     **DB_ARGUMENT_SPEC
 )
-CHUNK = 1 << 20
 
 
 class ActionModule(ActionBase):
@@ -77,38 +78,35 @@ class ActionModule(ActionBase):
             notes.append("no release archive given: not checked")
             return check
         what = "release archive %s" % path
-        if not os.path.exists(path):
+        if not os.path.isfile(path):
             check["reasons"].append("%s does not exist on the controller" % what)
             return check
         try:
-            with open(path, "rb") as handle:
-                head = handle.read(k2_inputs.HEAD_BYTES)
-                check["sha256"] = k2_inputs.sha256_of(self._chunks(handle, head)) if args["sha256"] else None
-        except OSError as exc:
-            check["reasons"].append("%s cannot be read: %s" % (what, exc.strerror or exc))
+            members = release_archive.read_members(path)
+            version_data = self._root_file(path, profile["folder"]["version_file"])
+            check["sha256"] = release_archive.sha256_file(path) if args["sha256"] else None
+        except release_archive.UnsafeArchive:
+            check["reasons"].append("%s is not a zip (or tar) archive" % what)
             return check
-        if k2_inputs.file_kind(head) != "zip":
-            check["reasons"].append("%s is not a zip archive" % what)
+        except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError) as exc:
+            check["reasons"].append("%s cannot be read whole: %s" % (what, exc))
             return check
         check["reasons"] += self._sha_reasons(what, check["sha256"], args["sha256"])
-        try:
-            with zipfile.ZipFile(path) as archive:
-                reasons, facts = k2_inputs.archive_reasons(what, archive, args["target_version"], profile)
-        except (zipfile.BadZipFile, OSError) as exc:
-            check["reasons"].append("%s is not a readable zip archive: %s" % (what, exc))
-            return check
+        reasons, facts = k2_inputs.archive_reasons(what, members, version_data, args["target_version"], profile)
         check["reasons"] += reasons
-        check.update(version=facts["version"], members=facts["members"], unpacked_bytes=facts["unpacked_bytes"])
+        check.update(version=facts["version"], members=facts["members"])
         return check
 
     @staticmethod
-    def _chunks(handle, head):
-        yield head
-        while True:
-            chunk = handle.read(CHUNK)
-            if not chunk:
-                return
-            yield chunk
+    def _root_file(path, name):
+        """The bytes of the file ``name`` at the archive's root (case-insensitive), or None."""
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                found = next((i for i in archive.infolist() if not i.is_dir() and k2_inputs.is_root_name(i.filename, name)), None)
+                return archive.read(found) if found else None
+        with tarfile.open(path) as archive:
+            found = next((m for m in archive.getmembers() if m.isfile() and k2_inputs.is_root_name(m.name, name)), None)
+            return archive.extractfile(found).read() if found else None
 
     @staticmethod
     def _sha_reasons(what, actual, expected):

@@ -7,11 +7,11 @@ Pure: no I/O. ``k2_inputs_check`` reads the files and the databases and passes w
 read here; each function answers with a list of reasons (empty: fine). A site with any
 reason is no-go and is left untouched.
 
-- the release archive (method ``files``): a zip that unpacks safely into the K2 folder
-  (no absolute path, no ``..``, no link, no encrypted or damaged member, no two members
-  that Windows would see as one file), that carries a K2 executable and the version file
-  (profile ``folder.version_file``) naming the target version, and, when a SHA-256 is
-  given, whose bytes match it;
+- the release archive (method ``files``): an archive every member of which reads back and
+  that the install step would unpack (``release_archive.plan``: no absolute path, no ``..``,
+  no link, no two members Windows would see as one file), that carries a K2 executable and
+  the version file (profile ``folder.version_file``) naming the target version, and, when a
+  SHA-256 is given, whose bytes match it;
 - the vendor's installer (method ``vendor_installer``): a Windows Installer package, a
   Windows program or a zip (K2-19: the installer also runs from a zip of one version);
   a zip is judged like the release archive;
@@ -24,13 +24,11 @@ reason is no-go and is left untouched.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import stat
-import zipfile
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site, k2_version
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site, k2_version, release_archive
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_literal
 from ansible_collections.erpops.upgrade.plugins.module_utils.webconfig import WebConfigError, set_maintenance
@@ -40,7 +38,6 @@ MSI_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: Windows In
 EXE_MAGIC = b"MZ"
 HEAD_BYTES = 8
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 #: MS SQL: does the folder exist on the database server, as the server's service account sees it (read-only).
 MSSQL_FILE_EXIST_SQL = "EXEC master.sys.xp_fileexist %s"
@@ -79,53 +76,22 @@ def sha256_reasons(what: str, actual: Optional[str], expected: Optional[str]) ->
     wanted = normalise_sha256(expected)
     if actual is None:
         return ["%s: its SHA-256 could not be computed" % what]
-    if actual.lower() != wanted:
+    try:
+        release_archive.check_sha256(actual, wanted)
+    except release_archive.UnsafeArchive:
         return ["%s: SHA-256 is %s, not the given %s" % (what, actual.lower(), wanted)]
     return []
 
 
-def sha256_of(chunks: Iterable[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-    return digest.hexdigest()
+def is_root_name(member_name: str, name: str) -> bool:
+    """Whether an archive member is the file ``name`` at the root (case-insensitive, as on Windows)."""
+    relative = member_name.replace("\\", "/")
+    relative = relative[2:] if relative.startswith("./") else relative
+    return relative.casefold() == name.casefold()
 
 
-def unsafe_member(info: zipfile.ZipInfo) -> Optional[str]:
-    """Why unpacking this member into a folder is not safe, or None."""
-    name = info.filename
-    parts = re.split(r"[\\/]+", name)
-    if name.startswith(("/", "\\")) or _DRIVE.match(name):
-        return "absolute path"
-    if ".." in parts:
-        return "path leaves the folder (..)"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "symbolic link"
-    if info.flag_bits & 0x1:
-        return "encrypted"
-    return None
-
-
-def member_reasons(infos: Sequence[zipfile.ZipInfo]) -> List[str]:
-    """Members that would not unpack safely, and names Windows would see as one file."""
-    reasons, seen = [], {}
-    for info in infos:
-        why = unsafe_member(info)
-        if why:
-            reasons.append("member %r: %s" % (info.filename, why))
-        folded = info.filename.replace("\\", "/").rstrip("/").casefold()
-        if folded in seen and seen[folded] != info.filename:
-            reasons.append("members %r and %r are one file on Windows" % (seen[folded], info.filename))
-        seen.setdefault(folded, info.filename)
-    return reasons
-
-
-def root_member(infos: Sequence[zipfile.ZipInfo], name: str) -> Optional[zipfile.ZipInfo]:
-    """The member at the archive's root named ``name`` (case-insensitive, as on Windows)."""
-    for info in infos:
-        if info.filename.replace("\\", "/").casefold() == name.casefold():
-            return info
-    return None
+def root_member(members: Sequence[release_archive.Member], name: str) -> Optional[release_archive.Member]:
+    return next((m for m in members if m.kind == "file" and is_root_name(m.name, name)), None)
 
 
 def version_text(data: bytes) -> str:
@@ -147,30 +113,27 @@ def version_reasons(what: str, found: Optional[str], target: str) -> List[str]:
     return ["%s holds K2 %s, not the target %s" % (what, found, target)]
 
 
-def archive_reasons(what: str, archive: zipfile.ZipFile, target: str, profile: Mapping = None) -> Tuple[List[str], Dict[str, Any]]:
-    """Judge an open zip file: safe members, readable (CRC of every member), a K2 executable, the target version.
+def archive_reasons(what: str, members: Sequence[release_archive.Member], version_data: Optional[bytes], target: str,
+                    profile: Mapping = None) -> Tuple[List[str], Dict[str, Any]]:
+    """Judge a release archive's members (``release_archive.read_members``: every member was read, so its CRC held).
 
+    Safe to unpack as the install step unpacks it (``release_archive.plan``), a K2 executable and the version file
+    at the root, the version file naming ``target``. ``version_data`` is the version file's bytes (None: absent).
     Returns (reasons, facts); facts hold ``version`` (the version file's first line or None) and ``members``.
     """
     folder = (profile or DEFAULT_PROFILE)["folder"]
-    infos = archive.infolist()
-    facts: Dict[str, Any] = {"members": len(infos), "version": None, "unpacked_bytes": sum(i.file_size for i in infos)}
-    reasons = ["%s: %s" % (what, r) for r in member_reasons(infos)]
-    if reasons:
-        return reasons, facts
+    facts: Dict[str, Any] = {"members": len(members), "version": None}
     try:
-        damaged = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-        return ["%s cannot be read: %s" % (what, exc)], facts
-    if damaged is not None:
-        return ["%s: member %r is damaged (CRC mismatch)" % (what, damaged)], facts
-    version_file = root_member(infos, folder["version_file"])
-    if version_file is None:
+        release_archive.plan(members)
+    except release_archive.UnsafeArchive as exc:
+        return ["%s: %s" % (what, exc)], facts
+    reasons = []
+    if root_member(members, folder["version_file"]) is None or version_data is None:
         reasons.append("%s has no version file %s at its root: it cannot be told which K2 it holds" % (what, folder["version_file"]))
     else:
-        facts["version"] = version_text(archive.read(version_file))
+        facts["version"] = version_text(version_data)
         reasons += version_reasons(what, facts["version"], target)
-    if not any(root_member(infos, name) for name in folder["executables"]):
+    if not any(root_member(members, name) for name in folder["executables"]):
         reasons.append("%s holds no K2 executable (%s) at its root" % (what, ", ".join(folder["executables"])))
     return reasons, facts
 

@@ -11,10 +11,10 @@ author: erpops.upgrade contributors (@erpops)
 description:
   - Read-only. Answers go or no-go with the reasons, so that a site whose inputs are wrong is never banned, never
     logged off and never backed up for nothing. The preflight (role C(k2_preflight)) runs it before the login ban.
-  - "The release archive (O(method=files)), on the controller: it exists, is a zip, every member unpacks safely into the
-    K2 folder (no absolute path, no C(..), no link, no encrypted member, no two members Windows would see as one file),
-    every member reads back with its CRC, it carries a K2 executable and the version file (profile C(folder.version_file),
-    C(K2VERSION.txt)) naming O(target_version), and its SHA-256 is O(sha256) when that is given."
+  - "The release archive (O(method=files)), on the controller: it exists, is a zip (or tar) archive every member of which
+    reads back whole (CRC), the install step would unpack it (the same judgement: no absolute path, no C(..), no link or
+    special file, no two members Windows would see as one file), it carries a K2 executable and the version file (profile
+    C(folder.version_file), C(K2VERSION.txt)) naming O(target_version) at its root, and its SHA-256 is O(sha256) when given."
   - "The vendor's installer (O(method=vendor_installer)), on the K2 host: it exists, is a Windows Installer package, a
     Windows program or a zip (K2-19), and its SHA-256 is O(sha256) when given. An msi or exe carries no version file, so
     its version is not checked; the result says so in RV(notes)."

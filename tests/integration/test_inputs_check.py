@@ -26,7 +26,7 @@ TARGET = "ori.09"
 SITES = ("missing", "notzip", "otherver", "badsum", "webcfg", "noini")
 EXPECTED = {
     "missing": "does not exist on the controller",
-    "notzip": "is not a zip archive",
+    "notzip": "is not a zip (or tar) archive",
     "otherver": "holds K2 ori.08, not the target ori.09",
     "badsum": "SHA-256 is",
     "webcfg": "web.config",

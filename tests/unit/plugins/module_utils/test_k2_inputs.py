@@ -16,94 +16,98 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_inputs
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_inputs, release_archive
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.k2host import head_command
 
 WEB_CONFIG = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "webconfig", "web.config")
 
 
-def zip_of(members, encrypt=None):
-    """A zip of {name: bytes}; a (bytes, mode) value sets the member's Unix mode."""
+def zip_of(members):
+    """The bytes of a zip of {name: bytes}; a (bytes, mode) value sets the member's Unix mode."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():
             info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
             if isinstance(data, tuple):
                 data, mode = data
                 info.external_attr = mode << 16
             archive.writestr(info, data)
-    raw = buffer.getvalue()
-    return zipfile.ZipFile(io.BytesIO(raw)), raw
+    return buffer.getvalue()
+
+
+def judged(tmp_path, members, target="ori.09"):
+    """archive_reasons of a zip written to disk and read as the module reads it."""
+    path = tmp_path / "release.zip"
+    path.write_bytes(zip_of(members))
+    read = release_archive.read_members(str(path))
+    with zipfile.ZipFile(str(path)) as archive:
+        version = next((archive.read(i) for i in archive.infolist() if k2_inputs.is_root_name(i.filename, "K2VERSION.txt")), None)
+    return k2_inputs.archive_reasons("release", read, version, target)
 
 
 RELEASE = {"k2": b"#!/bin/sh\n", "K2VERSION.txt": b"ori.09\n", "SQL/K2t_CONF_MSSQL.SQL": b"CREATE TABLE x (a int)\n"}
 
 
-def test_a_good_release_passes_and_reports_its_version():
-    archive, _raw = zip_of(RELEASE)
-    reasons, facts = k2_inputs.archive_reasons("release", archive, "K2 ori.09")
+def test_a_good_release_passes_and_reports_its_version(tmp_path):
+    reasons, facts = judged(tmp_path, RELEASE, "K2 ori.09")
     assert reasons == []
     assert facts["version"] == "ori.09" and facts["members"] == 3
 
 
-def test_another_version_a_missing_version_file_and_no_executable_are_named():
-    archive, _raw = zip_of(dict(RELEASE, **{"K2VERSION.txt": b"\xef\xbb\xbfori.08\r\n"}))
-    assert k2_inputs.archive_reasons("release", archive, "ori.09")[0] == ["release holds K2 ori.08, not the target ori.09"]
-    archive, _raw = zip_of({"k2": b"x", "docs/K2VERSION.txt": b"ori.09"})
-    assert k2_inputs.archive_reasons("release", archive, "ori.09")[0] == [
+def test_another_version_a_missing_version_file_and_no_executable_are_named(tmp_path):
+    assert judged(tmp_path, dict(RELEASE, **{"K2VERSION.txt": b"\xef\xbb\xbfori.08\r\n"}))[0] == [
+        "release holds K2 ori.08, not the target ori.09"]
+    assert judged(tmp_path, {"k2": b"x", "docs/K2VERSION.txt": b"ori.09"})[0] == [
         "release has no version file K2VERSION.txt at its root: it cannot be told which K2 it holds"]
-    archive, _raw = zip_of({"K2VERSION.txt": b"ori.09"})
-    assert k2_inputs.archive_reasons("release", archive, "ori.09")[0] == ["release holds no K2 executable (k2.exe, K2.exe, k2) at its root"]
-    archive, _raw = zip_of(dict(RELEASE, **{"K2VERSION.txt": b"\n"}))
-    assert k2_inputs.archive_reasons("release", archive, "ori.09")[0] == ["release: its version file is empty"]
-    archive, _raw = zip_of(dict(RELEASE, **{"K2VERSION.txt": b"banana"}))
-    assert "its version file says 'banana'" in k2_inputs.archive_reasons("release", archive, "ori.09")[0][0]
+    assert judged(tmp_path, {"K2VERSION.txt": b"ori.09"})[0] == ["release holds no K2 executable (k2.exe, K2.exe, k2) at its root"]
+    assert judged(tmp_path, dict(RELEASE, **{"K2VERSION.txt": b"\n"}))[0] == ["release: its version file is empty"]
+    assert "its version file says 'banana'" in judged(tmp_path, dict(RELEASE, **{"K2VERSION.txt": b"banana"}))[0][0]
 
 
-def test_the_version_file_is_found_as_windows_would_find_it():
-    archive, _raw = zip_of({"K2.EXE": b"MZ", "k2version.TXT": b"5.9.120"})
-    reasons, facts = k2_inputs.archive_reasons("release", archive, "ori.09.120")
+def test_the_version_file_is_found_as_windows_would_find_it(tmp_path):
+    reasons, facts = judged(tmp_path, {"K2.EXE": b"MZ", "./k2version.TXT": b"5.9.120"}, "ori.09.120")
     assert reasons == [] and facts["version"] == "5.9.120"
 
 
 @pytest.mark.parametrize("name,why", [
-    ("/etc/passwd", "absolute path"),
-    ("\\Windows\\evil.dll", "absolute path"),
-    ("C:/Windows/evil.dll", "absolute path"),
-    ("SQL/../../evil", "path leaves the folder (..)"),
-    ("SQL\\..\\..\\evil", "path leaves the folder (..)"),
+    ("/etc/passwd", "an absolute path"),
+    ("\\Windows\\evil.dll", "an absolute path"),
+    ("C:/Windows/evil.dll", "an absolute path"),
+    ("SQL/../../evil", "a '..' part"),
+    ("SQL\\..\\..\\evil", "a '..' part"),
 ])
-def test_members_that_would_leave_the_folder_are_refused_before_reading(name, why):
-    archive, _raw = zip_of(dict(RELEASE, **{name: b"x"}))
-    reasons, _facts = k2_inputs.archive_reasons("release", archive, "ori.09")
-    assert reasons == ["release: member %r: %s" % (name, why)]
+def test_members_that_would_leave_the_folder_are_refused_as_the_install_step_refuses_them(tmp_path, name, why):
+    reasons, _facts = judged(tmp_path, dict(RELEASE, **{name: b"x"}))
+    assert len(reasons) == 1 and reasons[0].startswith("release: the release archive holds 1 unsafe member(s)")
+    assert reasons[0].endswith("%r: %s" % (name, why))
 
 
-def test_links_and_names_windows_sees_as_one_file_are_refused():
-    archive, _raw = zip_of(dict(RELEASE, **{"link": (b"/etc/passwd", stat.S_IFLNK | 0o777)}))
-    assert k2_inputs.archive_reasons("release", archive, "ori.09")[0] == ["release: member 'link': symbolic link"]
-    archive, _raw = zip_of(dict(RELEASE, **{"SQL/k2t_conf_mssql.sql": b"other"}))
-    assert k2_inputs.archive_reasons("release", archive, "ori.09")[0] == [
-        "release: members 'SQL/K2t_CONF_MSSQL.SQL' and 'SQL/k2t_conf_mssql.sql' are one file on Windows"]
+def test_links_and_names_windows_sees_as_one_file_are_refused(tmp_path):
+    reasons, _facts = judged(tmp_path, dict(RELEASE, **{"link": (b"/etc/passwd", stat.S_IFLNK | 0o777)}))
+    assert "'link': a symbolic link to '/etc/passwd'" in reasons[0]
+    reasons, _facts = judged(tmp_path, dict(RELEASE, **{"SQL/k2t_conf_mssql.sql": b"other"}))
+    assert "a second member for the same file as 'SQL/K2t_CONF_MSSQL.SQL'" in reasons[0]
 
 
-def test_encrypted_members_are_refused():
-    info = zipfile.ZipInfo("secret")
-    info.flag_bits |= 0x1
-    assert k2_inputs.unsafe_member(info) == "encrypted"
-
-
-def test_a_damaged_member_is_named():
-    _archive, raw = zip_of(dict(RELEASE, **{"big.bin": b"A" * 4000}))
+def test_a_damaged_member_cannot_be_read_whole(tmp_path):
+    raw = zip_of(dict(RELEASE, **{"big.bin": b"A" * 4000}))
     offset = raw.index(b"A" * 100)
-    damaged = raw[:offset] + b"B" + raw[offset + 1:]
-    reasons, _facts = k2_inputs.archive_reasons("release", zipfile.ZipFile(io.BytesIO(damaged)), "ori.09")
-    assert reasons == ["release: member 'big.bin' is damaged (CRC mismatch)"]
+    path = tmp_path / "damaged.zip"
+    path.write_bytes(raw[:offset] + b"B" + raw[offset + 1:])
+    with pytest.raises(zipfile.BadZipFile, match="CRC"):
+        release_archive.read_members(str(path))
+
+
+def test_a_file_that_is_no_archive_is_told_apart(tmp_path):
+    path = tmp_path / "k2.7z"
+    path.write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 64)
+    with pytest.raises(release_archive.UnsafeArchive, match="neither a zip nor a tar"):
+        release_archive.read_members(str(path))
 
 
 def test_file_kinds_from_the_first_bytes():
-    _archive, raw = zip_of(RELEASE)
-    assert k2_inputs.file_kind(raw[:8]) == "zip"
+    assert k2_inputs.file_kind(zip_of(RELEASE)[:8]) == "zip"
     assert k2_inputs.file_kind(b"PK\x05\x06" + b"\x00" * 4) == "zip"
     assert k2_inputs.file_kind(k2_inputs.MSI_MAGIC) == "msi"
     assert k2_inputs.file_kind(b"MZ\x90\x00") == "exe"
@@ -114,8 +118,9 @@ def test_file_kinds_from_the_first_bytes():
     assert k2_inputs.installer_reasons("installer", "msi", "k2.msi") == []
 
 
-def test_sha256_compared_after_normalising_and_a_malformed_one_refused():
-    actual = k2_inputs.sha256_of([b"abc"])
+def test_sha256_compared_after_normalising_and_a_malformed_one_refused(tmp_path):
+    (tmp_path / "abc").write_bytes(b"abc")
+    actual = release_archive.sha256_file(str(tmp_path / "abc"))
     assert actual == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert k2_inputs.sha256_reasons("release", actual, "") == []
     assert k2_inputs.sha256_reasons("release", actual, "SHA256: " + actual.upper()) == []
