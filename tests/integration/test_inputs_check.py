@@ -183,3 +183,28 @@ def test_precheck_ends_no_go_with_one_exit_status(fleet):
                               extravars={"k2_target_version": TARGET, "fleet_report_dir": reports, "k2_folder": "/no/such/k2"})
     assert decided.rc == unreadable.rc == 2, (decided.stdout[-2000:], unreadable.stdout[-2000:])
     assert decided.failed_hosts() == ["webcfg"] and unreadable.failed_hosts() == ["noini"]
+
+
+def test_installer_on_the_k2_host_and_backup_folder(fleet, tmp_path):
+    msi = tmp_path / "K2 instalátor.msi"
+    msi.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1000)
+    text = tmp_path / "readme.txt"
+    text.write_bytes(b"not an installer")
+    blocked = tmp_path / "a-file"
+    blocked.write_bytes(b"")
+    runs = {name: run_playbook("tests/integration/playbooks/inputs_check.yml", fleet["inventory"], limit="missing", extravars=dict(
+        {"k2_target_version": TARGET, "inputs_method": "vendor_installer"}, **extra)).results("Inputs check")["missing"]
+        for name, extra in (("msi", {"inputs_installer": str(msi), "inputs_backup_dir": str(tmp_path / "backups" / "k2")}),
+                            ("bad_sum", {"inputs_installer": str(msi), "inputs_sha256": "f" * 64}),
+                            ("text", {"inputs_installer": str(text), "inputs_backup_dir": str(blocked / "k2")}),
+                            ("missing", {"inputs_installer": str(tmp_path / "gone.msi")}))}
+    # the site named "missing" has everything right but its release archive, which this method does not use
+    assert runs["msi"]["reasons"] == [] and runs["msi"]["go"] is True
+    assert runs["msi"]["checks"]["installer"]["kind"] == "msi" and runs["msi"]["checks"]["backup_target"]["reasons"] == []
+    assert any("carries no version file" in note for note in runs["msi"]["notes"])
+    assert [r.split(": ")[-1][:10] for r in runs["bad_sum"]["reasons"]] == ["SHA-256 is"]
+    assert len(runs["text"]["reasons"]) == 2
+    assert "is neither a Windows Installer package, a Windows program nor a zip" in runs["text"]["reasons"][0]
+    assert runs["text"]["reasons"][1].endswith("a-file is not a folder")
+    assert len(runs["missing"]["reasons"]) == 1 and "does not exist on the K2 host" in runs["missing"]["reasons"][0]
+    assert not (tmp_path / "backups").exists(), "the check created the backup folder"
