@@ -10,11 +10,18 @@ ROOT=$PWD
 OUT=${1:-$ROOT/.build}
 mkdir -p "$OUT"
 url=${ERPOPS_REPOSITORY_URL:-$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)}
-url=${url:-file://$ROOT}
+url=${url:-file://${ROOT// /%20}}
 stage=$(mktemp -d "${TMPDIR:-/tmp}/erpops-build.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 # The staging copy holds what git tracks plus the working changes; build_ignore then leaves out the rest.
-git -C "$ROOT" ls-files -z --cached --others --exclude-standard | (cd "$ROOT" && xargs -0 cp --parents -t "$stage" 2>/dev/null || true)
-grep -q '^repository:' "$stage/galaxy.yml" || printf 'repository: %s\n' "$url" >>"$stage/galaxy.yml"
-"$ROOT/.venv/bin/ansible-galaxy" collection build --force --output-path "$OUT" "$stage" >&2
-ls -t "$OUT"/erpops-upgrade-*.tar.gz | head -1
+git -C "$ROOT" ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+  [ -e "$ROOT/$file" ] || continue # tracked, but deleted in the working tree
+  mkdir -p "$stage/$(dirname "$file")"
+  cp -P "$ROOT/$file" "$stage/$file"
+done
+if ! grep -q '^repository:' "$stage/galaxy.yml"; then
+  printf 'repository: %s\n' "$url" >>"$stage/galaxy.yml"
+fi
+built=$("$ROOT/.venv/bin/ansible-galaxy" collection build --force --output-path "$OUT" "$stage")
+echo "$built" >&2
+echo "${built##* at }"

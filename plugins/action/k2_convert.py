@@ -28,7 +28,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import backup as ba
 from ansible_collections.erpops.upgrade.plugins.module_utils import convert as convert_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version, run_lock
-from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, select_conversions, within_versions
+from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, only_files, select_conversions, within_versions
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as batch_core
@@ -48,6 +48,7 @@ ARGUMENT_SPEC = dict(
     continue_on_error=dict(type="bool", default=False),
     parallel=dict(type="int", default=8),
     installer_baseline=dict(type="bool", default=False),
+    files=dict(type="list", elements="str"),
     k2_profile=dict(type="dict", default={}),
     lease=run_lock.LEASE_OPTION,
     **DB_ARGUMENT_SPEC
@@ -100,6 +101,8 @@ class ActionModule(ActionBase):
         selection = select_conversions(names, platform, kind, profile["scripts"]["konverze_platforms"])
         if args["current_version"] and args["target_version"]:
             selection = within_versions(selection, args["current_version"], args["target_version"], profile["scripts"]["konverze_token"])
+        if args["files"]:
+            selection = only_files(selection, args["files"])
         for item in selection.plan:
             with open(os.path.join(local_dir, item.name), "wb") as handle:
                 handle.write(k2host.fetch_bytes(self, k2host.join(self, konverze, item.name)))

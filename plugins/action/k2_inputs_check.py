@@ -29,7 +29,6 @@ from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
     target_version=dict(type="str", required=True),
-    method=dict(type="str", choices=["files", "vendor_installer"], default="files"),
     release_archive=dict(type="str", default=""),
     installer_path=dict(type="str", default=""),
     sha256=dict(type="str", default=""),
@@ -54,10 +53,8 @@ class ActionModule(ActionBase):
         profile = merge_profile(args["k2_profile"])
         checks = {}
         notes = []
-        if args["method"] == "files":
-            checks["release"] = self._release(args, profile, notes)
-        else:
-            checks["installer"] = self._installer(args, notes)
+        checks["release"] = self._release(args, profile, notes)
+        checks["installer"] = self._installer(args, notes)
         checks["k2_ini"] = self._k2_ini(args, profile)
         if args["webconfig_path"]:
             checks["webconfig"] = {"path": args["webconfig_path"], "reasons": k2_inputs.webconfig_reasons(
@@ -119,12 +116,13 @@ class ActionModule(ActionBase):
         path = args["installer_path"]
         check = {"path": path, "reasons": [], "kind": None, "sha256": None}
         if not path:
-            notes.append("no installer file given (an installer command runs instead): not checked")
+            notes.append("no installer file given: not checked")
             return check
         what = "installer %s" % path
         windows = k2host.shell_family(self) == "powershell"
         stat_module = "ansible.windows.win_stat" if windows else "ansible.builtin.stat"
-        stat_args = {"path": path, "get_checksum": bool(args["sha256"]), "checksum_algorithm": "sha256"}
+        expected = "" if args["release_archive"] else args["sha256"]
+        stat_args = {"path": path, "get_checksum": bool(expected), "checksum_algorithm": "sha256"}
         if not windows:
             stat_args.update(get_mime=False, get_attributes=False)
         found = self._execute_module(module_name=stat_module, module_args=stat_args, task_vars=self._module_vars)
@@ -142,7 +140,7 @@ class ActionModule(ActionBase):
         check["kind"] = k2_inputs.file_kind(bytes.fromhex("".join(stdout.split())))
         check["reasons"] += k2_inputs.installer_reasons(what, check["kind"], os.path.basename(path.replace("\\", "/")))
         check["sha256"] = info.get("checksum")
-        check["reasons"] += self._sha_reasons(what, check["sha256"], args["sha256"])
+        check["reasons"] += self._sha_reasons(what, check["sha256"], expected)
         if check["kind"] in ("msi", "exe"):
             notes.append("%s carries no version file: its version is not checked (give its SHA-256 to pin it)" % what)
         elif check["kind"] == "zip":

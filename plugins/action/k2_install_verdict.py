@@ -24,6 +24,7 @@ ARGUMENT_SPEC = dict(
     output=dict(type="str", default=""),
     timed_out=dict(type="bool", default=False),
     log_offset=dict(type="int", default=0),
+    read_log=dict(type="bool", default=True),
     k2_profile=dict(type="dict", default={}),
     **DB_ARGUMENT_SPEC
 )
@@ -61,7 +62,7 @@ class ActionModule(InfoAction):
         log_name = profile["folder"]["install_log"]
         names = {name.lower() for name in (k2host.list_names(self, args["path"]) or [])}
         log_path = k2host.join(self, args["path"], log_name)
-        data = k2host.fetch_bytes(self, log_path) if log_name.lower() in names else b""
+        data = k2host.fetch_bytes(self, log_path) if args["read_log"] and log_name.lower() in names else b""
         log = install_verdict.new_log_text(data, args["log_offset"])
         databases = [{key: d.get(key) for key in ("code", "database", "role", "version")} for d in facts.get("databases", [])]
         return {
@@ -97,11 +98,10 @@ class ActionModule(InfoAction):
                 done[state["code"]] = False
                 continue
             try:
-                rows = database.query(k2_state.version_initialized_sql(params["db_platform"], state["database"], profile,
-                                                                       args["target_version"]))
+                rows = database.query(k2_state.version_initialized_sql(params["db_platform"], state["database"], profile))
             except k2db.DatabaseError:
                 rows = []
             finally:
                 database.close()
-            done[state["code"]] = k2_state.version_initialized(rows, state.get("missing_initializations") or [])
+            done[state["code"]] = k2_state.version_initialized(rows, state.get("missing_initializations") or [], args["target_version"], profile)
         return done

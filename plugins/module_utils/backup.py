@@ -6,28 +6,55 @@
 Pure: no I/O. ``k2_backup`` takes and restores the backups, ``k2_convert`` reads the
 manifest for its backup gate.
 
-**Manifest** (JSON, one file per site, kept by the caller): ``{"format": 1,
-"entries": [...]}``; one entry per attempt with ``database``, ``code`` (mandant code
-or ``CONF``), ``platform``, ``file``, ``size``, ``checksum`` (SHA-256 of the file
-when the runner can read it: the lab; ``None`` where the file lives on the database
-server and the server verified it: MS SQL ``CHECKSUM`` + ``RESTORE VERIFYONLY``,
-Oracle a Data Pump ``SQL_FILE`` read of the whole dump), ``checksum_kind``,
-``taken_at`` (UTC ISO 8601), ``k2_version`` (of the database), ``position``
-(``before_check`` or ``after_check``: before or after the structure checks of the
-run, K2-08 / K2-15), ``run_id``, ``verified`` and ``message``. A failed attempt is
-recorded with ``verified: false``; only verified entries count for anyone.
+**Manifest**: a JSON file, one per site, ``{"format": 1, "entries": [...]}``, one
+entry per attempt, appended in the order taken. Every entry has these fields:
+
+- ``database``: the exact database name (on Oracle the schema), never altered;
+- ``code``: the mandant code of ``FIRMY``, or ``CONF``;
+- ``platform``: ``mssql``, ``oracle`` or ``lab``;
+- ``file``: where the backup is: a path on the database server (MS SQL), ``DIRECTORY:file``
+  (Oracle Data Pump), a path where the module runs (lab). Unique in the manifest: an entry
+  whose file another entry already claims is refused (``add_entry``);
+- ``size``: bytes of the file (MS SQL: the backup set's size from ``msdb``), or null;
+- ``checksum``: SHA-256 of the file where the module can read it (the lab), else null;
+- ``checksum_kind``: ``sha256`` or ``server-verified`` (MS SQL backup checksums, Oracle Data Pump);
+- ``taken_at``: UTC, ISO 8601, when the backup started;
+- ``k2_version``: the K2 version the database said it had (``K2VERZE``), or null;
+- ``position``: ``before_check`` or ``after_check`` (before or after the structure check, K2-08 / K2-15);
+- ``run_id``: the reinstall run that took it, or null;
+- ``verified``: true only when the verification of ``verification`` passed; a failed attempt
+  stays in the manifest with false and the reason in ``message``; only verified entries count;
+- ``verification``: the level passed (``VERIFICATION_LEVELS``): ``lab-restore-compare`` (restored into a
+  scratch database and compared table by table with the source as dumped), ``mssql-verifyonly``
+  (``BACKUP ... WITH CHECKSUM`` + ``RESTORE VERIFYONLY ... WITH CHECKSUM``), ``mssql-test-restore``
+  (plus a restore under another name and ``DBCC CHECKDB``), ``oracle-job`` (the Data Pump job
+  completed and a ``SQL_FILE`` job read the whole dump), ``oracle-test-import`` (plus an import into a
+  scratch schema); null when not verified;
+- ``fingerprint``: lab only: per table (``schema.table``) the columns, row count and an MD5 of the
+  rows, taken in the same snapshot as the dump; null elsewhere;
+- ``message``: why an attempt failed, or null.
 
 **Freshness**: an entry can be reused for a request when it is verified, of the
 same database, taken at the requested position or later in the run
 (``after_check`` satisfies ``before_check``, not the reverse), in the same run when
-the request names one, and not older than ``max_age`` seconds.
+the request names one, and not older than ``max_age`` seconds. The module then checks
+the file again (checksum on the lab, ``RESTORE VERIFYONLY`` on MS SQL, a ``SQL_FILE`` read
+on Oracle) before reusing it: a damaged file is never reused.
 
 **Backup gate** (K2-15): a one-time conversion needs a verified entry of its
 database taken ``after_check`` in the same run.
+
+**Restore** returns each database to exactly its state at backup time, never a merge:
+MS SQL ``RESTORE DATABASE ... WITH REPLACE`` replaces the whole database; Oracle empties the
+schema (every object it owns dropped, ``oracle_empty_schema``) and then imports the dump;
+the lab restores into a fresh database and swaps names (``lab_swap_sql``), so the old
+database stays untouched until the new one is complete. The conversion journal lives in
+each database, so it goes back in time with the data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import datetime, timezone
@@ -39,8 +66,10 @@ MANIFEST_FORMAT = 1
 POSITIONS = ("before_check", "after_check")
 PLATFORMS = ("mssql", "oracle", "lab")
 DEFAULT_SPACE_MARGIN = 1.1
-_EXTENSIONS = {"mssql": ".bak", "oracle": ".dmp", "lab": ".dump"}
+EXTENSIONS = {"mssql": ".bak", "oracle": ".dmp", "lab": ".dump"}
 _SAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+_READABLE_LENGTH = 40
+VERIFICATION_LEVELS = ("lab-restore-compare", "mssql-verifyonly", "mssql-test-restore", "oracle-job", "oracle-test-import")
 
 
 class BackupError(ValueError):
@@ -89,7 +118,24 @@ def new_entry(database: str, code: str, platform: str, file: str, position: str,
         raise ValueError("position must be one of %s, got %r" % (", ".join(POSITIONS), position))
     return {"database": database, "code": code, "platform": platform, "file": file, "size": None, "checksum": None,
             "checksum_kind": "sha256" if platform == "lab" else "server-verified", "taken_at": utc_text(taken_at),
-            "k2_version": k2_version, "position": position, "run_id": run_id, "verified": False, "message": None}
+            "k2_version": k2_version, "position": position, "run_id": run_id, "verified": False, "verification": None,
+            "fingerprint": None, "message": None}
+
+
+def _same_file(one: str, other: str, platform: str) -> bool:
+    """Windows paths (MS SQL) and Oracle DIRECTORY names compare without case."""
+    if platform == "lab":
+        return one == other
+    return one.casefold() == other.casefold()
+
+
+def add_entry(manifest: Dict[str, Any], entry: Dict[str, Any]) -> None:
+    """Append ``entry``; refused when another entry already claims its file (one file, one backup)."""
+    for other in manifest["entries"]:
+        if other.get("file") and _same_file(other["file"], entry["file"], entry.get("platform", "lab")):
+            raise BackupError("the manifest already has a backup in %s (of %s, taken %s); a second backup into the same file "
+                              "would overwrite it; nothing was written" % (entry["file"], other.get("database"), other.get("taken_at")))
+    manifest["entries"].append(entry)
 
 
 def database_entries(entries: Iterable[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
@@ -134,9 +180,14 @@ def gate_backup(manifest: Mapping[str, Any], database: str, run_id: str) -> Opti
 
 def restore_choice(manifest: Mapping[str, Any], databases: Optional[Sequence[str]] = None,
                    run_id: Optional[str] = None) -> List[Mapping[str, Any]]:
-    """The newest verified entry per database (of ``run_id`` when given), in manifest order of first appearance."""
+    """The newest verified entry per database (of ``run_id`` when given), in manifest order of first appearance.
+
+    Without ``databases``: every database with a verified backup (in ``run_id`` when given).
+    """
     names: List[str] = []
     for entry in database_entries(manifest["entries"]):
+        if not entry.get("verified") or (run_id and entry.get("run_id") != run_id):
+            continue
         if entry.get("database") not in names:
             names.append(entry["database"])
     wanted = names if databases is None else list(databases)
@@ -154,14 +205,42 @@ def restore_choice(manifest: Mapping[str, Any], databases: Optional[Sequence[str
     return chosen
 
 
+def restore_advice(run_id: Optional[str], not_restored: Sequence[str], host: Optional[str] = None) -> str:
+    """What to do after a restore stopped part-way: the exact command for the databases not restored."""
+    names = json.dumps({"k2_restore_databases": list(not_restored)}, ensure_ascii=False)
+    return ("keep the login ban on; bring the database server back, then restore the databases not restored: "
+            "ansible-playbook erpops.upgrade.k2_restore%s%s -e '%s' "
+            "(or the same restore for every database: restoring a restored database again is safe while the ban is on)"
+            % (" --limit %s" % host if host else "", " -e k2_restore_run_id=%s" % run_id if run_id else "",
+               names.replace("'", "'\\''")))
+
+
+def partial_restore_message(stopped_at: str, error: str, restored: Sequence[str], not_restored: Sequence[str],
+                            run_id: Optional[str], host: Optional[str] = None) -> str:
+    return ("restore stopped at %s: %s. Restored to their backup state: %s. NOT restored: %s. Next: %s"
+            % (stopped_at, error, ", ".join(restored) or "none", ", ".join(not_restored), restore_advice(run_id, not_restored, host)))
+
+
 # --------------------------------------------------------------------------- planning
 
 
-def backup_file_name(database: str, platform: str, taken_at: datetime, run_id: Optional[str] = None) -> str:
-    """``<database>_<UTC stamp>[_<run id>].<ext>`` with only file-name-safe characters."""
-    stamp = taken_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    parts = [database, stamp] + ([run_id] if run_id else [])
-    return _SAFE_FILE_CHARS.sub("_", "_".join(parts)) + _EXTENSIONS[platform]
+def name_hash(database: str) -> str:
+    """A short hash of the exact name: tells apart names that differ only where a file name cannot (``a'b``, ``a]b``)."""
+    return hashlib.sha256(database.encode("utf-8")).hexdigest()[:10]
+
+
+def backup_file_name(database: str, platform: str, taken_at: datetime, run_id: Optional[str] = None,
+                     position: Optional[str] = None) -> str:
+    """``<readable name>_<hash of the exact name>_<UTC stamp to the millisecond>[_<position>][_<run id>].<ext>``, file-name-safe.
+
+    The readable part is for people; the hash makes the name unique per exact database name,
+    the stamp, position and run per backup.
+    """
+    moment = taken_at.astimezone(timezone.utc)
+    stamp = moment.strftime("%Y%m%dT%H%M%S") + "%03dZ" % (moment.microsecond // 1000)
+    readable = _SAFE_FILE_CHARS.sub("_", database)[:_READABLE_LENGTH]
+    parts = [readable, name_hash(database), stamp] + ([position.split("_")[0]] if position else []) + ([run_id] if run_id else [])
+    return _SAFE_FILE_CHARS.sub("_", "_".join(parts)) + EXTENSIONS[platform]
 
 
 def join_target(target_dir: str, name: str) -> str:
@@ -194,27 +273,42 @@ def human_bytes(value: int) -> str:
     return str(value)  # pragma: no cover
 
 
-def select_databases(conf_database: str, mandants: Sequence[Mapping[str, str]], names: Optional[Sequence[str]] = None) -> List[Dict[str, str]]:
-    """What to back up: CONF and every production mandant (K2-05); or exactly ``names`` (codes or database names).
+def select_databases(conf_database: str, mandants: Sequence[Mapping[str, str]], names: Optional[Sequence[str]] = None,
+                     exclude: Sequence[str] = (), roles: Optional[Sequence[str]] = None) -> List[Dict[str, str]]:
+    """What to back up: every database the reinstall converts (CONF and every mandant of FIRMY: production,
+    DEMO, INIT and test copies, as ``k2_convert`` does), or exactly ``names``; minus ``exclude``.
 
-    System mandants (DEMO, INIT) and test copies are left out unless named.
+    ``names`` and ``exclude`` hold mandant codes, ``CONF`` or database names (any case); ``roles``
+    limits the default choice (``k2_copy_databases`` copies only ``conf`` and ``production``).
     """
     everything = [{"code": "CONF", "database": conf_database, "role": "conf"}]
     everything += [{"code": m["code"], "database": m["database"], "role": m["role"]} for m in mandants if m.get("database")]
-    if names is None:
-        return [d for d in everything if d["role"] in ("conf", "production")]
-    chosen: List[Dict[str, str]] = []
-    unknown: List[str] = []
-    for name in names:
-        match = [d for d in everything if name.upper() in (d["code"].upper(), d["database"].upper())]
-        if not match:
-            unknown.append(name)
-        elif match[0] not in chosen:
-            chosen.append(match[0])
-    if unknown:
-        raise BackupError("databases %s are neither CONF nor a mandant of FIRMY (codes: %s)"
-                          % (", ".join(unknown), ", ".join(d["code"] for d in everything)))
-    return chosen
+
+    def find(wanted: Sequence[str]) -> List[Dict[str, str]]:
+        found: List[Dict[str, str]] = []
+        unknown: List[str] = []
+        for name in wanted:
+            exact = [d for d in everything if name in (d["code"], d["database"])]
+            match = exact or [d for d in everything if name.upper() in (d["code"].upper(), d["database"].upper())]
+            if not match:
+                unknown.append(name)
+            elif match[0] not in found:
+                found.append(match[0])
+        if unknown:
+            raise BackupError("databases %s are neither CONF nor a mandant of FIRMY (codes: %s)"
+                              % (", ".join(unknown), ", ".join(d["code"] for d in everything)))
+        return found
+
+    chosen = [d for d in everything if roles is None or d["role"] in roles] if names is None else find(names)
+    left_out = find(exclude)
+    return [d for d in chosen if d not in left_out]
+
+
+def excluded_databases(conf_database: str, mandants: Sequence[Mapping[str, str]], exclude: Sequence[str]) -> List[Dict[str, str]]:
+    """The databases ``exclude`` leaves out of the backup, for the result and its warning."""
+    everything = select_databases(conf_database, mandants)
+    kept = select_databases(conf_database, mandants, exclude=exclude)
+    return [d for d in everything if d not in kept]
 
 
 # --------------------------------------------------------------------------- MS SQL
@@ -232,8 +326,24 @@ def mssql_verify_sql(path: str) -> str:
 
 
 def mssql_restore_sql(database: str, path: str) -> str:
-    return "RESTORE DATABASE %s FROM DISK = %s WITH REPLACE, CHECKSUM" % (
+    """The whole database replaced by the backup's: nothing created after the backup survives."""
+    return "RESTORE DATABASE %s FROM DISK = %s WITH REPLACE, CHECKSUM, RECOVERY" % (
         quote_ident("mssql", database), quote_literal("mssql", path))
+
+
+def mssql_filelist_sql(path: str) -> str:
+    """The logical and physical files of a backup (``LogicalName``, ``PhysicalName``), for a test restore WITH MOVE."""
+    return "RESTORE FILELISTONLY FROM DISK = %s" % quote_literal("mssql", path)
+
+
+def mssql_checkdb_sql(database: str) -> str:
+    """DBCC CHECKDB of a test restore; any corruption is an error (dbatools Test-DbaLastBackup)."""
+    return "DBCC CHECKDB (%s) WITH NO_INFOMSGS, ALL_ERRORMSGS" % quote_ident("mssql", database)
+
+
+def scratch_name(database: str, token: str, limit: int = 63) -> str:
+    """A database (schema) name for a test restore of ``database``: never a name a site uses."""
+    return ("ERPOPS_VERIFY_%s_%s" % (name_hash(database), token))[:limit]
 
 
 #: Data file size of a database (bytes): an upper bound of a full backup's size.
@@ -310,10 +420,44 @@ def oracle_verify(schema: str, directory: str, dump_file: str, job_name: str):
 
 
 def oracle_import(schema: str, directory: str, dump_file: str, job_name: str):
-    """A Data Pump schema import that replaces the tables that exist (K2-16)."""
+    """A Data Pump schema import into the schema ``oracle_empty_schema`` has just emptied (K2-16).
+
+    The user itself (password, grants, quotas) stays as it is; every object comes from the dump,
+    and any object that already exists fails the job (``TABLE_EXISTS_ACTION`` SKIP is the default
+    and the schema is empty), so nothing created after the export survives.
+    """
     sql = _ORACLE_JOB % {"operation": "'IMPORT'", "reuse": "", "extra": (
-        "\n  DBMS_DATAPUMP.SET_PARAMETER(handle => handle, name => 'TABLE_EXISTS_ACTION', value => 'REPLACE');")}
+        "\n  DBMS_DATAPUMP.METADATA_FILTER(handle => handle, name => 'EXCLUDE_PATH_EXPR', value => 'IN (''USER'')');")}
     return sql, _oracle_binds(schema, directory, dump_file, job_name)
+
+
+#: Drops every object the schema (bind ``:owner``) owns, so that an import gives exactly the exported state.
+#: Tables go with their indexes, triggers, LOBs and constraints (PURGE: nothing left in the recycle bin).
+ORACLE_EMPTY_SCHEMA_SQL = """\
+DECLARE
+  remaining NUMBER;
+BEGIN
+  FOR item IN (SELECT object_name, object_type FROM all_objects
+               WHERE owner = :owner AND generated = 'N' AND secondary = 'N'
+                 AND object_type IN ('MATERIALIZED VIEW', 'TABLE', 'VIEW', 'SEQUENCE', 'SYNONYM', 'PROCEDURE', 'FUNCTION',
+                                     'PACKAGE', 'TRIGGER', 'TYPE', 'JAVA SOURCE')
+               ORDER BY DECODE(object_type, 'MATERIALIZED VIEW', 1, 'TABLE', 2, 'TYPE', 4, 3)) LOOP
+    BEGIN
+      EXECUTE IMMEDIATE 'DROP ' || item.object_type || ' '
+        || DBMS_ASSERT.ENQUOTE_NAME(:owner, FALSE) || '.' || DBMS_ASSERT.ENQUOTE_NAME(item.object_name, FALSE)
+        || CASE item.object_type WHEN 'TABLE' THEN ' CASCADE CONSTRAINTS PURGE' WHEN 'TYPE' THEN ' FORCE' ELSE '' END;
+    EXCEPTION
+      WHEN OTHERS THEN
+        -- ORA-04043 / ORA-00942: already gone with its table (a trigger, a nested table)
+        IF SQLCODE NOT IN (-4043, -942) THEN RAISE; END IF;
+    END;
+  END LOOP;
+  SELECT COUNT(*) INTO remaining FROM all_objects WHERE owner = :owner AND generated = 'N' AND secondary = 'N'
+    AND object_type NOT IN ('INDEX', 'LOB', 'TABLE PARTITION', 'INDEX PARTITION');
+  IF remaining > 0 THEN
+    RAISE_APPLICATION_ERROR(-20002, 'schema ' || :owner || ' still owns ' || remaining || ' object(s); not imported');
+  END IF;
+END;"""
 
 
 def oracle_import_as(schema: str, new_schema: str, directory: str, dump_file: str, job_name: str):
@@ -348,28 +492,103 @@ LAB_CONNECTED_SQL = ("SELECT COUNT(*) AS sessions FROM pg_catalog.pg_stat_activi
                      "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
 
 
-def _lab_connection_args(params: Mapping[str, Any], database: str) -> List[str]:
-    args = ["--host", str(params.get("login_host") or "localhost"), "--port", str(params.get("login_port") or 5432),
-            "--dbname", database, "--no-password"]
+#: Seconds between attempts when a database is still "being accessed by other users" (a closed connection's backend exiting).
+BUSY_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+#: The lab's maintenance database: where databases are created, renamed and dropped.
+LAB_MAINTENANCE_DATABASE = "postgres"
+#: Encoding, collation and owner of a database, to create its replacement alike.
+LAB_DATABASE_PROPERTIES_SQL = ("SELECT pg_encoding_to_char(d.encoding) AS encoding, d.datcollate AS collate, d.datctype AS ctype, "
+                               "pg_get_userbyid(d.datdba) AS owner FROM pg_catalog.pg_database d WHERE d.datname = ?")
+#: Every user table of the database, with its columns and types in order: the structure part of the fingerprint.
+LAB_TABLES_SQL = """\
+SELECT n.nspname AS schema_name, c.relname AS table_name,
+       string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) AS columns
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+GROUP BY n.nspname, c.relname
+ORDER BY n.nspname, c.relname"""
+
+
+def lab_table_fingerprint_sql(schema: str, table: str) -> str:
+    """Row count and an MD5 over the sorted MD5s of the rows' text: independent of the physical order."""
+    return ("SELECT count(*) AS row_count, md5(coalesce(string_agg(md5(r::text), '' ORDER BY md5(r::text)), '')) AS checksum "
+            "FROM %s.%s AS r" % (quote_ident("lab", schema), quote_ident("lab", table)))
+
+
+def fingerprint_from_rows(tables: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapping[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """``{"schema.table": {"columns", "rows", "checksum"}}`` from ``LAB_TABLES_SQL`` rows and each table's fingerprint row."""
+    result: Dict[str, Dict[str, Any]] = {}
+    for row in tables:
+        key = "%s.%s" % (row["schema_name"], row["table_name"])
+        counted = counts[key]
+        result[key] = {"columns": row["columns"], "rows": int(counted["row_count"]), "checksum": counted["checksum"]}
+    return result
+
+
+def compare_fingerprints(source: Mapping[str, Mapping[str, Any]], restored: Mapping[str, Mapping[str, Any]]) -> List[str]:
+    """What differs between the source as dumped and the restored copy; empty when they are the same."""
+    problems = ["table %s is missing from the restored copy" % name for name in sorted(set(source) - set(restored))]
+    problems += ["table %s is in the restored copy but not in the source" % name for name in sorted(set(restored) - set(source))]
+    for name in sorted(set(source) & set(restored)):
+        for part in ("columns", "rows", "checksum"):
+            if source[name][part] != restored[name][part]:
+                problems.append("table %s: %s differ (source %s, restored %s)" % (name, part, source[name][part], restored[name][part]))
+    return problems
+
+
+def lab_conninfo(params: Mapping[str, Any], database: str) -> str:
+    """A libpq connection string with every value quoted: a database name is always a name, even with ``=``, spaces or quotes."""
+    def value(text: Any) -> str:
+        return "'" + str(text).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    parts = [("host", params.get("login_host") or "localhost"), ("port", params.get("login_port") or 5432), ("dbname", database)]
     if params.get("login_user"):
-        args[4:4] = ["--username", str(params["login_user"])]
-    return args
+        parts.append(("user", params["login_user"]))
+    return " ".join("%s=%s" % (key, value(text)) for key, text in parts)
 
 
-def lab_dump_argv(pg_dump: str, params: Mapping[str, Any], database: str, path: str) -> List[str]:
-    """pg_dump in the custom format; the password goes in PGPASSWORD (``lab_env``), never on the command line."""
-    return [pg_dump, "--format=custom", "--file", path] + _lab_connection_args(params, database)
+def _lab_connection_args(params: Mapping[str, Any], database: str) -> List[str]:
+    return ["--dbname", lab_conninfo(params, database), "--no-password"]
+
+
+def lab_dump_argv(pg_dump: str, params: Mapping[str, Any], database: str, path: Optional[str] = None,
+                  snapshot: Optional[str] = None) -> List[str]:
+    """pg_dump in the custom format to its standard output (the module writes the file and hashes what pg_dump wrote,
+    so a file damaged after it was written never matches), in ``snapshot`` when given. The password goes in
+    PGPASSWORD (``lab_env``), never on the command line. With ``path``, pg_dump writes that file itself."""
+    return [pg_dump, "--format=custom"] + (["--file", path] if path else []) + (["--snapshot", snapshot] if snapshot else []) + \
+        _lab_connection_args(params, database)
 
 
 def lab_verify_argv(pg_restore: str, path: str) -> List[str]:
-    """pg_restore --list reads the whole archive's table of contents; a truncated or foreign file fails."""
+    """pg_restore --list reads the archive's table of contents: a truncated or foreign file fails (a first, cheap check)."""
     return [pg_restore, "--list", path]
 
 
 def lab_restore_argv(pg_restore: str, params: Mapping[str, Any], database: str, path: str) -> List[str]:
-    """Replace the database's objects with the archive's, all or nothing."""
-    return [pg_restore, "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error"] + \
-        _lab_connection_args(params, database) + [path]
+    """Restore the archive into ``database``, a fresh empty database, all or nothing; owners and grants as dumped."""
+    return [pg_restore, "--single-transaction", "--exit-on-error"] + _lab_connection_args(params, database) + [path]
+
+
+def lab_create_sql(database: str, properties: Optional[Mapping[str, Any]] = None) -> str:
+    """An empty database from template0, with the encoding, collation and owner of the one it replaces."""
+    sql = "CREATE DATABASE %s TEMPLATE template0" % quote_ident("lab", database)
+    if properties:
+        sql += " ENCODING %s LC_COLLATE %s LC_CTYPE %s OWNER %s" % (
+            quote_literal("lab", properties["encoding"]), quote_literal("lab", properties["collate"]),
+            quote_literal("lab", properties["ctype"]), quote_ident("lab", properties["owner"]))
+    return sql
+
+
+def lab_swap_sql(database: str, fresh: str, old: Optional[str]) -> List[str]:
+    """One transaction: the restored ``fresh`` database takes the name ``database``; the replaced one becomes ``old``."""
+    statements = ["ALTER DATABASE %s RENAME TO %s" % (quote_ident("lab", database), quote_ident("lab", old))] if old else []
+    return statements + ["ALTER DATABASE %s RENAME TO %s" % (quote_ident("lab", fresh), quote_ident("lab", database))]
+
+
+def lab_drop_sql(database: str) -> str:
+    return "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", database)
 
 
 def lab_env(params: Mapping[str, Any], base: Mapping[str, str]) -> Dict[str, str]:

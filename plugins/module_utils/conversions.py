@@ -165,3 +165,16 @@ def one_time_guard(item: ConversionFile, database_version: Optional[str], token_
                 "the database from the backup taken before the conversions (K2-16) if it must run again."
                 % (item.name, item.version, database_version, have))
     return None
+
+
+def only_files(selection: Selection, names: Iterable[str]) -> Selection:
+    """Keep only the named files of the plan (a resume after a fix); a name not in the plan is an error."""
+    wanted = {name.lower(): name for name in names}
+    planned = {item.name.lower() for item in selection.plan}
+    missing = sorted(name for key, name in wanted.items() if key not in planned)
+    if missing:
+        raise ValueError("files %s are not among the selected conversions (%s)"
+                         % (", ".join(missing), ", ".join(item.name for item in selection.plan) or "none"))
+    kept = tuple(item for item in selection.plan if item.name.lower() in wanted)
+    dropped = tuple((item.name, "not named in files") for item in selection.plan if item.name.lower() not in wanted)
+    return Selection(kept, tuple(selection.not_selected) + dropped, selection.unknown)

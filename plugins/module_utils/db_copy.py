@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ntpath
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup, k2_mandants
@@ -52,7 +52,7 @@ def plan_copies(conf_database: str, mandants: Sequence[Mapping[str, str]], platf
                 names: Optional[Mapping[str, str]] = None, codes: Optional[Sequence[str]] = None) -> List[Dict[str, str]]:
     """One ``{code, role, source, target}`` per database to copy: CONF and the production mandants, or CONF and ``codes``."""
     wanted = None if codes is None else ["CONF"] + [c for c in codes if c.upper() != "CONF"]
-    chosen = backup.select_databases(conf_database, mandants, wanted)
+    chosen = backup.select_databases(conf_database, mandants, wanted, roles=("conf", "production"))
     plan = []
     for item in chosen:
         name = target_name(item["database"], item["code"], suffix, names)
@@ -150,7 +150,8 @@ def lab_drop_sql(target: str) -> str:
 
 def dump_file_name(source: str, platform: str, taken_at: datetime, token: str) -> str:
     """The backup file a copy goes through: ``<source>_copy_<UTC stamp>_<token>.<ext>``, file-name-safe."""
-    return backup.backup_file_name(source + "_copy", platform, taken_at, token)
+    stamp = taken_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join([source + "_copy", stamp, token])) + backup.EXTENSIONS[platform]
 
 
 def exists(names: Sequence[str], target: str) -> Optional[str]:

@@ -337,12 +337,13 @@ def summary_line(row: Dict[str, Any]) -> str:
         versions += " -> " + row["version_to"]
     how = ", ".join(str(x) for x in (row.get("upgrade_kind"), row.get("mode")) if x)
     parts.append(versions + (" (%s)" % how if how else ""))
+    timing = []
     if row.get("duration_seconds") is not None:
-        parts.append("took " + format_duration(row["duration_seconds"]))
+        timing.append("took " + format_duration(row["duration_seconds"]))
     outage = row.get("outage")
     if outage:
-        parts.append(("outage %s, ban still on" if outage["still_on"] else "outage %s") % format_duration(outage["seconds"]))
-    said = " ".join(parts)
+        timing.append(("outage %s (ban still on)" if outage["still_on"] else "outage %s") % format_duration(outage["seconds"]))
+    said = " ".join(parts) + "".join(", " + text for text in timing)
     details = []
     if row.get("failure"):
         details.append("failed at " + row["failure"])

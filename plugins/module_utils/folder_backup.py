@@ -10,7 +10,7 @@ under a ``.partial`` name, checked file by file against the folder (a listing of
 path, size and SHA-256 on both sides), and only then renamed to its final name and
 recorded in the site's backup manifest as an entry of ``kind: folder``:
 
-``{"kind": "folder", "folder": <the K2 folder>, "file": <the copy>, "k2_version": <version
+``{"kind": "folder", "database": null, "code": null, "folder": <the K2 folder>, "file": <the copy>, "k2_version": <version
 in the folder>, "taken_at", "run_id", "position": "before_install", "files": <count>,
 "size": <bytes>, "checksum": <SHA-256 of the listing>, "checksum_kind": "listing-sha256",
 "verified": true, "message": null}``
@@ -40,7 +40,8 @@ POSITION = "before_install"
 
 def new_entry(folder: str, copy: str, version: Optional[str], run_id: Optional[str], taken_at: datetime,
               listing: Mapping[str, Any]) -> Dict[str, Any]:
-    return {"kind": KIND, "folder": folder, "file": copy, "k2_version": version, "run_id": run_id, "position": POSITION,
+    # database and code are null: readers of database entries that do not look at kind still find the keys.
+    return {"kind": KIND, "database": None, "code": None, "folder": folder, "file": copy, "k2_version": version, "run_id": run_id, "position": POSITION,
             "taken_at": taken_at.astimezone(timezone.utc).isoformat(timespec="seconds"), "files": listing["files"],
             "size": listing["size"], "checksum": listing["checksum"], "checksum_kind": "listing-sha256", "verified": True,
             "message": None}

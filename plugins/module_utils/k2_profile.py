@@ -88,7 +88,7 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "mandatory_column": "Povinna",
         "done_at_column": "Provedeno",
         # FACTS.md: version initialization ("Verze inicializována") after every reinstall; the lab records it as this
-        # mandatory function, {version} being the installed generation.release (ori.09).
+        # mandatory function, {version} being the installed version (ori.09, gaia.12.4); read as the same version however written.
         "version_function": "Inicializace verze {version}",
     },
     # K2-14: extension status (Object designer, Extensions form: Current / Format); CONF database.

@@ -76,18 +76,31 @@ def extension_states(rows: List[Mapping[str, Any]]) -> List[Dict[str, Any]]:
 
 def version_function(profile: Mapping, version: str) -> str:
     """The function row version initialization records for ``version`` (profile ``version_init.version_function``)."""
-    parsed = k2_version.parse(version)
-    return profile["version_init"]["version_function"].format(version=k2_version.K2Version(parsed.generation, parsed.release).name())
+    return profile["version_init"]["version_function"].format(version=k2_version.parse(version).name())
 
 
-def version_initialized_sql(platform: str, database: str, profile: Mapping, version: str) -> str:
-    """One row per record of version initialization of ``version`` (FACTS.md "Verze inicializována"), with its time."""
+def version_initialized_sql(platform: str, database: str, profile: Mapping) -> str:
+    """Every record of version initialization (FACTS.md "Verze inicializována"), with its function name and time."""
     v = profile["version_init"]
     function, done_at = _columns(platform, v, "function_column", "done_at_column")
-    return "SELECT %s AS done_at FROM %s WHERE %s = %s" % (
-        done_at, table_ref(platform, database, v["table"]), function, quote_literal(platform, version_function(profile, version)))
+    prefix = v["version_function"].split("{version}")[0]
+    return "SELECT %s AS function_name, %s AS done_at FROM %s WHERE %s LIKE %s" % (
+        function, done_at, table_ref(platform, database, v["table"]), function,
+        quote_literal(platform, prefix.replace("%", "").replace("_", "") + "%"))
 
 
-def version_initialized(rows: List[Mapping[str, Any]], missing: List[str]) -> bool:
-    """Version initialization ran: its record has a time and no mandatory initialization is left."""
-    return bool(rows) and all(_lower_keys(row).get("done_at") is not None for row in rows) and not missing
+def version_initialized(rows: List[Mapping[str, Any]], missing: List[str], version: str, profile: Mapping) -> bool:
+    """Version initialization of ``version`` ran (a record of the same version with a time) and no mandatory one is left."""
+    before, _sep, after = profile["version_init"]["version_function"].partition("{version}")
+    found = False
+    for raw in rows:
+        row = _lower_keys(raw)
+        name = str(row.get("function_name") or "").strip()
+        if not (name.startswith(before) and name.endswith(after)) or row.get("done_at") is None:
+            continue
+        recorded = name[len(before):len(name) - len(after) if after else None].strip()
+        try:
+            found = found or k2_version.same_version(recorded, version)
+        except k2_version.VersionError:
+            continue
+    return found and not missing

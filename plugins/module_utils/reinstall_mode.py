@@ -22,25 +22,28 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quot
 
 def refusals(manager: Optional[Mapping[str, bool]], current: Optional[str], target: Optional[str],
              missing: Mapping[str, Sequence[str]], system_mandants: Sequence[str], preparation_required: bool = True,
-             require_login_ban: bool = True) -> List[str]:
+             require_login_ban: bool = True, waive_initializations: bool = False) -> List[str]:
     """Why reinstall mode cannot be set; empty when it can.
 
     ``manager``: the Reinstall manager's row (``k2_state.reinstall_manager_state``); ``missing``: {mandant code: the
     mandatory initializations that have not run}; ``current``/``target``: the versions (a generation change needs the
-    preparation; without a target it is required, as the worst case).
+    preparation; without a target it is required, as the worst case). ``waive_initializations``: the seed lets a build
+    reinstall ignore missing initializations (the new build runs them); only for a build.
     """
     if manager is None:
         return ["the Reinstall manager's row is missing in CONF (open the Reinstall manager, function 753, once)"]
     reasons = []
-    generation = True
-    if current and target:
-        generation = k2_version.upgrade_kind(current, target) == "generation"
+    kind = k2_version.upgrade_kind(current, target) if current and target else None
+    generation = kind in (None, "generation")
     if generation and preparation_required and not manager["preparation_done"]:
         reasons.append("the pre-install preparation has not run (K2-06; Reinstall manager, Předinstalační příprava)%s"
                        % ("" if current and target else "; give target_version if this is not a generation change"))
     system = {code.upper() for code in system_mandants}
+    if waive_initializations and kind != "build":
+        reasons.append("missing initializations may be waived only for a build reinstall (K2-07), this is a %s change"
+                       % (kind or "possibly generation"))
     for code in sorted(missing):
-        if code.upper() not in system and missing[code]:
+        if code.upper() not in system and missing[code] and not (waive_initializations and kind == "build"):
             reasons.append("mandatory version initializations have not run in %s: %s (K2-07; Správce / Inicializace verze, "
                            "function 552, button Povinné)" % (code, ", ".join(missing[code])))
     if require_login_ban and not manager["ban_enabled"]:

@@ -47,6 +47,10 @@ WINDOW = dict(STEPS)
 #: Steps after which a failure leaves the databases changed by one-time conversions.
 ONE_TIME_STEPS = ("conversions", "extensions", "post_checks", "maintenance_off")
 
+#: Install methods where the K2 installer runs the conversions itself, and where the collection copies the files.
+INSTALLER_METHODS = ("installer", "operator", "vendor_installer")
+COPY_METHODS = ("copy", "files")
+
 RUNNING, DONE, FAILED, NO_GO, RESTORED = "running", "done", "failed", "no-go", "restored"
 STATUSES = (RUNNING, DONE, FAILED, NO_GO, RESTORED)
 #: How many earlier runs the state keeps a summary of.
@@ -222,7 +226,10 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
         if open_entry is None:
             steps.append(entry)
         entry.update(ended=when, result=result, msg=msg)
-    if name == "conversions" and result in ("started", "ok", "failed") and new.get("decisions", {}).get("upgrade_kind") == "generation":
+    decisions = new.get("decisions", {})
+    converts = "install" if decisions.get("method") in INSTALLER_METHODS else "conversions"
+    if name == converts and result in ("started", "ok", "failed") and decisions.get("upgrade_kind") == "generation":
+        # The K2 installer runs the conversions inside its install step (K2-11).
         new["one_time_started"] = True
     if result == "ok" and name == "maintenance_on":
         new["outage"] = dict(new.get("outage") or {}, ban_on=when, ban_off=None, seconds=None)
@@ -320,8 +327,8 @@ def takeover_reasons(site_kind: Optional[str], installer_record: bool, method: s
         reasons.append("no K2 binaries in the folder (torso, K2-13)")
     if not installer_record:
         reasons.append("no installer record of this installation")
-    if method == "files":
-        reasons.append("the release is installed by file copy (method files)")
+    if method in COPY_METHODS:
+        reasons.append("the release is installed by file copy (method %s)" % method)
     if asked:
         reasons.append("asked for (k2_reinstall_takeover)")
     return reasons
@@ -330,7 +337,7 @@ def takeover_reasons(site_kind: Optional[str], installer_record: bool, method: s
 def installer_record(setting: Any, method: str) -> bool:
     """``auto``: the vendor installer keeps a record of what it installed, a file copy does not."""
     if isinstance(setting, str) and setting.strip().lower() == "auto":
-        return method == "vendor_installer"
+        return method in INSTALLER_METHODS
     if isinstance(setting, str):
         return setting.strip().lower() in ("1", "true", "yes", "y", "on")
     return bool(setting)

@@ -13,26 +13,38 @@ short_description: Take verified backups of K2's databases, or restore them
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - With O(state=present) backs up CONF and every production mandant of C(FIRMY) (RUNBOOK K2-05); DEMO, INIT and test copies
-    only when named in O(databases). Each backup is verified before it counts.
+  - "With O(state=present) backs up every database the reinstall changes (RUNBOOK K2-05): CONF and every mandant of
+    C(FIRMY), DEMO, INIT and test copies included, as M(erpops.upgrade.k2_convert) converts them; O(exclude) leaves some
+    out, and the result and a warning say so. Each backup is verified before it counts, and the manifest records the level
+    it passed (C(verification))."
   - "MS SQL: C(BACKUP DATABASE ... TO DISK ... WITH COPY_ONLY, CHECKSUM) (plus C(COMPRESSION) unless the edition is Express),
-    then C(RESTORE VERIFYONLY ... WITH CHECKSUM). The path is on the database server; the folder is created by the server
-    (C(xp_create_subdir)), so a folder the server cannot write is refused before any backup."
+    then C(RESTORE VERIFYONLY ... WITH CHECKSUM); with O(verify_level=test_restore) also a restore under another name,
+    C(DBCC CHECKDB) and a drop (the practice of dbatools' Test-DbaLastBackup). The path is on the database server; the
+    folder is created by the server (C(xp_create_subdir)), so a folder the server cannot write is refused first."
   - "Oracle: a schema export with the C(DBMS_DATAPUMP) PL/SQL API into the DIRECTORY object O(oracle_directory), verified by
-    a C(SQL_FILE) job that reads the whole dump."
-  - "Lab (PostgreSQL): C(pg_dump --format=custom) run where the module runs, verified with C(pg_restore --list); the file's
-    SHA-256 is recorded. The password is passed in the environment, never on the command line."
-  - Writes the backup manifest O(manifest) (JSON) with, per backup, the database, file, size, checksum, time, K2 version of the
-    database, position in the run (O(position)) and run id. M(erpops.upgrade.k2_convert) and C(playbooks/k2_restore.yml)
-    read it. A backup that fails is recorded with C(verified=false), never as a success.
+    the job's state and a C(SQL_FILE) job that reads the whole dump; with O(verify_level=test_restore) also an import into a
+    scratch schema, dropped afterwards."
+  - "Lab (PostgreSQL): C(pg_dump --format=custom) of a snapshot in which the source's fingerprint (tables, columns, row
+    counts, a checksum per table) is taken; verified by restoring the file into a scratch database and comparing it with
+    that fingerprint. The SHA-256 of what pg_dump wrote is recorded. Database names go to the tools inside a quoted
+    connection string, the password in the environment, never on the command line."
+  - File names hold a readable part of the database name, a short hash of the exact name, the time, the position and the
+    run id; the manifest refuses an entry whose file another entry already claims.
+  - Writes the backup manifest O(manifest) (JSON); every entry field is described in C(plugins/module_utils/backup.py).
+    M(erpops.upgrade.k2_convert) and C(playbooks/k2_restore.yml) read it. A backup that fails is recorded with
+    C(verified=false), never as a success.
   - With O(max_age), a verified backup in the manifest that is fresh enough, taken at O(position) or later and (when
-    O(run_id) is set) in the same run, is reused and reported as unchanged.
+    O(run_id) is set) in the same run, is reused and reported as unchanged, after its file passed its check again
+    (checksum, C(RESTORE VERIFYONLY), C(SQL_FILE)); a file that fails is never reused.
   - Refuses when the free space of the target (where it can be measured) is less than the databases' sizes times
     O(space_margin).
   - With O(state=restored) restores the newest verified backup of each database in the manifest (or of O(databases), of
-    O(run_id) when set), after refusing if any user is connected to one of them (RUNBOOK K2-16). MS SQL
-    C(RESTORE DATABASE ... WITH REPLACE), Oracle Data Pump import with C(TABLE_EXISTS_ACTION=REPLACE), lab
-    C(pg_restore --clean --single-transaction). In the lab the file's checksum is checked first.
+    O(run_id) when set) to exactly its state at backup time, after refusing if any user is connected (RUNBOOK K2-16) and
+    after checking every file of the set (one bad file restores nothing). MS SQL C(RESTORE DATABASE ... WITH REPLACE);
+    Oracle empties the schema, then imports; the lab restores into a fresh database and swaps the names. A restore that
+    stops part-way names the databases restored and not restored, and the command to finish.
+  - Runs through an action plugin that calls the module once per database and prints a progress line before and after
+    each one (terminal and AWX job output).
   - Connects to the databases from where the module runs (the controller or the execution environment); run it with
     C(delegate_to=localhost) for a Windows K2 host. The manifest is written there too.
 options:
@@ -47,10 +59,33 @@ options:
     default: present
   databases:
     description:
-      - The databases to back up or restore, as mandant codes, C(CONF) or database names.
-      - Default for V(present) is CONF and every production mandant; for V(restored), every database of the manifest.
+      - The databases to back up or restore, as mandant codes, C(CONF) or database names (an exact name wins).
+      - Default for V(present) is every database the reinstall converts; for V(restored), every database of the manifest.
     type: list
     elements: str
+  exclude:
+    description:
+      - Databases not to back up (codes, C(CONF) or names), for example V(DEMO) and V(INIT). The result lists them under
+        C(excluded) and the task warns that a restore cannot bring them back.
+    type: list
+    elements: str
+    default: []
+  verify_level:
+    description:
+      - V(standard) is C(RESTORE VERIFYONLY) on MS SQL and the Data Pump job plus a C(SQL_FILE) read on Oracle.
+        V(test_restore) adds a restore under another name plus C(DBCC CHECKDB) (MS SQL) or an import into a scratch schema
+        (Oracle); it needs room for one more copy of the largest database. The lab always restores into a scratch database
+        and compares.
+    type: str
+    choices: [standard, test_restore]
+    default: standard
+  preflight_only:
+    description:
+      - Only plan and check, change nothing - the databases, the backups that would be reused (their files checked again),
+        the space; for V(restored), connected users and every file of the set. The action plugin uses it before it runs
+        the module once per database.
+    type: bool
+    default: false
   manifest:
     description: The backup manifest (JSON) where the module runs. Created when missing.
     type: path
@@ -121,6 +156,9 @@ attributes:
   diff_mode:
     support: none
     description: No diff is produced.
+  action:
+    support: full
+    description: An action plugin runs the module once per database and prints progress between the calls.
   action_group:
     support: full
     membership:
@@ -156,26 +194,63 @@ EXAMPLES = r"""
 
 RETURN = r"""
 backups:
-  description: One entry per database, as written to (or found in) the manifest, with C(reused) and C(path).
+  description:
+    - One entry per database, as written to (or found in) the manifest, with C(reused); in check mode C(would_take).
   returned: state=present
   type: list
   elements: dict
-  sample: [{"database": "K2_FIRMA", "code": "FIRMA", "file": "E:\\Backup\\K2\\K2_FIRMA_20250305T170000Z_r1.bak", "size": 1048576,
-            "checksum": null, "checksum_kind": "server-verified", "taken_at": "2025-03-05T17:00:00+00:00", "k2_version": "gaia.12.3",
-            "position": "after_check", "run_id": "r1", "verified": true, "reused": false}]
+  sample: [{"database": "K2_FIRMA", "code": "FIRMA", "file": "E:\\Backup\\K2_FIRMA_1f0c3a9b2e_20250305T170000123Z_after_r1.bak",
+            "size": 1048576, "checksum": null, "checksum_kind": "server-verified", "taken_at": "2025-03-05T17:00:00+00:00",
+            "k2_version": "gaia.12.3", "position": "after_check", "run_id": "r1", "verified": true,
+            "verification": "mssql-verifyonly", "fingerprint": null, "message": null, "reused": false}]
+excluded:
+  description: The databases O(exclude) left out, with the reason; they are not backed up.
+  returned: state=present
+  type: list
+  elements: dict
+  sample: [{"code": "DEMO", "database": "K2_DEMO", "role": "system", "reason": "excluded by the exclude option; not backed up"}]
+not_backed_up:
+  description: When a backup failed, the databases not backed up (the one that failed and those after it).
+  returned: failure of state=present
+  type: list
+  elements: str
+  sample: ["K2_FIRMA", "K2_INIT"]
 restored:
-  description: The manifest entries restored (or, in check mode, that would be).
+  description: The manifest entries restored (in check mode or with O(preflight_only), the ones that would be).
   returned: state=restored
   type: list
   elements: dict
+  sample: [{"database": "K2_CONF", "file": "E:\\Backup\\K2_CONF_3b1d0e6f7a_20250305T170000123Z_after_r1.bak",
+            "taken_at": "2025-03-05T17:00:00+00:00", "verified": true}]
+not_restored:
+  description: The databases not restored when a restore stopped part-way (empty when all were restored).
+  returned: state=restored
+  type: list
+  elements: str
+  sample: ["K2_FIRMA", "K2_INIT"]
+restored_databases:
+  description: Names of the databases restored before a restore stopped part-way (the module alone, without the action plugin).
+  returned: failure of state=restored part-way
+  type: list
+  elements: str
+  sample: ["K2_CONF"]
+notes:
+  description: What the module noticed but did not fail on (a reused file that failed its check, Express without compression,
+    a scratch database that could not be dropped).
+  returned: when there is something to say
+  type: list
+  elements: str
+  sample: ["the backup /b/K2_FIRMA_....dump of K2_FIRMA is not reused: ... does not match its manifest checksum; a new one is taken"]
 space:
   description: C(needed) and C(free) bytes and where free space was measured (C(free) null when it cannot be measured).
   returned: state=present
   type: dict
+  sample: {"needed": 9227468, "free": 83981017088, "where": "/srv/backups/site01", "sizes": {"K2_CONF": 8388608}}
 manifest:
   description: The manifest path.
   returned: always
   type: str
+  sample: /var/lib/erpops/site01/backups.json
 """
 
 import hashlib
@@ -184,6 +259,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -191,6 +267,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
+from ansible_collections.erpops.upgrade.plugins.module_utils import db_copy
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, run_lock
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
@@ -201,12 +278,15 @@ def argument_spec():
         conf_database=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "restored"], default="present"),
         databases=dict(type="list", elements="str"),
+        exclude=dict(type="list", elements="str", default=[]),
         manifest=dict(type="path", required=True),
         target_dir=dict(type="str"),
         oracle_directory=dict(type="str"),
         position=dict(type="str", choices=list(core.POSITIONS), default="before_check"),
         run_id=dict(type="str"),
         max_age=dict(type="int"),
+        verify_level=dict(type="str", choices=["standard", "test_restore"], default="standard"),
+        preflight_only=dict(type="bool", default=False),
         compression=dict(type="bool", default=True),
         space_margin=dict(type="float", default=core.DEFAULT_SPACE_MARGIN),
         pg_bin_dir=dict(type="path"),
@@ -245,11 +325,20 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
+class PartialRestore(core.BackupError):
+    """A restore that stopped part-way: which databases are restored and which are not."""
+
+    def __init__(self, message, restored, not_restored):
+        super().__init__(message)
+        self.restored = restored
+        self.not_restored = not_restored
+
+
 # --------------------------------------------------------------------------- engines
 
 
 class Engine:
-    """What differs per platform: sizes, space, write check, backup + verify, connected users, restore."""
+    """What differs per platform: sizes, space, write check, backup + verify, file check, connected users, restore."""
 
     def __init__(self, module, params):
         self.module = module
@@ -282,6 +371,8 @@ class Engine:
 
 
 class LabEngine(Engine):
+    """PostgreSQL: pg_dump in a snapshot whose fingerprint is taken alongside; restore into a fresh database and swap names."""
+
     def __init__(self, module, params):
         super().__init__(module, params)
         self.bin_dir = module.params["pg_bin_dir"] or self._find_bin_dir()
@@ -309,6 +400,22 @@ class LabEngine(Engine):
             raise core.BackupError("%s failed (exit %d): %s" % (what, done.returncode, detail))
         return done.stdout
 
+    def dump(self, argv, path, what):
+        """Run pg_dump, writing its output to ``path`` and hashing it on the way: (SHA-256, bytes) of what pg_dump wrote."""
+        digest, size = hashlib.sha256(), 0
+        with open(path, "xb") as out, tempfile.TemporaryFile() as errors:
+            with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=core.lab_env(self.params, os.environ)) as dump:
+                for block in iter(lambda: dump.stdout.read(1 << 20), b""):
+                    digest.update(block)
+                    size += len(block)
+                    out.write(block)
+            if dump.returncode != 0:
+                errors.seek(0)
+                secret = self.params.get("login_password") or "\x00"
+                detail = errors.read().decode("utf-8", "replace").strip().replace(secret, "********")[-600:]
+                raise core.BackupError("%s failed (exit %d): %s" % (what, dump.returncode, detail))
+        return digest.hexdigest(), size
+
     def path(self, target_dir, name):
         return os.path.join(target_dir, name)
 
@@ -332,27 +439,130 @@ class LabEngine(Engine):
         except OSError:
             return None
 
+    @staticmethod
+    def fingerprint(conn):
+        tables = conn.query(core.LAB_TABLES_SQL)
+        counts = {"%s.%s" % (row["schema_name"], row["table_name"]): conn.query(
+            core.lab_table_fingerprint_sql(row["schema_name"], row["table_name"]))[0] for row in tables}
+        return core.fingerprint_from_rows(tables, counts)
+
+    def _maintenance(self):
+        return self.connect(core.LAB_MAINTENANCE_DATABASE)
+
+    def _on_maintenance(self, statements, transaction=False):
+        """Run ``statements`` on the maintenance database. A backend of a connection this module has just closed may
+        still be exiting (PostgreSQL ends it asynchronously): "being accessed by other users" is retried a few times."""
+        for pause in core.BUSY_RETRY_PAUSES + (None,):
+            conn = self._maintenance()
+            try:
+                if transaction:
+                    with conn.transaction():
+                        for statement in statements:
+                            conn.execute(statement)
+                else:
+                    for statement in statements:
+                        conn.execute(statement)
+                return
+            except k2db.DatabaseError as exc:
+                if pause is None or "being accessed by other users" not in str(exc):
+                    raise
+            finally:
+                conn.close()
+            time.sleep(pause)
+
+    def _drop_quietly(self, database):
+        try:
+            self._on_maintenance([core.lab_drop_sql(database)])
+        except k2db.DatabaseError as exc:
+            self.notes.append("the scratch database %s could not be dropped (%s); drop it by hand" % (database, exc))
+
+    def _restore_fresh(self, entry, fresh, properties=None):
+        """The archive restored into the new database ``fresh``; its fingerprint."""
+        conn = self._maintenance()
+        try:
+            conn.execute(core.lab_create_sql(fresh, properties))
+        finally:
+            conn.close()
+        self.run(core.lab_restore_argv(self.tool("pg_restore"), self.params, fresh, entry["file"]),
+                 "pg_restore of %s into %s" % (entry["file"], fresh))
+        restored = self.connect(fresh)
+        try:
+            return self.fingerprint(restored)
+        finally:
+            restored.close()
+
     def backup(self, database, path, entry):
         try:
-            self.run(core.lab_dump_argv(self.tool("pg_dump"), self.params, database, path), "pg_dump of %s" % database)
-            self.run(core.lab_verify_argv(self.tool("pg_restore"), path), "verification (pg_restore --list) of %s" % path)
-        except core.BackupError:
+            conn = self.connect(database)
+            try:
+                snapshot = conn.begin_snapshot()
+                source = self.fingerprint(conn)
+                entry["checksum"], entry["size"] = self.dump(core.lab_dump_argv(self.tool("pg_dump"), self.params, database, snapshot=snapshot),
+                                                             path, "pg_dump of %s" % database)
+                conn.end_snapshot()
+            finally:
+                conn.close()
+            entry["fingerprint"] = source
+            self.verify(entry)
+        except (core.BackupError, k2db.DatabaseError):
             if os.path.exists(path):
                 os.unlink(path)
             raise
-        entry["size"] = os.path.getsize(path)
-        entry["checksum"] = sha256_file(path)
+        entry["verification"] = "lab-restore-compare"
 
-    def still_there(self, entry):
-        return os.path.exists(entry["file"]) and os.path.getsize(entry["file"]) == entry.get("size")
+    def verify(self, entry):
+        """Restorable: the archive restored into a scratch database equals the source as it was dumped."""
+        self.run(core.lab_verify_argv(self.tool("pg_restore"), entry["file"]), "verification (pg_restore --list) of %s" % entry["file"])
+        scratch = core.scratch_name(entry["database"], uuid.uuid4().hex[:8])
+        try:
+            restored = self._restore_fresh(entry, scratch)
+        except (core.BackupError, k2db.DatabaseError) as exc:
+            raise core.BackupError("verification of %s: the test restore failed: %s" % (entry["file"], exc)) from None
+        finally:
+            self._drop_quietly(scratch)
+        problems = core.compare_fingerprints(entry["fingerprint"], restored)
+        if problems:
+            raise core.BackupError("verification of %s: the test restore differs from %s as it was dumped: %s"
+                                   % (entry["file"], entry["database"], "; ".join(problems[:5])))
+        if sha256_file(entry["file"]) != entry["checksum"]:
+            raise core.BackupError("verification of %s: the file is no longer what pg_dump wrote (SHA-256 differs)" % entry["file"])
+
+    def check_file(self, entry):
+        """Before a reuse or a restore: the file exists, has its checksum, and pg_restore reads it."""
+        if not os.path.exists(entry["file"]):
+            raise core.BackupError("backup file %s of %s is missing" % (entry["file"], entry["database"]))
+        if not entry.get("checksum") or sha256_file(entry["file"]) != entry["checksum"]:
+            raise core.BackupError("backup file %s of %s does not match its manifest checksum (damaged or replaced)"
+                                   % (entry["file"], entry["database"]))
+        self.run(core.lab_verify_argv(self.tool("pg_restore"), entry["file"]), "pg_restore --list of %s" % entry["file"])
+
+    def _properties(self, database):
+        conn = self._maintenance()
+        try:
+            rows = conn.query(core.LAB_DATABASE_PROPERTIES_SQL, (database,))
+        finally:
+            conn.close()
+        return rows[0] if rows else None
 
     def restore(self, entry):
-        if not os.path.exists(entry["file"]):
-            raise core.BackupError("backup file %s of %s is gone" % (entry["file"], entry["database"]))
-        if entry.get("checksum") and sha256_file(entry["file"]) != entry["checksum"]:
-            raise core.BackupError("backup file %s of %s does not match its manifest checksum; not restored" % (entry["file"], entry["database"]))
-        self.run(core.lab_restore_argv(self.tool("pg_restore"), self.params, entry["database"], entry["file"]),
-                 "pg_restore of %s" % entry["database"])
+        """Into a fresh database, compared with the fingerprint, then one transaction swaps the names: all or nothing."""
+        database = entry["database"]
+        properties = self._properties(database)
+        token = uuid.uuid4().hex[:8]
+        fresh, old = core.scratch_name(database, "r" + token), core.scratch_name(database, "o" + token)
+        try:
+            restored = self._restore_fresh(entry, fresh, properties)
+            if entry.get("fingerprint"):
+                problems = core.compare_fingerprints(entry["fingerprint"], restored)
+                if problems:
+                    raise core.BackupError("the restored copy of %s differs from the backup's fingerprint: %s"
+                                           % (database, "; ".join(problems[:5])))
+            self._on_maintenance(core.lab_swap_sql(database, fresh, old if properties else None), transaction=True)
+        except (core.BackupError, k2db.DatabaseError):
+            self._drop_quietly(fresh)
+            raise
+        if properties:
+            self._drop_quietly(old)
 
 
 class MssqlEngine(Engine):
@@ -389,18 +599,39 @@ class MssqlEngine(Engine):
             conn.execute(core.mssql_verify_sql(path))
             rows = conn.query(core.MSSQL_BACKUP_SIZE_SQL, (database, path))
             entry["size"] = int(rows[0]["bytes"]) if rows and rows[0]["bytes"] is not None else None
+            entry["verification"] = "mssql-verifyonly"
+            if self.module.params["verify_level"] == "test_restore":
+                self._test_restore(conn, database, path)
+                entry["verification"] = "mssql-test-restore"
         except k2db.DatabaseError as exc:
             raise core.BackupError("backup of %s to %s failed: %s" % (database, path, exc)) from None
         finally:
             conn.close()
 
-    def still_there(self, entry):
-        return True  # the file is on the database server; RESTORE VERIFYONLY checked it when it was taken
+    @staticmethod
+    def _test_restore(conn, database, path):
+        """Test-DbaLastBackup's practice: restore under another name, DBCC CHECKDB, drop."""
+        scratch = core.scratch_name(database, uuid.uuid4().hex[:8], 128)
+        moves = [(row["LogicalName"], db_copy.mssql_move_path(row["PhysicalName"], database, scratch, row["LogicalName"]))
+                 for row in conn.query(core.mssql_filelist_sql(path))]
+        conn.execute(db_copy.mssql_restore_as_sql(scratch, path, moves))
+        try:
+            conn.execute(core.mssql_checkdb_sql(scratch))
+        finally:
+            conn.execute(db_copy.mssql_drop_sql(scratch))
+
+    def check_file(self, entry):
+        conn = self.connect("master")
+        try:
+            conn.execute(core.mssql_verify_sql(entry["file"]))
+        except k2db.DatabaseError as exc:
+            raise core.BackupError("backup file %s of %s failed RESTORE VERIFYONLY: %s" % (entry["file"], entry["database"], exc)) from None
+        finally:
+            conn.close()
 
     def restore(self, entry):
         conn = self.connect("master")
         try:
-            conn.execute(core.mssql_verify_sql(entry["file"]))
             conn.execute(core.mssql_restore_sql(entry["database"], entry["file"]))
         except k2db.DatabaseError as exc:
             raise core.BackupError("restore of %s from %s failed: %s" % (entry["database"], entry["file"], exc)) from None
@@ -443,19 +674,33 @@ class OracleEngine(Engine):
         finally:
             conn.close()
 
+    @staticmethod
+    def _job_name(kind):
+        return ("ERPOPS_%s_%s" % (kind, uuid.uuid4().hex[:12])).upper()
+
     def backup(self, database, path, entry):
         name = path.split(":", 1)[1]
-        job = ("ERPOPS_EXP_%s" % uuid.uuid4().hex[:12]).upper()
-        self._job(core.oracle_export(database, self._directory(), name, job), "Data Pump export of %s" % database)
-        self._job(core.oracle_verify(database, self._directory(), name, job.replace("EXP", "VFY")), "verification of %s" % path)
+        self._job(core.oracle_export(database, self._directory(), name, self._job_name("EXP")), "Data Pump export of %s" % database)
+        self._job(core.oracle_verify(database, self._directory(), name, self._job_name("VFY")), "verification of %s" % path)
+        entry["verification"] = "oracle-job"
+        if self.module.params["verify_level"] == "test_restore":
+            scratch = core.scratch_name(database, uuid.uuid4().hex[:8], 128).upper()
+            try:
+                self._job(core.oracle_import_as(database, scratch, self._directory(), name, self._job_name("TST")),
+                          "test import of %s as %s" % (path, scratch))
+            finally:
+                self._job((db_copy.oracle_drop_sql(scratch), {}), "drop of the test schema %s" % scratch)
+            entry["verification"] = "oracle-test-import"
 
-    def still_there(self, entry):
-        return True
+    def check_file(self, entry):
+        name = entry["file"].split(":", 1)[1]
+        self._job(core.oracle_verify(entry["database"], self._directory(), name, self._job_name("VFY")),
+                  "reading backup file %s of %s (Data Pump SQL_FILE)" % (entry["file"], entry["database"]))
 
     def restore(self, entry):
         name = entry["file"].split(":", 1)[1]
-        job = ("ERPOPS_IMP_%s" % uuid.uuid4().hex[:12]).upper()
-        self._job(core.oracle_import(entry["database"], self._directory(), name, job), "Data Pump import of %s" % entry["database"])
+        self._job((core.ORACLE_EMPTY_SCHEMA_SQL, {"owner": entry["database"]}), "emptying schema %s before the import" % entry["database"])
+        self._job(core.oracle_import(entry["database"], self._directory(), name, self._job_name("IMP")), "Data Pump import of %s" % entry["database"])
 
 
 ENGINES = {"lab": LabEngine, "mssql": MssqlEngine, "oracle": OracleEngine}
@@ -487,25 +732,45 @@ def database_version(params, profile, database):
     return str(list(rows[0].values())[0]).strip() if rows else None
 
 
+def reusable_entry(engine, manifest, target, params, now):
+    """A fresh verified backup whose file passes its check again, or None (with a note when the check failed)."""
+    max_age = params["max_age"] * 60 if params["max_age"] is not None else None
+    entry = core.fresh_backup(manifest, target["database"], params["position"], max_age, now, params["run_id"])
+    if entry is None:
+        return None
+    try:
+        engine.check_file(entry)
+    except (core.BackupError, k2db.DatabaseError) as exc:
+        engine.notes.append("the backup %s of %s is not reused: %s; a new one is taken" % (entry["file"], target["database"], exc))
+        return None
+    return entry
+
+
 def take(module, engine, profile, now):
     params = module.params
     if params["db_platform"] != "oracle" and not params["target_dir"]:
         raise core.BackupError("target_dir is required to take backups on %s" % params["db_platform"])
     manifest = read_manifest(params["manifest"])
-    wanted = core.select_databases(params["conf_database"], mandants(params, profile), params["databases"])
-    max_age = params["max_age"] * 60 if params["max_age"] is not None else None
+    site = mandants(params, profile)
+    wanted = core.select_databases(params["conf_database"], site, params["databases"], params["exclude"])
+    excluded = core.excluded_databases(params["conf_database"], site, params["exclude"]) if params["exclude"] else []
     plan, reused = [], []
     for target in wanted:
-        entry = core.fresh_backup(manifest, target["database"], params["position"], max_age, now, params["run_id"])
-        if entry is not None and engine.still_there(entry):
+        entry = reusable_entry(engine, manifest, target, params, now)
+        if entry is not None:
             reused.append(dict(entry, reused=True))
         else:
-            name = core.backup_file_name(target["database"], params["db_platform"], now, params["run_id"])
+            name = core.backup_file_name(target["database"], params["db_platform"], datetime.now(timezone.utc), params["run_id"],
+                                         params["position"])
             plan.append((target, engine.path(params["target_dir"], name)))
     sizes = {target["database"]: engine.size(target["database"]) for target, _path in plan}
     needed = core.space_needed(sizes, params["space_margin"])
     space = {"needed": needed, "free": None, "where": params["target_dir"] or params["oracle_directory"], "sizes": sizes}
-    result = {"changed": bool(plan), "manifest": params["manifest"], "space": space}
+    result = {"changed": bool(plan), "manifest": params["manifest"], "space": space,
+              "excluded": [dict(d, reason="excluded by the exclude option; not backed up") for d in excluded]}
+    if excluded:
+        module.warn("not backed up (excluded): %s; a restore cannot bring them back"
+                    % ", ".join("%s (%s)" % (d["code"], d["database"]) for d in excluded))
     if not plan:
         result["backups"] = reused
         return result
@@ -515,28 +780,38 @@ def take(module, engine, profile, now):
     refusal = core.check_space(needed, space["free"], space["where"])
     if refusal:
         raise core.BackupError(refusal + "; nothing was backed up")
-    if module.check_mode:
-        result["backups"] = reused + [{"database": t["database"], "code": t["code"], "file": p, "size": sizes[t["database"]],
-                                       "reused": False, "would_take": True} for t, p in plan]
+    planned = [{"database": t["database"], "code": t["code"], "file": p, "size": sizes[t["database"]], "reused": False,
+                "would_take": True} for t, p in plan]
+    if module.check_mode or params["preflight_only"]:
+        result["backups"] = reused + planned
+        result["changed"] = bool(plan) and module.check_mode
         return result
     taken = []
     for target, path in plan:
         entry = core.new_entry(target["database"], target["code"], params["db_platform"], path, params["position"], params["run_id"],
                                datetime.now(timezone.utc), database_version(params, profile, target["database"]))
+        core.add_entry(manifest, entry)
         try:
             engine.backup(target["database"], path, entry)
         except (core.BackupError, k2db.DatabaseError) as exc:
             entry["message"] = str(exc)
-            manifest["entries"].append(entry)
             write_manifest(params["manifest"], manifest)
             raise core.BackupError("%s; recorded in the manifest as failed (verified=false); backups taken before it stay valid"
                                    % exc) from None
         entry["verified"] = True
-        manifest["entries"].append(entry)
         write_manifest(params["manifest"], manifest)
         taken.append(dict(entry, reused=False))
     result["backups"] = reused + taken
     return result
+
+
+def restore_set(params, manifest):
+    names = None
+    if params["databases"]:
+        by_code = {e["code"].upper(): e["database"] for e in manifest["entries"] if e.get("code")}
+        known = {e["database"] for e in manifest["entries"]}
+        names = [name if name in known else by_code.get(name.upper(), name) for name in params["databases"]]
+    return core.restore_choice(manifest, names, params["run_id"])
 
 
 def restore(module, engine):
@@ -544,25 +819,41 @@ def restore(module, engine):
     if not os.path.exists(params["manifest"]):
         raise core.BackupError("the manifest %s does not exist; nothing to restore from" % params["manifest"])
     manifest = read_manifest(params["manifest"])
-    names = None
-    if params["databases"]:
-        by_code = {e["code"].upper(): e["database"] for e in manifest["entries"] if e.get("code")}
-        names = [by_code.get(name.upper(), name) for name in params["databases"]]
-    chosen = core.restore_choice(manifest, names, params["run_id"])
+    chosen = restore_set(params, manifest)
     busy = {entry["database"]: engine.connected(entry["database"]) for entry in chosen}
     busy = {name: count for name, count in busy.items() if count}
     if busy:
         raise core.BackupError("users are connected (%s); log them off first (k2_login_ban, k2_kill_sessions); nothing was restored"
                                % ", ".join("%s: %d session(s)" % item for item in sorted(busy.items())))
-    if not module.check_mode:
-        for entry in chosen:
+    bad = []
+    for entry in chosen:
+        try:
+            engine.check_file(entry)
+        except (core.BackupError, k2db.DatabaseError) as exc:
+            bad.append(str(exc))
+    if bad:
+        raise core.BackupError("the restore set is not usable, nothing was restored: %s" % "; ".join(bad))
+    result = {"changed": not params["preflight_only"], "manifest": params["manifest"], "restored": [dict(entry) for entry in chosen],
+              "not_restored": []}
+    if module.check_mode or params["preflight_only"]:
+        result["changed"] = not params["preflight_only"]
+        return result
+    done = []
+    for number, entry in enumerate(chosen):
+        try:
             engine.restore(entry)
-    return {"changed": True, "manifest": params["manifest"], "restored": [dict(entry) for entry in chosen]}
+        except (core.BackupError, k2db.DatabaseError) as exc:
+            left = [e["database"] for e in chosen[number:]]
+            raise PartialRestore(core.partial_restore_message(entry["database"], str(exc), done, left, params["run_id"]),
+                                 done, left) from None
+        done.append(entry["database"])
+    return result
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = db_params(module.params)
+    engine = None
     try:
         profile = merge_profile(module.params["k2_profile"])
         engine = ENGINES[params["db_platform"]](module, params)
@@ -579,8 +870,11 @@ def main():
             result = restore(module, engine)
         if engine.notes:
             result["notes"] = engine.notes
+    except PartialRestore as exc:
+        module.fail_json(msg=str(exc), changed=bool(exc.restored), restored_databases=exc.restored, not_restored=exc.not_restored,
+                         notes=engine.notes if engine else [])
     except (ValueError, k2db.DatabaseError) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), notes=engine.notes if engine else [])
     module.exit_json(**result)
 
 

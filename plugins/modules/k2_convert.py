@@ -94,6 +94,12 @@ options:
     description: How many company databases are converted at a time (CONF goes first, alone).
     type: int
     default: 8
+  files:
+    description:
+      - Run only these files of the selection (names as in C(SQL/konverze)); for resuming named files after the K2 installer
+        stopped and the cause was fixed. A name not selected is an error.
+    type: list
+    elements: str
   installer_baseline:
     description:
       - Run nothing; record the files the K2 installer ran as applied by the installer of O(run_id), in every database

@@ -68,9 +68,9 @@ options:
     default: 30
   progress_after:
     description:
-      - While the task runs, a K2 start that has lasted this many seconds gets a progress line
+      - "While the task runs, a K2 start that has lasted this many seconds gets a progress line
         (C([host] extensions update: K2 start 1 (...) started at 21:04:10 UTC)) and, when it ends, one with its outcome
-        and the time it took. Shorter ones print nothing. The lines show in a terminal and in AWX's job output.
+        and the time it took. Shorter ones print nothing. The lines show in a terminal and in AWX's job output."
     type: float
     default: 1.0
   timeout:

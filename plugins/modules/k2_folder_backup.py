@@ -53,6 +53,7 @@ attributes:
     support: none
     description: No diff; the result names the copy.
   platform:
+    support: full
     platforms: [posix, windows]
     description: POSIX hosts need Python 3; Windows hosts use robocopy and Get-FileHash.
 seealso:

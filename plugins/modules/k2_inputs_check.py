@@ -11,11 +11,13 @@ author: erpops.upgrade contributors (@erpops)
 description:
   - Read-only. Answers go or no-go with the reasons, so that a site whose inputs are wrong is never banned, never
     logged off and never backed up for nothing. The preflight (role C(k2_preflight)) runs it before the login ban.
-  - "The release archive (O(method=files)), on the controller: it exists, is a zip (or tar) archive every member of which
+  - Checks the release archive and the installer when they are given, whatever the install method (K2-19, the installer may
+    run from a zip of one version); what is not given is not checked, and RV(notes) say so.
+  - "The release archive (O(release_archive), install method C(copy)), on the controller: it exists, is a zip (or tar) archive every member of which
     reads back whole (CRC), the install step would unpack it (the same judgement: no absolute path, no C(..), no link or
     special file, no two members Windows would see as one file), it carries a K2 executable and the version file (profile
     C(folder.version_file), C(K2VERSION.txt)) naming O(target_version) at its root, and its SHA-256 is O(sha256) when given."
-  - "The vendor's installer (O(method=vendor_installer)), on the K2 host: it exists, is a Windows Installer package, a
+  - "The installer (O(installer_path), install methods C(installer) and C(vendor_installer)), on the K2 host: it exists, is a Windows Installer package, a
     Windows program or a zip (K2-19), and its SHA-256 is O(sha256) when given. An msi or exe carries no version file, so
     its version is not checked; the result says so in RV(notes)."
   - "C(k2.ini) itself (not C(sysk2.ini)) has its C([DATABASE]) section naming a known DRIVER, a SERVER and the CONF
@@ -37,11 +39,6 @@ options:
     description: The version the reinstall installs; the release archive's version file must name it.
     type: str
     required: true
-  method:
-    description: How the reinstall installs; V(files) checks O(release_archive), V(vendor_installer) checks O(installer_path).
-    type: str
-    choices: [files, vendor_installer]
-    default: files
   release_archive:
     description: The release archive (zip) on the controller. Empty, not checked (a note says so).
     type: str
@@ -51,7 +48,9 @@ options:
     type: str
     default: ""
   sha256:
-    description: The SHA-256 the release archive or installer must have (64 hex digits, an C(sha256:) prefix allowed).
+    description:
+      - The SHA-256 the release archive must have, or the installer when no release archive is given (64 hex digits, an
+        C(sha256:) prefix allowed).
     type: str
     default: ""
   webconfig_path:
@@ -138,13 +137,13 @@ checks:
   type: dict
   contains:
     release:
-      description: The release archive (method files) with C(path), C(version), C(sha256), C(members), C(unpacked_bytes).
+      description: The release archive with C(path), C(version), C(sha256), C(members) and its C(reasons).
       type: dict
-      returned: with method files
+      returned: always
     installer:
-      description: The installer (method vendor_installer) with C(path), C(kind) (msi, exe, zip) and C(sha256).
+      description: The installer with C(path), C(kind) (msi, exe, zip), C(sha256) and its C(reasons).
       type: dict
-      returned: with method vendor_installer
+      returned: always
     k2_ini:
       description: What C(k2.ini) names (C(platform), C(driver), C(server), C(host), C(port), C(database)).
       type: dict

@@ -42,7 +42,7 @@ options:
     description: The installer's exit code, when the collection ran it. Omit after an operator's install.
     type: int
   output:
-    description: The installer's output (its lines C(FAILED <step>: <reason>) name the step it failed in).
+    description: "The installer's output (its lines C(FAILED <step>: <reason>) name the step it failed in)."
     type: str
     default: ""
   timed_out:
@@ -53,6 +53,12 @@ options:
     description: The size of C(sql_inst.log) in bytes before the install began; only what came after is read.
     type: int
     default: 0
+  read_log:
+    description:
+      - Read C(sql_inst.log). With C(false) only the folder, the database versions and version initialization are judged (the
+        gate before the login ban is lifted, when the install was judged already).
+    type: bool
+    default: true
   k2_profile:
     description: Overrides of the K2 profile, merged into the default one entry by entry.
     type: dict
@@ -67,6 +73,7 @@ attributes:
     support: none
     description: Nothing is changed.
   platform:
+    support: full
     platforms: [posix, windows]
     description: The folder is read over the task's connection (C(local) in the lab, WinRM/PSRP on Windows).
   action_group:

@@ -42,6 +42,7 @@ attributes:
     support: none
     description: No diff.
   platform:
+    support: full
     platforms: [posix, windows]
     description: POSIX hosts need Python 3.
 seealso:

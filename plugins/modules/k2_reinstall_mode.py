@@ -36,6 +36,11 @@ options:
     description: The current version ships a pre-install preparation (K2-06), so a generation change needs it done.
     type: bool
     default: true
+  waive_initializations:
+    description: Set the mode although mandatory initializations are missing; only for a build reinstall (the seed lets the
+      new build run them, K2-07).
+    type: bool
+    default: false
   require_login_ban:
     description: Refuse unless the login ban is set (K2-02); reinstall mode means nobody can log in.
     type: bool
@@ -54,6 +59,7 @@ attributes:
     support: full
     description: The flag before and after.
   platform:
+    support: full
     platforms: [posix]
     description: Runs where the database driver is (the controller or the execution environment).
   action_group:
@@ -125,6 +131,7 @@ def argument_spec():
         current_version=dict(type="str"),
         preparation_required=dict(type="bool", default=True),
         require_login_ban=dict(type="bool", default=True),
+        waive_initializations=dict(type="bool", default=False),
         k2_profile=dict(type="dict", default={}),
     )
     spec.update(DB_ARGUMENT_SPEC)
@@ -164,7 +171,7 @@ def run(module):
             mandants = k2_mandants.classify(conf.query(k2_mandants.firmy_sql(platform, conf_database, profile)), profile)
             reasons = reinstall_mode.refusals(manager, current, params["target_version"], _missing(params, mandants, profile),
                                               profile["firmy"]["system_mandants"], params["preparation_required"],
-                                              params["require_login_ban"])
+                                              params["require_login_ban"], params["waive_initializations"])
         if reasons:
             module.fail_json(msg="reinstall mode cannot be set (K2-17): %s" % "; ".join(reasons), reasons=reasons, changed=False,
                              current_version=current, executed=[])

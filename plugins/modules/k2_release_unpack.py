@@ -45,6 +45,7 @@ attributes:
     support: full
     description: Lists the files that are (or would be) replaced.
   platform:
+    support: full
     platforms: [posix, windows]
     description: POSIX hosts need Python 3; Windows hosts take zip archives (robocopy and .NET ZipFile).
 seealso:

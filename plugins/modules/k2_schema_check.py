@@ -50,8 +50,8 @@ options:
     default: 8
   progress_after:
     description:
-      - While the task runs, a database whose check (or repair) has lasted this many seconds gets a progress line
-        (C([host] structure check: database K2_FIRMA started at 21:04:10 UTC)) and, when it ends, one with the time it took.
+      - "While the task runs, a database whose check (or repair) has lasted this many seconds gets a progress line
+        (C([host] structure check: database K2_FIRMA started at 21:04:10 UTC)) and, when it ends, one with the time it took."
       - Shorter ones print nothing. The lines show in a terminal and in AWX's job output.
     type: float
     default: 1.0

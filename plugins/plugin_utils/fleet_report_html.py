@@ -6,7 +6,8 @@
 The default template is ``roles/fleet_report/templates/fleet_report.html.j2``; a user
 gives their own with ``fleet_report_template``. The template sees ``report`` (the same
 dict as the JSON file) and the filters ``duration`` (seconds as ``2 min 05 s``),
-``short_path`` (the end of a long path) and ``compact_json``. It is rendered in a
+``clock`` (the time of day of an ISO 8601 time), ``short_path`` (the end of a long path)
+and ``compact_json``. It is rendered in a
 sandbox with autoescape on, so every value from the sites is escaped.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -24,6 +26,13 @@ DEFAULT_TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
                                 "roles", "fleet_report", "templates", "fleet_report.html.j2")
 
 
+def _clock(value) -> str:
+    """``21:04:10`` from ``2025-02-12T21:04:10+00:00``; anything else as it is."""
+    text = "" if value is None else str(value)
+    match = re.match(r"\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d)", text)
+    return match.group(1) if match else text
+
+
 def _compact_json(value) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -32,7 +41,7 @@ def render_html(report: dict, template_text: str) -> str:
     """The page for ``report`` from the Jinja2 source ``template_text``."""
     env = ImmutableSandboxedEnvironment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
                                         keep_trailing_newline=True)
-    env.filters.update(duration=format_duration, short_path=short_path, compact_json=_compact_json)
+    env.filters.update(duration=format_duration, clock=_clock, short_path=short_path, compact_json=_compact_json)
     return env.from_string(template_text).render(report=report)
 
 

@@ -175,7 +175,7 @@ def test_the_summary_line_of_a_site_says_each_thing_once(jobs):
     far = next(line for line in lines if line.startswith("far "))
     assert far.count("gaia.13") == 1 and far.lower().count("no-go") == 1, far
     north = next(line for line in lines if line.startswith("north "))
-    assert re.match(r"north +CHANGED +gaia\.12\.3 -> ori\.09 \(generation, takeover\) took \d[^;]* s; steps: preflight, ", north), north
+    assert re.match(r"north +CHANGED +gaia\.12\.3 -> ori\.09 \(generation, takeover\), took \d[^;]* s; steps: preflight, ", north), north
     assert north.count("ori.09") == 1 and "NEXT:" in north
 
 

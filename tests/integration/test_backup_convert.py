@@ -1,12 +1,14 @@
-"""k2_backup, k2_convert and playbooks/k2_restore.yml through real playbooks against the lab's real PostgreSQL.
+"""k2_backup and k2_convert through real playbooks against the lab's real PostgreSQL.
 
 A site of its own ("conv": CONF, DEMO, INIT, FIRMA and the test copy FIRMA_TEST) on the
 session's cluster, so the other tests' sites are not touched. What ran is checked in the
 databases (the conversions' marker table and the journal), not in the module's answer.
 """
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -23,14 +25,14 @@ from tools.k2lab.site import SiteSpec, build, database_name, site_dir
 SITE = "conv"
 BACKUP = "tests/integration/playbooks/backup_take.yml"
 CONVERT = "tests/integration/playbooks/convert_run.yml"
-RESTORE = "playbooks/k2_restore.yml"
+RESTORE = "tests/integration/playbooks/backup_restore.yml"
 MARKER = "K2LAB_KONVERZE"
 JOURNAL = "ERPOPS_CONVERSION_JOURNAL"
 CODES = ["CONF", "DEMO", "INIT", "FIRMA", "FIRMA_TEST"]
 
 
 def sql(site, text, code="FIRMA"):
-    return k2cluster.psql(site["cluster"], text, database=database_name(SITE, code)).strip()
+    return k2cluster.psql(site["cluster"], text, database=database_name(site.get("name", SITE), code)).strip()
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +50,14 @@ def site(lab):
             "backups": os.path.join(work, "backups"), "work": work}
 
 
-def set_konverze(site, versions, failing=(), extra=None):
+def set_konverze(site, versions, failing=(), extra=None, data_table=None):
     """Replace SQL/konverze with the files of ``versions`` for all three platforms (as a new K2 copies them)."""
     folder = os.path.join(site["folder"], "SQL", "konverze")
     shutil.rmtree(folder)
     os.makedirs(folder)
     for platform in ("mssql", "oracle", "lab"):
-        for name, text in konverze.render_conversions(platform, versions, failing=failing if platform == "lab" else ()).items():
+        for name, text in konverze.render_conversions(platform, versions, failing=failing if platform == "lab" else (),
+                                                              data_table=data_table).items():
             with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
                 handle.write(text)
     for name, text in (extra or {}).items():
@@ -89,6 +92,54 @@ def one(run, task):
     return run.results(task)[SITE]
 
 
+def k2lab_databases(site):
+    return sql(site, "SELECT datname FROM pg_database ORDER BY 1", "CONF").splitlines()
+
+
+def by_name(database):
+    """A database name for psql's -d as a name, never read as a connection string (it may hold ``=``)."""
+    return "dbname='%s'" % database.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def database_state(cluster, database):
+    """{table: (columns, rows, md5 of the sorted row md5s)} of every user table, read with psql."""
+    database = by_name(database)
+    tables = k2cluster.psql(cluster, "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                                     "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", database=database).split()
+    if not tables:
+        return {}
+    query = " UNION ALL ".join(
+        "SELECT %s, (SELECT string_agg(attname || ':' || atttypid::regtype::text, ',' ORDER BY attnum) FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped), count(*), md5(coalesce(string_agg(md5(r::text), '' "
+        "ORDER BY md5(r::text)), '')) FROM %s AS r" % ("'" + t.replace("'", "''") + "'", "'" + t.replace("'", "''") + "'", t)
+        for t in tables)
+    rows = k2cluster.psql(cluster, query, database=database).splitlines()
+    return {line.split("|")[0]: tuple(line.split("|")[1:]) for line in rows}
+
+
+def databases_state(site, codes=CODES):
+    return {code: database_state(site["cluster"], database_name(SITE, code)) for code in codes}
+
+
+def files_state(site):
+    found = {}
+    for name in sorted(os.listdir(site["backups"])):
+        path = os.path.join(site["backups"], name)
+        with open(path, "rb") as handle:
+            found[name] = (hashlib.sha256(handle.read()).hexdigest(), os.stat(path).st_mtime_ns)
+    with open(site["manifest"], "rb") as handle:
+        found["manifest"] = handle.read()
+    return found
+
+
+def flip_byte(path, position):
+    with open(path, "r+b") as handle:
+        handle.seek(position)
+        value = handle.read(1)[0]
+        handle.seek(position)
+        handle.write(bytes([value ^ 0xFF]))
+
+
 def test_backup_refusals_check_mode_and_reuse(site):
     refused = one(backup(site, backup_dir="/etc/hostname/backups"), "Back up")
     assert refused["failed"] and "cannot write backups to /etc/hostname/backups" in refused["msg"], refused
@@ -100,8 +151,8 @@ def test_backup_refusals_check_mode_and_reuse(site):
     check = run_playbook(BACKUP, site["inventory"], check=True, extravars={"backup_manifest": site["manifest"], "backup_dir": site["backups"]})
     planned = one(check, "Back up")
     assert check.rc == 0 and planned["changed"], check.stdout
-    # CONF and the production mandant; not DEMO, INIT or the test copy
-    assert [b["code"] for b in planned["backups"]] == ["CONF", "FIRMA"]
+    # every database the reinstall converts: DEMO, INIT and the test copy too
+    assert sorted(b["code"] for b in planned["backups"]) == sorted(CODES)
     assert all(b["file"].startswith(site["backups"] + "/") for b in planned["backups"])
     assert planned["space"]["needed"] > 0 and planned["space"]["free"] > planned["space"]["needed"]
     assert not os.path.exists(site["manifest"]) and not os.listdir(site["backups"]) if os.path.exists(site["backups"]) else True
@@ -111,17 +162,45 @@ def test_backup_refusals_check_mode_and_reuse(site):
     assert first.rc == 0 and taken["changed"], first.stdout
     with open(site["manifest"], encoding="utf-8") as handle:
         entries = json.load(handle)["entries"]
-    assert [(e["code"], e["verified"], e["position"], e["run_id"], e["k2_version"]) for e in entries] == [
-        ("CONF", True, "before_check", "warmup", "gaia.12.3"), ("FIRMA", True, "before_check", "warmup", "gaia.12.3")]
+    assert sorted((e["code"], e["verified"], e["verification"], e["position"], e["run_id"], e["k2_version"]) for e in entries) == [
+        (code, True, "lab-restore-compare", "before_check", "warmup", "gaia.12.3") for code in sorted(CODES)]
     for entry in entries:
         listing = subprocess.run([os.path.join(site["cluster"].bin_dir, "pg_restore"), "--list", entry["file"]],
                                  capture_output=True, text=True, check=True).stdout
         assert "TABLE DATA public K2VERZE" in listing
         assert os.path.getsize(entry["file"]) == entry["size"] and len(entry["checksum"]) == 64
+        assert entry["fingerprint"]["public.K2VERZE"]["rows"] == 1
+    # progress while it runs: one line when each database starts and one when it ends, with size and time
+    for number, entry in enumerate(entries, start=1):
+        assert re.search(r"k2_backup \[conv\] %s: backup %d/5 started \(database [\d.]+ (KiB|MiB)\)" % (entry["database"], number),
+                         first.stdout), first.stdout
+        assert re.search(r"k2_backup \[conv\] %s: backup done in [\d.]+ s, file [\d.]+ (B|KiB|MiB), verified \(lab-restore-compare\)"
+                         % entry["database"], first.stdout), first.stdout
+    assert not [name for name in k2lab_databases(site) if name.startswith("ERPOPS_VERIFY")], "a scratch database was left behind"
 
+    # reuse: nothing changes, in the databases or in the files, not only in the answer
+    databases_before, files_before = databases_state(site), files_state(site)
     again = backup(site, backup_run_id="warmup", backup_max_age=60)
     reused = one(again, "Back up")
     assert again.rc == 0 and again.changed() == 0 and all(b["reused"] for b in reused["backups"]), again.stdout
+    assert databases_state(site) == databases_before and files_state(site) == files_before
+
+    # a reused file is checked again: a damaged one is not reused, a new backup of that database is taken
+    firma = [e for e in entries if e["code"] == "FIRMA"][0]
+    flip_byte(firma["file"], os.path.getsize(firma["file"]) // 2)
+    damaged = one(backup(site, backup_run_id="warmup", backup_max_age=60), "Back up")
+    assert damaged["changed"] and [b["code"] for b in damaged["backups"] if not b["reused"]] == ["FIRMA"], damaged
+    assert any("%s of conv_FIRMA is not reused" % firma["file"] in note and "checksum" in note for note in damaged["notes"]), damaged
+    fresh = [b for b in damaged["backups"] if b["code"] == "FIRMA"][0]
+    assert fresh["file"] != firma["file"] and fresh["verified"]
+
+    # DEMO and INIT can be left out, and the result says so
+    excluded = backup(site, backup_run_id="warmup-x", backup_exclude=["DEMO", "INIT"])
+    result = one(excluded, "Back up")
+    assert excluded.rc == 0 and sorted(b["code"] for b in result["backups"]) == ["CONF", "FIRMA", "FIRMA_TEST"]
+    assert [(d["code"], d["database"]) for d in result["excluded"]] == [("DEMO", "conv_DEMO"), ("INIT", "conv_INIT")]
+    assert "not backed up (excluded): DEMO (conv_DEMO), INIT (conv_INIT)" in excluded.stdout
+
     # an after_check request is not met by a before_check backup
     later = one(backup(site, backup_run_id="warmup", backup_max_age=60, backup_position="after_check", backup_databases=["FIRMA"]), "Back up")
     assert later["changed"] and [b["position"] for b in later["backups"]] == ["after_check"]
@@ -253,7 +332,8 @@ def test_backup_damage_restore(site):
     assert taken.rc == 0, taken.stdout
 
     sql(site, 'DELETE FROM "INICIALIZACE"; DROP TABLE "%s"; UPDATE "%s" SET "MESSAGE" = \'damaged\'' % (MARKER, JOURNAL))
-    variables = {"k2_backup_manifest": site["manifest"], "k2_restore_run_id": "restore-test", "k2_restore_databases": ["FIRMA"]}
+    sql(site, 'SET ROLE k2; CREATE TABLE "PO_ZALOZE" ("CIS" integer)')
+    variables = {"backup_manifest": site["manifest"], "restore_run_id": "restore-test", "restore_databases": ["FIRMA"]}
 
     cluster = site["cluster"]
     env = dict(os.environ, PGPASSWORD=cluster.password)
@@ -266,7 +346,7 @@ def test_backup_damage_restore(site):
         while sql(site, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'conv_FIRMA' AND usename = 'k2'", "CONF") == "0":
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        busy = one(run_playbook(RESTORE, site["inventory"], extravars=variables), "Restore the databases of the manifest")
+        busy = one(run_playbook(RESTORE, site["inventory"], extravars=variables), "Restore")
         assert busy["failed"] and "users are connected (conv_FIRMA: 1 session(s))" in busy["msg"], busy
         assert sql(site, 'SELECT count(*) FROM "INICIALIZACE"') == "0"
     finally:
@@ -275,5 +355,6 @@ def test_backup_damage_restore(site):
     time.sleep(0.3)
     restored = run_playbook(RESTORE, site["inventory"], extravars=variables)
     assert restored.rc == 0, restored.stdout
-    assert [e["database"] for e in one(restored, "Restore the databases of the manifest")["restored"]] == ["conv_FIRMA"]
+    assert [e["database"] for e in one(restored, "Restore")["restored"]] == ["conv_FIRMA"]
     assert {table: table_rows(site, table) for table in before} == before
+    assert sql(site, "SELECT to_regclass('\"PO_ZALOZE\"') IS NULL") == "t", "a table created after the backup does not survive"

@@ -155,7 +155,7 @@ def test_installer_failures_are_judged_with_their_step(lab, lab_release):
             handle.write("2020-01-01 00:00:00 UTC  old  K2_D100Lab.sql  batch 1, line 1: an error of an earlier install\n")
         if name == "inconv":
             # The data already holds what the one-time conversion creates: a real server error in its third batch.
-            sql(site, 'CREATE TABLE "K2LAB_V509_D" ("CIS" integer)', "FIRMA2")
+            sql(site, 'SET ROLE "%s"; CREATE TABLE "K2LAB_V509_D" ("CIS" integer)' % site["cluster"].login, "FIRMA2")
         reinstall_mode(site)
         offset = os.path.getsize(log)
         failed = install(site, lab_release)

@@ -188,7 +188,8 @@ def test_a_test_reinstall_runs_on_the_copy_and_leaves_production_alone(with_copy
     archive = k2release.build_release(os.path.join(lab["dir"], "releases"), "gaia.12.4", company_tables=20)["archive"]
     extravars = dict(env["vars"], k2_target_version="gaia.12.4", k2_exempt_user="ADMIN", k2_release_archive=archive, k2_session_login="k2",
                      k2_reinstall_state_dir=os.path.join(lab["dir"], "state-testenv"), k2_folder=env["dest"],
-                     k2_conf_database=COPIES["north_CONF"], k2_reinstall_waive_initializations=True)
+                     k2_conf_database=COPIES["north_CONF"], k2_reinstall_waive_initializations=True,
+                     k2_install_method="copy")
     run = run_playbook("playbooks/k2_reinstall.yml", lab["inventory"], limit=SITE, extravars=extravars)
     assert run.rc == 0 and run.failed_hosts() == [], run.stdout[-4000:]
     versions = {name: sql(lab, 'SELECT "Verze" FROM "K2VERZE"', name) for name in list(COPIES) + list(COPIES.values())}

@@ -24,7 +24,7 @@ BIN = os.path.dirname(sys.executable)
 ALLOWED = [
     "MANIFEST.json", "FILES.json", "README.md", "LICENSE", "COPYING", "requirements.txt", "bindep.txt",
     "meta/runtime.yml", "meta/execution-environment.yml",
-    "plugins/*.py",
+    "plugins/*.py", "plugins/filter/*.yml", "plugins/test/*.yml",  # filter and test plugins document themselves in YAML
     "roles/*/README.md", "roles/*/defaults/main.yml", "roles/*/vars/main.yml", "roles/*/meta/*.yml",
     "roles/*/tasks/*.yml", "roles/*/handlers/*.yml", "roles/*/templates/*.j2", "roles/*/files/*",
     "playbooks/*.yml", "playbooks/templates/*.j2",

@@ -20,6 +20,8 @@ from tools.k2lab import cluster as pg
 from tools.k2lab.site import SiteSpec, build, database_name, installer_records_path, site_dir, web_config_path
 
 INSTALLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installer.py")
+LAB_INSTALLER_COMMAND = ("{{ k2_installer_program }} --mode {{ k2_reinstall_installer_mode }} --folder {{ k2_reinstall_folder | quote }} "
+                         "--archive {{ k2_reinstall_release_archive | quote }} --records {{ k2_installer_records | quote }}")
 
 DEMO_FLEET = [
     {"name": "alfa", "version": "gaia.12.3"},
@@ -52,6 +54,9 @@ def inventory(lab_dir, cluster, specs):
             # The lab host's K2 installer (installer.py) and its installation records.
             "k2_installer_program": "%s %s" % (sys.executable, INSTALLER),
             "k2_installer_records": installer_records_path(lab_dir),
+            "k2_install_method": spec.install_method,
+            # The installer command a user configures (k2_reinstall_installer_command); the role fills in mode and archive.
+            "k2_installer_command": LAB_INSTALLER_COMMAND,
         }
     return {"all": {"children": {"k2_sites": {"hosts": hosts}}}}
 

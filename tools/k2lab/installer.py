@@ -58,7 +58,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -502,7 +501,7 @@ class Installer:
         say("version initialized in %d mandants" % len(self.mandants))
 
     def init_name(self):
-        return "Inicializace verze %s" % version_name(self.target[:2] + (None,))
+        return "Inicializace verze %s" % version_name(self.target)
 
     def licence(self):
         if self.args.mode == "takeover" or self.target[0] != self.current[0]:

@@ -32,6 +32,12 @@ What they do, so that tests can check it in the database:
 ``INSERT`` into ``fix_table`` (column ``SOUBOR``), which does not exist until the
 test "fixes" the database by creating it; the rerun then succeeds from that batch.
 
+``data_table`` (optional) names a company table with columns ``CIS`` (int) and ``TEXT``
+(varchar) whose rows the one-time company file *moves* into ``K2LAB_V{version}_D`` (insert,
+then delete from the source) before its failing batch: a conversion that fails there leaves
+customer data half-way, which only a restore to the exact backup state repairs; the moved
+rows are what a test counts afterwards.
+
 ``additions`` items are mappings with ``table``, ``column``, ``type`` (``int``,
 ``varchar(n)``, ``nvarchar(n)``, ``numeric(p,s)``, ``datetime``, ``text``,
 ``image``), optional ``db`` (``C``/``D``, default ``D``) and ``version`` (default:
@@ -144,7 +150,8 @@ def _failing(script: _Script, platform: str, fix_table: str, file_name: str) -> 
         _table(platform, fix_table), _ident(platform, "SOUBOR"), _text(platform, file_name)))
 
 
-def _one_time(platform: str, file_name: str, version: str, kind: str, marker: str, fail: bool, fix_table: str) -> str:
+def _one_time(platform: str, file_name: str, version: str, kind: str, marker: str, fail: bool, fix_table: str,
+              data_table: Optional[str] = None) -> str:
     script = _Script(platform)
     moved = "K2LAB_V%s_%s" % (version, kind)
     odd = "Go Sloupec]x"
@@ -162,6 +169,12 @@ def _one_time(platform: str, file_name: str, version: str, kind: str, marker: st
     columns = "(%s %s NOT NULL, %s %s NULL)" % (
         _ident(platform, "CIS"), column_type(platform, "int"), _ident(platform, odd), column_type(platform, "nvarchar(260)"))
     script.sql("CREATE TABLE %s %s" % (_table(platform, moved), columns))
+    if data_table and kind == "D":
+        script.comment("-- one-time data move: the customer's rows leave %s for %s" % (data_table, moved))
+        script.sql("INSERT INTO %s (%s, %s)\nSELECT %s, %s FROM %s" % (
+            _table(platform, moved), _ident(platform, "CIS"), _ident(platform, odd), _ident(platform, "CIS"),
+            _ident(platform, "TEXT"), _table(platform, data_table)))
+        script.sql("DELETE FROM %s" % _table(platform, data_table))
     if fail:
         _failing(script, platform, fix_table, file_name)
     script.sql("INSERT INTO %s (%s, %s)\nSELECT %s, %s FROM %s" % (
@@ -235,7 +248,7 @@ def conversion_file_name(platform: str, kind: str, version: str, one_time: bool,
 
 def render_conversions(platform: str, versions: Sequence[str], additions: Iterable[Mapping[str, str]] = (),
                        failing: Iterable[str] = (), marker_table: str = "K2LAB_KONVERZE", fix_table: str = "K2LAB_OPRAVA",
-                       tokens: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+                       tokens: Optional[Mapping[str, str]] = None, data_table: Optional[str] = None) -> Dict[str, str]:
     """Render every conversion file of ``versions`` for ``platform`` (see the module doc)."""
     if platform not in PLATFORM_TOKENS:
         raise ValueError("unknown platform %r (expected mssql, oracle or lab)" % platform)
@@ -253,7 +266,7 @@ def render_conversions(platform: str, versions: Sequence[str], additions: Iterab
     for version in versions:
         for kind in ("C", "D"):
             name = conversion_file_name(platform, kind, version, True, tokens)
-            files[name] = _one_time(platform, name, version, kind, marker_table, name in failing, fix_table)
+            files[name] = _one_time(platform, name, version, kind, marker_table, name in failing, fix_table, data_table)
             name = conversion_file_name(platform, kind, version, False, tokens)
             mine = [item for item in additions if item["db"] == kind and item["version"] == version]
             files[name] = _additional(platform, name, version, kind, marker_table, mine, name in failing, fix_table)

@@ -66,8 +66,9 @@ def _version_update(platform: str, version: str, profile) -> str:
     return "-- the vendor's conversions record the version\nUPDATE \"%s\" SET \"%s\" = '%s'\nGO\n" % (table, column, version)
 
 
-def release_files(version: str, company_tables: int = 20, profile=None, failing=()) -> Dict[str, bytes]:
-    """{relative path: bytes} of the release of ``version``; ``failing`` names conversion files with a failing batch."""
+def release_files(version: str, company_tables: int = 20, profile=None, failing=(), data_table=None) -> Dict[str, bytes]:
+    """{relative path: bytes} of the release of ``version``; ``failing`` names conversion files with a failing batch;
+    ``data_table``: a company table whose rows the one-time conversion moves (``konverze.render_conversions``)."""
     profile = profile or DEFAULT_PROFILE
     parsed = k2_version.parse(version)
     name = parsed.name()
@@ -84,7 +85,7 @@ def release_files(version: str, company_tables: int = 20, profile=None, failing=
     for platform in PLATFORMS:
         mine = [name for name in failing if name in konverze.render_conversions(platform, [token], tokens=profile["scripts"]["konverze_platforms"])]
         rendered = konverze.render_conversions(platform, [token], additions=additions, tokens=profile["scripts"]["konverze_platforms"],
-                                               failing=mine)
+                                               failing=mine, data_table=data_table)
         for file_name, text in rendered.items():
             if file_name.endswith("Additional.sql"):
                 text = text + "\n" + _version_update(platform, name, profile)
@@ -108,9 +109,9 @@ def archive_bytes(files: Dict[str, bytes]) -> bytes:
 
 
 def build_release(out_dir: str, version: str, company_tables: int = 20, profile=None, name: Optional[str] = None,
-                  failing=()) -> Dict[str, object]:
+                  failing=(), data_table=None) -> Dict[str, object]:
     """Write ``<out_dir>/k2-<version>.zip`` unless it already holds the same bytes."""
-    data = archive_bytes(release_files(version, company_tables, profile, failing))
+    data = archive_bytes(release_files(version, company_tables, profile, failing, data_table))
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, name or "k2-%s.zip" % k2_version.parse(version).name())
     if os.path.exists(path):

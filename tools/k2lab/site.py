@@ -54,6 +54,8 @@ class SiteSpec:
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
     # K2-10: the lab host's K2 installer has a record of this installation (tab "Nainstalováno"); torsos never do
     installer_record: bool = True
+    # How the lab's inventory installs this site: installer (the lab's stand-in K2 installer) or copy (a copied K2)
+    install_method: str = "installer"
     # The stand-in installer's knobs (installer.py): {"fail_at": step, "hang": seconds, "hang_at": step}
     installer_faults: Dict[str, object] = field(default_factory=dict)
     licence_sessions: List[Dict[str, object]] = field(default_factory=lambda: [
@@ -131,10 +133,9 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
         rows.append("INSERT INTO %s (%s, %s, %s) VALUES ('Prepocet skladu', 1, %s), ('Konverze dokladu', 1, now()), ('Volitelna', 0, NULL)"
                     % (q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]), done))
         # The installed version was initialized when it was installed (FACTS.md "Verze inicializována").
-        parsed = k2_version.parse(spec.db_version or spec.version)
         rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, 1, now())" % (
             q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]),
-            lit(vi["version_function"].format(version=k2_version.K2Version(parsed.generation, parsed.release).name()))))
+            lit(vi["version_function"].format(version=k2_version.parse(spec.db_version or spec.version).name()))))
         return rows
     f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
     for number, mandant in enumerate(mandant_codes(spec), start=1):

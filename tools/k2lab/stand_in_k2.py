@@ -16,7 +16,7 @@ as K2 from mia.03 converts them).
 Started for anything but ``VERSION``, it runs version initialization by itself when the
 installed version (the version file, else k2.ini) has not been initialized yet, as K2
 does at its first start after a reinstall (FACTS.md): in every mandant of FIRMY it records
-"Inicializace verze <generation.release>" as a mandatory function done now, and marks the
+"Inicializace verze <installed version>" as a mandatory function done now, and marks the
 open mandatory initializations done. Not when the installer runs it (``K2LAB_INSTALLER``
 set): the installer initializes in its own step. Knob ``init_fail``: the initialization
 fails (exit 1) before it records anything.
@@ -99,10 +99,10 @@ def _version_initialization(knobs):
     tables = knobs.get("tables") or {}
     firmy, code, database = tables.get("firmy", ["FIRMY", "Zkr", "DatabaseName"])
     table, function, mandatory, done = tables.get("init", ["INICIALIZACE", "Funkce", "Povinna", "Provedeno"])
-    parts = _installed_version().split(".")
-    if len(parts) < 2:
+    version = _installed_version()
+    if not version:
         return []
-    name = "Inicializace verze %s.%s" % (parts[0], parts[1])
+    name = "Inicializace verze %s" % version
     done_now = []
     rows = _psql(knobs, 'SELECT "%s", "%s" FROM "%s" ORDER BY 1;' % (code, database, firmy)).splitlines()
     for row in rows:

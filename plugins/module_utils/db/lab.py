@@ -57,6 +57,10 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = d.refob
 WHERE n.nspname = 'public' AND am.amname = 'gin' AND pg_get_indexdef(x.indexrelid) LIKE '%to_tsvector%'
 ORDER BY t.relname, a.attnum"""
 
+# Sent together as one request (see ``LabDatabase.begin_snapshot``).
+SNAPSHOT_BEGIN_SQL = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+SNAPSHOT_READ_ONLY_SQL = "SET TRANSACTION READ ONLY"
+SNAPSHOT_EXPORT_SQL = "SELECT pg_export_snapshot()"
 DATABASES_SQL = "SELECT datname FROM pg_catalog.pg_database WHERE NOT datistemplate ORDER BY datname"
 
 ERROR_PATTERNS = (
@@ -169,6 +173,24 @@ class LabDatabase(base.Database):
 
     def databases(self) -> List[str]:
         return [row["datname"] for row in self.query(DATABASES_SQL)]
+
+    def begin_snapshot(self) -> str:
+        """Open a read-only REPEATABLE READ transaction and export its snapshot (for ``pg_dump --snapshot``).
+
+        BEGIN and the export go in one request: the ODBC driver puts every statement inside an
+        open transaction into a savepoint, and a snapshot cannot be exported from a subtransaction.
+        Later reads on this connection see the same snapshot; ``end_snapshot`` closes it.
+        """
+        cursor = self._run("; ".join((SNAPSHOT_BEGIN_SQL, SNAPSHOT_READ_ONLY_SQL, SNAPSHOT_EXPORT_SQL)), ())
+        try:
+            while cursor.description is None and cursor.nextset():
+                pass
+            return str(cursor.fetchone()[0])
+        finally:
+            cursor.close()
+
+    def end_snapshot(self) -> None:
+        self.execute("ROLLBACK")
 
 
 def connect(params: dict, database: str) -> LabDatabase:

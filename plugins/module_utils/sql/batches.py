@@ -12,9 +12,10 @@ and ``commands.go``):
 
 * ``GO`` is a separator only alone on its line: leading spaces or tabs, any case,
   then optionally a repeat count (``GO 3``) and/or a ``--`` comment. ``GO;``,
-  ``GO--x``, ``GOTO x`` and ``GO1`` are ordinary text. A count that is not a
-  positive integer (``GO 0``, ``GO x``, ``GO /* c */``) is an error, as in
-  sqlcmd; a tab between ``GO`` and the count is accepted as a space.
+  ``GO--x``, ``GOTO x`` and ``GO1`` are ordinary text. The count is read as
+  go-sqlcmd reads it (``lexer.go_count``: a leading integer, text after it ignored,
+  so ``GO 2 x`` runs twice); no integer or one below 1 (``GO 0``, ``GO x``,
+  ``GO /* c */``) is an error; a tab between ``GO`` and the count is accepted.
 * A line is only looked at when it starts outside any string, bracketed name or
   block comment: ``'...'`` (``''`` escapes), ``"..."`` (``""``) and, on MS SQL,
   ``[...]`` (``]]``), each possibly spanning lines. ``--`` comments end at the line
@@ -30,18 +31,25 @@ and ``commands.go``):
 * Batches that hold nothing but whitespace and comments are dropped (running
   them would do nothing), and so are empty ones. Other sqlcmd commands
   (``:r``, ``:setvar``, ``$(var)``) are not interpreted.
+* A string, name or comment still open at the end of the script is a
+  ``BatchSyntaxError`` with the line where it opened: sqlcmd would send the rest
+  and the server would reject it; we refuse the script before anything runs.
+* The scanner is ``lexer.go_skip_pattern``: one compiled pattern that skips plain
+  text, complete quotes and flat comments in C, so Python wakes only at GO lines.
 
-Oracle (``oracle``) scripts are split as SQL*Plus runs them: on a line holding only
-``/`` and on ``;`` outside strings and comments (also mid-line). A statement that
-starts a PL/SQL unit (``BEGIN``, ``DECLARE``, ``CREATE [OR REPLACE]
-[EDITIONABLE|NONEDITIONABLE] PROCEDURE|FUNCTION|PACKAGE [BODY]|TRIGGER|TYPE
-[BODY]|LIBRARY|JAVA``) ignores ``;`` and ends at the ``/`` line. Oracle's text
-keeps the ``END;`` of a PL/SQL unit and drops the ``;`` ending a SQL statement;
-leading comments are dropped. ``q'[...]'`` quotes (any delimiter, ``nq'`` too),
-``'...'`` and ``"..."`` are honoured; block comments do not nest. A ``/`` after a
-statement that already ended with ``;`` would re-run it in SQL*Plus; here it ends
-nothing and is ignored. SQL*Plus commands (``SET``, ``PROMPT``, ``REM``) are not
-interpreted.
+Oracle (``oracle``) scripts are split as SQL*Plus runs them, by the statements of
+``lexer.statements``: on a line holding only ``/`` and on ``;`` outside strings and
+comments (also mid-line). A statement that starts a PL/SQL unit (``BEGIN``,
+``DECLARE``, ``CREATE [OR REPLACE] [EDITIONABLE|NONEDITIONABLE] PROCEDURE|FUNCTION|
+PACKAGE [BODY]|TRIGGER|TYPE [BODY]|LIBRARY|JAVA``) ignores ``;`` and ends at the
+``/`` line; ``CREATE VIEW`` is SQL and ends at ``;``. Oracle's text keeps the
+``END;`` of a PL/SQL unit and drops the ``;`` ending a SQL statement; comments
+before and after a statement are dropped. ``q'[...]'`` quotes (any delimiter,
+``nq'`` too), ``'...'`` and ``"..."`` are honoured; block comments do not nest. A
+``/`` after a statement that already ended with ``;`` would re-run it in SQL*Plus;
+here it ends nothing and is ignored. SQL*Plus client lines (``REM``, ``PROMPT``,
+``SET``, ``SPOOL``, ``WHENEVER``, ``@`` ...) where a statement may start are not
+batches: they are skipped (``client_lines`` collects them), never sent.
 
 Every batch keeps its 1-based index, the line of its first non-blank line in the
 file (so that a server error line ``n`` is file line ``line + n - 1``), and its

@@ -43,8 +43,9 @@ _WORD, _PUNCT, _BRACKET, _DQUOTE, _STRING, _NUMBER, _OTHER, _OPEN = (
     lexer.WORD, lexer.PUNCT, lexer.BRACKET, lexer.QUOTED, lexer.STRING, lexer.NUMBER, lexer.OTHER, lexer.OPEN)
 _IDENT_KINDS = lexer.IDENT_KINDS
 # Tokens kept per statement: a statement longer than this is reported, never read. The
-# largest real table (1,024 columns on SQL Server, 1,000 on Oracle) takes about 15,000.
-MAX_STATEMENT_TOKENS = 200000
+# largest real table (1,024 columns on SQL Server, 1,000 on Oracle) takes about 15,000. A
+# token costs about 100 bytes, so one statement holds at most about 5 MB.
+MAX_STATEMENT_TOKENS = 50000
 # Problems and ignored statements listed one by one; past this, they are counted (a script of
 # millions of garbage statements must not make millions of objects).
 MAX_LISTED = 1000

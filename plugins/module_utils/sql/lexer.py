@@ -47,6 +47,9 @@ quote that does not close is scanned once and then reported as open, and nested 
 are walked by one ``find`` per mark. Memory: ``statements`` keeps only the current
 statement's tokens and stops keeping them past ``max_tokens`` (the statement is then a
 problem, not read), so a hostile script cannot make it hold more than a bounded list.
+
+The patterns use possessive quantifiers (Python 3.11+): the readers run on the controller
+(action plugins), which ansible-core 2.19 requires to be Python 3.11 or later.
 """
 
 from __future__ import annotations

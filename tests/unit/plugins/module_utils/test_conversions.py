@@ -130,3 +130,14 @@ def test_files_outside_the_upgrade_s_versions_are_not_selected():
     untouched = conversions.select_conversions(names, "lab", "generation")
     assert conversions.within_versions(untouched, "gaia.12.3", "ori.09", "") is untouched
     assert conversions.version_token("ori.09", "{generation}{release:02d}") == 509
+
+
+def test_only_named_files_resume():
+    import pytest
+    from ansible_collections.erpops.upgrade.plugins.module_utils import conversions
+    selection = conversions.select_conversions(["K2_C509Lab.sql", "K2_D509Lab.sql", "K2_D509LabAdditional.sql"], "lab", "generation")
+    kept = conversions.only_files(selection, ["k2_d509lab.sql"])
+    assert [item.name for item in kept.plan] == ["K2_D509Lab.sql"]
+    assert ("K2_C509Lab.sql", "not named in files") in kept.not_selected
+    with pytest.raises(ValueError, match="K2_X.sql are not among the selected"):
+        conversions.only_files(selection, ["K2_X.sql"])

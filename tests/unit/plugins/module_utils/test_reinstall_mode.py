@@ -50,11 +50,24 @@ def test_update_sql_per_platform():
 
 
 def test_version_initialized_record():
-    assert k2_state.version_function(DEFAULT_PROFILE, "ori.09.3") == "Inicializace verze ori.09"
-    sql = k2_state.version_initialized_sql("mssql", "K2_FIRMA", DEFAULT_PROFILE, "ori.09")
-    assert sql == "SELECT [Provedeno] AS done_at FROM [dbo].[INICIALIZACE] WHERE [Funkce] = N'Inicializace verze ori.09'"
+    assert k2_state.version_function(DEFAULT_PROFILE, "ori.09.3") == "Inicializace verze ori.09.3"
+    assert k2_state.version_function(DEFAULT_PROFILE, "5.9") == "Inicializace verze ori.09"
+    sql = k2_state.version_initialized_sql("mssql", "K2_FIRMA", DEFAULT_PROFILE)
+    assert sql == ("SELECT [Funkce] AS function_name, [Provedeno] AS done_at FROM [dbo].[INICIALIZACE] "
+                   "WHERE [Funkce] LIKE N'Inicializace verze %'")
     sqlglot.parse_one(sql, read="tsql")
-    assert k2_state.version_initialized([{"DONE_AT": "2026-11-30"}], [])
-    assert not k2_state.version_initialized([{"done_at": None}], [])
-    assert not k2_state.version_initialized([], [])
-    assert not k2_state.version_initialized([{"done_at": "x"}], ["Prepocet skladu"])
+    done = [{"FUNCTION_NAME": "Inicializace verze gaia.12.3", "DONE_AT": "2026-01-01"},
+            {"function_name": "Inicializace verze ori.09", "done_at": "2026-11-30"}]
+    assert k2_state.version_initialized(done, [], "ori.09", DEFAULT_PROFILE)
+    assert k2_state.version_initialized(done, [], "5.9", DEFAULT_PROFILE), "the same version however written"
+    assert not k2_state.version_initialized(done, [], "ori.10", DEFAULT_PROFILE)
+    assert not k2_state.version_initialized([{"function_name": "Inicializace verze ori.09", "done_at": None}], [], "ori.09", DEFAULT_PROFILE)
+    assert not k2_state.version_initialized(done, ["Prepocet skladu"], "ori.09", DEFAULT_PROFILE)
+    assert not k2_state.version_initialized([{"function_name": "Inicializace verze ???", "done_at": "x"}], [], "ori.09", DEFAULT_PROFILE)
+
+
+def test_missing_initializations_may_be_waived_only_for_a_build():
+    missing = {"FIRMA": ["Prepocet skladu"]}
+    assert reinstall_mode.refusals(READY, "gaia.12.3", "gaia.12.4", missing, SYSTEM, waive_initializations=True) == []
+    reasons = reinstall_mode.refusals(READY, "gaia.12.3", "gaia.13", missing, SYSTEM, waive_initializations=True)
+    assert "only for a build reinstall (K2-07), this is a release change" in reasons[0] and len(reasons) == 2

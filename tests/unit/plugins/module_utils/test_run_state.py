@@ -387,3 +387,18 @@ def test_lock_expired_lease_is_taken_over_and_force_takes_a_live_one():
 
 def test_holder_text_with_an_awx_job():
     assert "AWX job 412" in rs.holder_text({"run_id": "r", "controller_host": "ee", "awx_job_id": "412", "since": None, "lease_until": None})
+
+
+@pytest.mark.parametrize("method, converts_in", [("installer", "install"), ("operator", "install"), ("vendor_installer", "install"),
+                                                 ("copy", "conversions"), ("files", "conversions")])
+def test_one_time_conversions_start_where_the_method_runs_them(method, converts_in):
+    state = rs.empty_state("s1")
+    state["decisions"] = rs.run_decisions({"kind": "runnable", "upgrade_kind": "generation", "go": True}, method, "auto", False)
+    for step in ("disk", "install", "conversions"):
+        state = rs.record_step(state, step, "started", NOW)
+        assert bool(state.get("one_time_started")) == (step == converts_in or (converts_in == "install" and step == "conversions")), step
+    decisions = state["decisions"]
+    if method in ("copy", "files"):
+        assert decisions["mode"] == "takeover" and "the release is installed by file copy (method %s)" % method in decisions["takeover_reasons"]
+    else:
+        assert decisions["mode"] == "upgrade", "the K2 installer keeps a record of what it installed"

@@ -14,9 +14,15 @@ from __future__ import annotations
 import glob
 import io
 import os
+import tempfile
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps caches in a folder; outside the tree, so that nothing it writes reaches
+# the collection (ansible-test sanity copies the working tree).
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "erpops-upgrade-hypothesis"))
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import split_batches
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
@@ -136,19 +142,19 @@ def _check(dialect, generated):
     assert len(batches) == sum(1 for kind, dummy, dummy2 in kinds if kind != "client" or dialect != "oracle")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script("mssql"))
 def test_random_mssql_scripts_drop_nothing(generated):
     _check("mssql", generated)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script("oracle"))
 def test_random_oracle_scripts_drop_nothing(generated):
     _check("oracle", generated)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script("lab"))
 def test_random_lab_scripts_drop_nothing(generated):
     _check("lab", generated)

@@ -210,8 +210,8 @@ def test_oracle_object_and_nested_tables():
         ("WAREHOUSE_ID", "number", False), ("WAREHOUSE_NAME", "varchar2", False), ("LOCATION_ID", "number", True)]
     assert table.primary_key.columns == ("WAREHOUSE_ID",)
     assert [c.name for c in result.schema.table("CUSTOMERS").columns] == ["CUSTOMER_ID", "PHONES", "ORDERS"]
-    assert [i.what.split(" (")[0] for i in result.ignored] == ["CREATE TYPE WAREHOUSE_TYP", "CREATE TYPE PHONE_LIST_TYP",
-                                                              "CREATE TYPE INVENTORY_TYP"]
+    assert [i.what.split(" (")[0] for i in result.ignored] == [
+        "CREATE TYPE WAREHOUSE_TYP", "CREATE TYPE PHONE_LIST_TYP", "CREATE TYPE INVENTORY_TYP"]
 
 
 def test_object_table_of_an_unknown_type_is_a_problem_naming_it():

@@ -1,128 +1,185 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_backup's module code (lab engine) with a stand-in database and stand-in pg_dump / pg_restore scripts.
+"""k2_backup's module code for MS SQL and Oracle against stand-in servers that record every statement.
 
-The scripts record their command line and whether PGPASSWORD reached them; pg_restore
---list fails on demand, which is how a damaged backup shows itself.
+The lab engine runs against the real PostgreSQL in tests/integration (test_backup_convert,
+test_backup_restore); SQL Server and Oracle are not available here, so what the module sends
+them, and in which order, is the thing under test: the verification levels, the file checks
+before reuse and before any restore, and the report of a restore that stopped part-way.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import stat
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.erpops.upgrade.plugins.module_utils import backup
+from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.modules import k2_backup
 
-SECRET = "pw-never-in-argv"
+MANDANTS = [{"code": "DEMO", "name": "Demo", "dbname": "K2_DEMO"}, {"code": "FIRMA", "name": "Firma", "dbname": "K2 ]FIRMA"},
+            {"code": "INIT", "name": "Init", "dbname": "K2_INIT"}]
 
 
-class StandInDb:
-    """Answers the FIRMY, version, size and session queries of the module."""
+class Server:
+    """One database server: the statements it received, in order, and the faults to raise."""
 
-    def __init__(self, sessions=0):
+    def __init__(self, fail_on=(), sessions=0):
+        self.executed = []
+        self.fail_on = list(fail_on)
         self.sessions = sessions
 
+    def connect(self, _params, database):
+        return Connection(self, database)
+
+
+class Connection:
+    def __init__(self, server, database):
+        self.server = server
+        self.database = database
+
     def query(self, sql, params=()):
-        if '"FIRMY"' in sql:
-            return [{"code": "DEMO", "name": "Demo", "dbname": "K2_DEMO"}, {"code": "FIRMA", "name": "Firma", "dbname": "K2_FIRMA"},
-                    {"code": "FIRMA_TEST", "name": "Test", "dbname": "K2_FIRMA_TEST"}]
-        if '"K2VERZE"' in sql:
+        if "FIRMY" in sql:
+            return [dict(row) for row in MANDANTS]
+        if "K2VERZE" in sql:
             return [{"version": "gaia.12.3"}]
-        if "pg_database_size" in sql:
-            return [{"bytes": 4096}]
-        if "pg_stat_activity" in sql:
-            return [{"sessions": self.sessions}]
-        raise AssertionError(sql)
+        if "sys.master_files" in sql or "dba_segments" in sql:
+            return [{"bytes": 8 * 1024 * 1024}]
+        if "dm_exec_sessions" in sql or "gv$session" in sql:
+            return [{"sessions": self.server.sessions}]
+        if "EngineEdition" in sql:
+            return [{"edition": 3}]
+        if "xp_fixeddrives" in sql:
+            return [{"drive": "E", "MB free": 100000}]
+        if "msdb.dbo.backupset" in sql:
+            return [{"bytes": 4096, "checksums": 1}]
+        if "FILELISTONLY" in sql:
+            self.server.executed.append(sql)
+            return [{"LogicalName": "K2_FIRMA", "PhysicalName": "D:\\Data\\K2_FIRMA.mdf"},
+                    {"LogicalName": "K2_FIRMA_log", "PhysicalName": "L:\\Log\\K2_FIRMA_log.ldf"}]
+        if "all_directories" in sql:
+            return [{"directory_path": "/u01/dp"}]
+        raise AssertionError("unexpected query: %s" % sql)
+
+    def execute(self, sql, params=()):
+        self.server.executed.append(sql if not params else (sql, params))
+        for needle in list(self.server.fail_on):
+            if needle in sql or (isinstance(params, dict) and needle in json.dumps(params)):
+                self.server.fail_on.remove(needle)
+                raise k2db.DatabaseError(k2db.SQL_FAILED, "stand-in server: %s" % needle)
+        return -1
 
     def close(self):
         pass
 
 
-def tools(folder, verify_fails=False):
-    log = os.path.join(folder, "calls.log")
-    scripts = {
-        "pg_dump": '#!/bin/sh\necho "pg_dump $* PGPASSWORD=${PGPASSWORD:+set}" >> %s\n'
-                   'while [ "$1" != "--file" ]; do shift; done\nprintf "PGDMP archive" > "$2"\n' % log,
-        "pg_restore": '#!/bin/sh\necho "pg_restore $* PGPASSWORD=${PGPASSWORD:+set}" >> %s\n%s' % (
-            log, 'if [ "$1" = "--list" ]; then echo "pg_restore: error: input file is too short, password %s" >&2; exit 1; fi\n'
-            % SECRET if verify_fails else ""),
-    }
-    for name, text in scripts.items():
-        path = os.path.join(folder, name)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(path, stat.S_IRWXU)
-    return log
-
-
-def run_module(monkeypatch, capsys, db, check=False, **args):
-    monkeypatch.setattr(k2_backup.k2db, "connect", lambda params, database: db)
-    base = dict(conf_database="K2_CONF", db_platform="lab", login_host="/run/pg", login_user="k2", login_password=SECRET,
-                _ansible_check_mode=check)
+def run_module(monkeypatch, capsys, server, platform="mssql", check=False, **args):
+    monkeypatch.setattr(k2_backup.k2db, "connect", server.connect)
+    base = dict(conf_database="K2_CONF", db_platform=platform, login_host="sql01", login_user="k2", login_password="pw",
+                oracle_service_name="K2", _ansible_check_mode=check)
     with patch_module_args(dict(base, **args)):
         with pytest.raises(SystemExit):
             k2_backup.main()
     return json.loads(capsys.readouterr().out)
 
 
-def test_backup_records_verified_entries_and_reuses_them(tmp_path, monkeypatch, capsys):
-    log = tools(str(tmp_path))
-    manifest, target = str(tmp_path / "m.json"), str(tmp_path / "backups")
-    args = dict(manifest=manifest, target_dir=target, pg_bin_dir=str(tmp_path), run_id="r1", max_age=30, position="after_check")
+def statements(server, prefix):
+    return [s for s in server.executed if isinstance(s, str) and s.startswith(prefix)]
 
-    check = run_module(monkeypatch, capsys, StandInDb(), check=True, **args)
-    assert check["changed"] and [b["code"] for b in check["backups"]] == ["CONF", "FIRMA"]
-    assert check["space"]["needed"] == int(2 * 4096 * 1.1) and not os.path.exists(manifest) and not os.path.exists(log)
 
-    first = run_module(monkeypatch, capsys, StandInDb(), **args)
-    assert first["changed"] and not first.get("failed")
+def test_mssql_backs_up_every_converted_database_and_test_restores_it_under_another_name(tmp_path, monkeypatch, capsys):
+    server = Server()
+    manifest = str(tmp_path / "m.json")
+    result = run_module(monkeypatch, capsys, server, manifest=manifest, target_dir="E:\\Backup", run_id="r1", verify_level="test_restore",
+                        exclude=["INIT"])
+    assert not result.get("failed"), result
+    assert [b["code"] for b in result["backups"]] == ["CONF", "DEMO", "FIRMA"]
+    assert [(d["code"], d["database"]) for d in result["excluded"]] == [("INIT", "K2_INIT")]
     with open(manifest, encoding="utf-8") as handle:
         entries = json.load(handle)["entries"]
-    assert [(e["code"], e["verified"], e["position"], e["run_id"], e["k2_version"], e["size"]) for e in entries] == [
-        ("CONF", True, "after_check", "r1", "gaia.12.3", 13), ("FIRMA", True, "after_check", "r1", "gaia.12.3", 13)]
-    with open(log, encoding="utf-8") as handle:
-        calls = handle.read()
-    assert SECRET not in calls and calls.count("PGPASSWORD=set") == 4 and "pg_restore --list" in calls
+    assert [(e["database"], e["verified"], e["verification"]) for e in entries] == [
+        ("K2_CONF", True, "mssql-test-restore"), ("K2_DEMO", True, "mssql-test-restore"), ("K2 ]FIRMA", True, "mssql-test-restore")]
+    firma = entries[2]["file"]
+    assert firma.startswith("E:\\Backup\\K2_FIRMA_") and "_before_r1.bak" in firma
+    sent = [s for s in server.executed if "K2 ]]FIRMA" in s or firma in s or "ERPOPS_VERIFY_%s" % backup.name_hash("K2 ]FIRMA") in s]
+    kinds = [" ".join(s.split()[:2]) for s in sent]
+    assert kinds == ["BACKUP DATABASE", "RESTORE VERIFYONLY", "RESTORE FILELISTONLY", "RESTORE DATABASE", "DBCC CHECKDB", "DROP DATABASE"]
+    restore_as = sent[3]
+    assert restore_as.startswith("RESTORE DATABASE [ERPOPS_VERIFY_") and "WITH MOVE N'K2_FIRMA' TO N'D:\\Data\\ERPOPS_VERIFY_" in restore_as
+    assert "[K2 ]]FIRMA]" not in restore_as, "the test restore never overwrites the database itself"
+    assert sent[4].split("(")[1].split(")")[0] == sent[5].split(" ", 2)[2], "CHECKDB runs on the test copy that is dropped"
 
-    again = run_module(monkeypatch, capsys, StandInDb(), **args)
-    assert again["changed"] is False and all(b["reused"] for b in again["backups"])
-    os.unlink(entries[1]["file"])
-    gone = run_module(monkeypatch, capsys, StandInDb(), **args)
-    assert gone["changed"] and [b["reused"] for b in gone["backups"]] == [True, False], "a deleted file is not reused"
+
+def test_mssql_reuse_checks_the_file_again_and_a_failed_check_takes_a_new_backup(tmp_path, monkeypatch, capsys):
+    manifest = str(tmp_path / "m.json")
+    args = dict(manifest=manifest, target_dir="E:\\Backup", run_id="r1", max_age=60, databases=["FIRMA"])
+    first = run_module(monkeypatch, capsys, Server(), **args)
+    assert first["changed"]
+    checked = Server()
+    again = run_module(monkeypatch, capsys, checked, **args)
+    assert again["changed"] is False and again["backups"][0]["reused"]
+    assert statements(checked, "RESTORE VERIFYONLY") and not statements(checked, "BACKUP")
+    damaged = Server(fail_on=["RESTORE VERIFYONLY"])
+    retaken = run_module(monkeypatch, capsys, damaged, **args)
+    assert retaken["changed"] and not retaken["backups"][0]["reused"] and len(statements(damaged, "BACKUP DATABASE")) == 1
+    assert any("is not reused" in note for note in retaken["notes"])
 
 
-def test_failed_verification_leaves_no_success_and_no_file(tmp_path, monkeypatch, capsys):
-    tools(str(tmp_path), verify_fails=True)
-    manifest, target = str(tmp_path / "m.json"), str(tmp_path / "backups")
-    result = run_module(monkeypatch, capsys, StandInDb(), manifest=manifest, target_dir=target, pg_bin_dir=str(tmp_path))
-    assert result["failed"] and "verification (pg_restore --list)" in result["msg"] and "input file is too short" in result["msg"]
-    assert SECRET not in json.dumps(result)
+def test_mssql_restore_checks_every_file_first_and_one_bad_file_restores_nothing(tmp_path, monkeypatch, capsys):
+    manifest = str(tmp_path / "m.json")
+    run_module(monkeypatch, capsys, Server(), manifest=manifest, target_dir="E:\\Backup", run_id="r1")
     with open(manifest, encoding="utf-8") as handle:
-        entries = json.load(handle)["entries"]
-    assert [(e["code"], e["verified"]) for e in entries] == [("CONF", False)] and "too short" in entries[0]["message"]
-    assert os.listdir(target) == []
+        files = [e["file"] for e in json.load(handle)["entries"]]
+    bad = Server(fail_on=[files[2].split("\\")[-1]])
+    refused = run_module(monkeypatch, capsys, bad, manifest=manifest, state="restored", run_id="r1")
+    assert refused["failed"] and "nothing was restored" in refused["msg"] and files[2] in refused["msg"]
+    assert statements(bad, "RESTORE DATABASE") == [] and len(statements(bad, "RESTORE VERIFYONLY")) == 4
+
+    busy = Server(sessions=1)
+    refused = run_module(monkeypatch, capsys, busy, manifest=manifest, state="restored")
+    assert refused["failed"] and "users are connected" in refused["msg"] and statements(busy, "RESTORE") == []
+
+    gone = Server(fail_on=["RESTORE DATABASE [K2_DEMO]"])
+    partial = run_module(monkeypatch, capsys, gone, manifest=manifest, state="restored", run_id="r1")
+    assert partial["failed"] and partial["restored_databases"] == ["K2_CONF"]
+    assert partial["not_restored"] == ["K2_DEMO", "K2 ]FIRMA", "K2_INIT"]
+    assert "Restored to their backup state: K2_CONF. NOT restored: K2_DEMO, K2 ]FIRMA, K2_INIT." in partial["msg"]
+    assert "k2_restore_run_id=r1" in partial["msg"] and '"k2_restore_databases": ["K2_DEMO", "K2 ]FIRMA", "K2_INIT"]' in partial["msg"]
+    restores = statements(gone, "RESTORE DATABASE")
+    assert [s.split(" FROM")[0] for s in restores] == ["RESTORE DATABASE [K2_CONF]", "RESTORE DATABASE [K2_DEMO]"]
+    assert all("WITH REPLACE" in s for s in restores)
 
 
-def test_restore_refuses_connected_users(tmp_path, monkeypatch, capsys):
-    log = tools(str(tmp_path))
-    manifest, target = str(tmp_path / "m.json"), str(tmp_path / "backups")
-    run_module(monkeypatch, capsys, StandInDb(), manifest=manifest, target_dir=target, pg_bin_dir=str(tmp_path), databases=["FIRMA"])
-    busy = run_module(monkeypatch, capsys, StandInDb(sessions=2), manifest=manifest, pg_bin_dir=str(tmp_path), state="restored")
-    assert busy["failed"] and "K2_FIRMA: 2 session(s)" in busy["msg"]
-    with open(log, encoding="utf-8") as handle:
-        assert "--clean" not in handle.read()
-    done = run_module(monkeypatch, capsys, StandInDb(), manifest=manifest, pg_bin_dir=str(tmp_path), state="restored", databases=["FIRMA"])
-    assert done["changed"] and [e["database"] for e in done["restored"]] == ["K2_FIRMA"]
-    with open(log, encoding="utf-8") as handle:
-        assert "pg_restore --clean --if-exists --no-owner --single-transaction" in handle.read()
+def test_oracle_restore_empties_the_schema_then_imports_and_verification_levels(tmp_path, monkeypatch, capsys):
+    manifest = str(tmp_path / "m.json")
+    server = Server()
+    taken = run_module(monkeypatch, capsys, server, platform="oracle", manifest=manifest, oracle_directory="DP_DIR", databases=["FIRMA"],
+                       verify_level="test_restore")
+    assert not taken.get("failed"), taken
     with open(manifest, encoding="utf-8") as handle:
         entry = json.load(handle)["entries"][0]
-    with open(entry["file"], "ab") as handle:
-        handle.write(b"tampered")
-    tampered = run_module(monkeypatch, capsys, StandInDb(), manifest=manifest, pg_bin_dir=str(tmp_path), state="restored")
-    assert tampered["failed"] and "does not match its manifest checksum" in tampered["msg"]
+    assert entry["verification"] == "oracle-test-import" and entry["file"].startswith("DP_DIR:")
+    jobs = [(params.get("job_name", "")[:10], params.get("new_schema")) for sql, params in
+            (s for s in server.executed if isinstance(s, tuple))]
+    assert [name for name, _schema in jobs] == ["ERPOPS_EXP", "ERPOPS_VFY", "ERPOPS_TST"]
+    scratch = jobs[2][1]
+    assert scratch.startswith("ERPOPS_VERIFY_") and statements(server, "DROP USER") == ['DROP USER "%s" CASCADE' % scratch]
+
+    restoring = Server()
+    done = run_module(monkeypatch, capsys, restoring, platform="oracle", manifest=manifest, oracle_directory="DP_DIR", state="restored")
+    assert done["changed"] and [e["database"] for e in done["restored"]] == ["K2 ]FIRMA"]
+    sent = [(sql.split()[0], params.get("owner") or params.get("job_name", "")[:10]) for sql, params in
+            (s for s in restoring.executed if isinstance(s, tuple))]
+    assert sent == [("DECLARE", "ERPOPS_VFY"), ("DECLARE", "K2 ]FIRMA"), ("DECLARE", "ERPOPS_IMP")], \
+        "the file read whole, the schema emptied, the import"
+
+
+def test_check_mode_changes_nothing(tmp_path, monkeypatch, capsys):
+    server = Server()
+    manifest = str(tmp_path / "m.json")
+    planned = run_module(monkeypatch, capsys, server, check=True, manifest=manifest, target_dir="E:\\Backup")
+    assert planned["changed"] and all(b["would_take"] for b in planned["backups"]) and len(planned["backups"]) == 4
+    assert server.executed == [] and not (tmp_path / "m.json").exists()
