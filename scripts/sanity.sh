@@ -11,6 +11,6 @@ trap 'rm -rf "$base"' EXIT
 tree=$base/ansible_collections/erpops/upgrade
 mkdir -p "$tree"
 rsync -a --exclude .venv --exclude collections --exclude .lab --exclude tests/output --exclude .git \
-  --exclude __pycache__ --exclude .pytest_cache ./ "$tree/"
+  --exclude __pycache__ --exclude .pytest_cache --exclude .hypothesis ./ "$tree/"
 cd "$tree"
 "$ROOT/.venv/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"

@@ -92,4 +92,3 @@ def measure(steps: Sequence[Mapping[str, Any]], ban_on: Moment, ban_off: Moment,
     for key in ("windows", "declared"):
         result[key] = {name: round(value, 3) for name, value in result[key].items()}
     return result
-

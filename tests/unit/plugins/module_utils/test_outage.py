@@ -90,7 +90,7 @@ def test_impossible_input_is_refused(steps, ban_on, ban_off, message):
 intervals = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 3_000), st.sampled_from(outage.WINDOWS)), max_size=12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(intervals, st.integers(0, 10_000), st.integers(0, 10_000))
 def test_the_windows_split_each_steps_time_without_losing_or_adding_any(spans, on, length):
     steps = [step("s%d" % i, start, start + duration, window) for i, (start, duration, window) in enumerate(spans)]
