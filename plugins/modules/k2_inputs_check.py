@@ -83,6 +83,7 @@ attributes:
     support: none
     description: Nothing changes, so there is no diff.
   platform:
+    support: full
     platforms: [posix, windows]
     description: The K2 host over WinRM or PSRP, or a POSIX host in the lab; the databases are reached from the controller.
   action_group:
@@ -91,7 +92,7 @@ attributes:
       - erpops.upgrade.k2
     description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
 notes:
-  - A no-go is not a failure of the task: RV(go) is false and RV(reasons) say why. The task fails only on bad options.
+  - "A no-go is not a failure of the task: RV(go) is false and RV(reasons) say why. The task fails only on bad options."
 seealso:
   - module: erpops.upgrade.k2_info
 """
