@@ -166,7 +166,7 @@ def main(argv=None):
     print("reduced copy for sqlglot: %.2f MB; %s" % (len(reduced) / 1e6, ", ".join("%s x%d" % kv for kv in sorted(cuts.items()))))
     reduced_want, dummy = ours(reduced)
 
-    best = {"ours": [None, None], "sqlglot": [None, None]}   # [cpu, wall]
+    best = {"ours": [float("inf")] * 2, "sqlglot": [float("inf")] * 2}   # [cpu, wall]
     ours_counts = theirs_counts = None
     for dummy in range(args.rounds):
         for side in ("ours", "sqlglot"):
@@ -178,7 +178,7 @@ def main(argv=None):
                 theirs_counts = theirs(reduced)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             for slot, value in enumerate((cpu, wall)):
-                best[side][slot] = value if best[side][slot] is None else min(best[side][slot], value)
+                best[side][slot] = min(best[side][slot], value)
     best_ours, best_theirs = best["ours"][0], best["sqlglot"][0]
     print("on the reduced copy, best of %d interleaved rounds each (CPU s / wall s):" % args.rounds)
     print("  ours:    %.3f / %.3f s  %s" % (best["ours"][0], best["ours"][1], recovery(ours_counts, want)))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import install_gates
 
@@ -52,9 +53,10 @@ def k2_install_gate(value, gate, *args):
         return install_gates.structure_gate(value or {})
     if gate == "test_reinstall":
         target, kind, waived = args
-        return install_gates.test_reinstall_gate(value or None, target, kind, bool(waived))
+        # an AWX survey answers "false" as text: bool("false") would waive the gate
+        return install_gates.test_reinstall_gate(value or None, target, kind, boolean(waived or False, strict=True))
     if gate == "extensions":
-        return install_gates.extensions_gate(list(value or []), bool(args[0]) if args else False)
+        return install_gates.extensions_gate(list(value or []), boolean(args[0] or False, strict=True) if args else False)
     raise AnsibleFilterError("k2_install_gate: unknown gate %r (structure, test_reinstall, extensions)" % gate)
 
 

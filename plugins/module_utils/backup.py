@@ -554,9 +554,9 @@ def _lab_connection_args(params: Mapping[str, Any], database: str) -> List[str]:
 
 def lab_dump_argv(pg_dump: str, params: Mapping[str, Any], database: str, path: Optional[str] = None,
                   snapshot: Optional[str] = None) -> List[str]:
-    """pg_dump in the custom format to its standard output (the module writes the file and hashes what pg_dump wrote,
-    so a file damaged after it was written never matches), in ``snapshot`` when given. The password goes in
-    PGPASSWORD (``lab_env``), never on the command line. With ``path``, pg_dump writes that file itself."""
+    """pg_dump in the custom format into ``path`` (the module hashes the file as soon as pg_dump ends, so a file damaged
+    later never matches), in ``snapshot`` when given. The password goes in PGPASSWORD (``lab_env``), never on the
+    command line."""
     return [pg_dump, "--format=custom"] + (["--file", path] if path else []) + (["--snapshot", snapshot] if snapshot else []) + \
         _lab_connection_args(params, database)
 

@@ -19,7 +19,6 @@ listed in ``secrets`` is masked wherever it appears.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from datetime import datetime
@@ -252,11 +251,12 @@ def _next_action(status: str, site: str, preflight: Dict[str, Any], steps: Dict[
     return "Done; check the site's users can log in"
 
 
-def _mode(steps: Dict[str, Any]) -> Optional[str]:
+def _mode(steps: Dict[str, Any], state: Dict[str, Any]) -> Optional[str]:
     for result in steps.values():
         if isinstance(result, dict) and result.get("mode"):
             return str(result["mode"])
-    return None
+    decisions = state.get("decisions")
+    return str(decisions["mode"]) if isinstance(decisions, dict) and decisions.get("mode") else None
 
 
 def build_row(site_input: Dict[str, Any], secrets: Sequence[str] = ()) -> Dict[str, Any]:
@@ -297,7 +297,7 @@ def build_row(site_input: Dict[str, Any], secrets: Sequence[str] = ()) -> Dict[s
         "version_from": preflight.get("version"),
         "version_to": preflight.get("target_version") or None,
         "upgrade_kind": preflight.get("upgrade_kind"),
-        "mode": _mode(steps),
+        "mode": _mode(steps, state),
         "kind": preflight.get("kind"),
         "production_mandants": list(preflight.get("production_mandants") or []),
         "started": started,

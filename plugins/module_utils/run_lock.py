@@ -279,6 +279,5 @@ LEASE_OPTION = dict(type="dict", options=dict(
     token=dict(type="str", required=True, no_log=False),
     run_id=dict(type="str"),
     seconds=dict(type="int", default=DEFAULT_LEASE_SECONDS),
-    site_key=dict(type="str"),
+    site_key=dict(type="str", no_log=False),
 ))
-

@@ -499,18 +499,18 @@ def _holder(row: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
     run_id = lowered.get("run_id")
     if run_id is None or not str(run_id).strip():
         return None
-    return {"run_id": str(run_id).strip(), "token": lowered.get("holder_token"), "controller_host": lowered.get("controller_host"), "controller_user": lowered.get("controller_user"),
-            "awx_job_id": lowered.get("awx_job_id"), "since": lowered.get("since"), "lease_until": lowered.get("lease_until")}
+    holder = {"run_id": str(run_id).strip(), "token": lowered.get("holder_token")}
+    for key in ("controller_host", "controller_user", "awx_job_id", "since", "lease_until"):
+        holder[key] = lowered.get(key)
+    return holder
 
 
 def holder_text(holder: Mapping[str, Any]) -> str:
     """``run X (controller host, user, AWX job N) since T, lease until U``."""
-    who = ", ".join(part for part in (
-        "controller %s" % holder.get("controller_host") if holder.get("controller_host") else "",
-        "user %s" % holder.get("controller_user") if holder.get("controller_user") else "",
-        "AWX job %s" % holder.get("awx_job_id") if holder.get("awx_job_id") else "") if part)
-    return "run %s (%s) since %s, lease until %s" % (holder.get("run_id"), who or "controller unknown",
-                                                      _time_text(holder.get("since")), _time_text(holder.get("lease_until")))
+    parts = (("controller", holder.get("controller_host")), ("user", holder.get("controller_user")), ("AWX job", holder.get("awx_job_id")))
+    who = ", ".join("%s %s" % (label, value) for label, value in parts if value)
+    since, until = _time_text(holder.get("since")), _time_text(holder.get("lease_until"))
+    return "run %s (%s) since %s, lease until %s" % (holder.get("run_id"), who or "controller unknown", since, until)
 
 
 def _time_text(value: Any) -> str:

@@ -13,7 +13,7 @@ description:
     connection (C(Get-Service) on Windows; on a host with a POSIX shell, such as the lab, a process named by O(service_pid_file)).
   - Reads the service's schedule and history of HRM syncs and the database version from the ERP database, from the controller
     (or the execution environment). Where these live is an assumption kept in the Comarch profile; see O(comarch_profile).
-  - O(phase=before_update) (RUNBOOK CM-02) passes only if the service is installed and running, differential syncs are on in the schedule,
+  - O(phase=before_update) (CM-02) passes only if the service is installed and running, differential syncs are on in the schedule,
     the last differential sync succeeded within the schedule's interval plus O(sync_tolerance), no sync failed since, and nothing is
     pending from HRM. Otherwise it fails, naming every reason and what to do before updating, because HRM data not brought into the
     ERP database before the update is deleted afterwards.
@@ -97,18 +97,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.comarch_group
 attributes:
   check_mode:
     support: full
-    description: With O(sync_database) the change is only reported, with the SQL it would run.
+    details: With O(sync_database) the change is only reported, with the SQL it would run.
   diff_mode:
     support: full
-    description: With O(sync_database) the schedule of that database before and after.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.comarch
-    description: Use C(group/erpops.upgrade.comarch) in C(module_defaults) to set the connection options once.
+    details: With O(sync_database) the schedule of that database before and after.
 notes:
   - Comarch ERP runs on MS SQL Server; O(db_platform=oracle) is refused.
 """
@@ -145,10 +143,12 @@ phase:
   description: The phase that ran.
   returned: always
   type: str
+  sample: before_update
 passed:
   description: Whether every check of the phase held.
   returned: success or a failed check
   type: bool
+  sample: false
 reasons:
   description: Every check that failed, with a code, a message and what to do.
   returned: success or a failed check
@@ -164,36 +164,53 @@ facts:
     service_state:
       description: C(running), C(stopped), C(missing), or Windows' own state word in snake case (C(start_pending)).
       type: str
+      sample: running
     schedule:
       description: The differential and full sync entries of the schedule (C(enabled), C(interval_seconds), C(next_run)), or null.
       type: dict
+      sample: {differential: {enabled: true, interval_seconds: 900, next_run: '2025-03-05 18:15:00'}, full: {enabled: false,
+        interval_seconds: 0, next_run: null}}
     now:
       description: The database server's time when read.
       type: str
+      sample: '2025-03-05 18:02:41'
     last_differential:
       description: The newest differential sync (C(started), C(finished), C(status), C(pending), C(program_version), C(message)).
       type: dict
+      sample: {id: 4711, operation: differential, started: '2025-03-05 18:00:02', finished: '2025-03-05 18:00:09', status: success,
+        pending: 0, program_version: 2024.5.1, message: ''}
     last_successful_differential:
       description: The newest successful differential sync.
       type: dict
+      sample: {id: 4711, operation: differential, started: '2025-03-05 18:00:02', finished: '2025-03-05 18:00:09', status: success,
+        pending: 0, program_version: 2024.5.1, message: ''}
     last_full:
       description: The newest full sync.
       type: dict
+      sample: {id: 4012, operation: full, started: '2025-02-01 06:00:00', finished: '2025-02-01 06:41:13', status: success,
+        pending: 0, program_version: 2024.5.1, message: ''}
     last_successful_full:
       description: The newest successful full sync.
       type: dict
+      sample: {id: 4012, operation: full, started: '2025-02-01 06:00:00', finished: '2025-02-01 06:41:13', status: success,
+        pending: 0, program_version: 2024.5.1, message: ''}
     last_version_notice:
       description: The newest version the service reported to Comarch.
       type: dict
+      sample: {id: 4013, operation: version_notice, started: '2025-02-01 06:42:00', finished: '2025-02-01 06:42:01',
+        status: success, pending: 0, program_version: 2024.5.1, message: ''}
     database_version:
       description: The database's version (O(phase=after_update)).
       type: str
+      sample: '2025.5000'
     expected_database_version:
       description: The database version O(program_version) maps to (O(phase=after_update)).
       type: str
+      sample: '2025.5000'
     domain:
       description: The answer of O(domain_url) (C(open), C(status), C(detail)) (O(phase=after_update)).
       type: dict
+      sample: {open: false, status: 503, detail: 'HTTP 503 from https://firma.hrm.example.com/'}
 stages:
   description:
     - With O(phase=after_update), one entry per stage (C(database_converted), C(service_reported_version), C(full_sync_scheduled),
@@ -202,32 +219,43 @@ stages:
   returned: with O(phase=after_update)
   type: list
   elements: dict
+  sample: [{name: database_converted, at: null, passed: true, detail: 'database version 2025.5000, program 2025.3.0
+    expects 2025.5000', seen_at: '2025-03-05T18:20:11+00:00', elapsed_seconds: 0.0}, {name: full_sync_completed,
+    at: null, passed: false, detail: no full sync has run since the service reported the new version,
+    seen_at: null, elapsed_seconds: null}]
 waited_seconds:
   description: How long O(phase=after_update) checked.
   returned: with O(phase=after_update)
   type: float
+  sample: 1830.4
 databases:
   description: With O(phase=after_restore), every database with a schedule table, whether it is configured for HRM and whether it syncs.
   returned: with O(phase=after_restore)
   type: list
   elements: dict
+  sample: [{name: OPTIMA_FIRMA, configured: true, syncing: false, schedule: {differential: {enabled: false, interval_seconds: 900,
+    next_run: null}, full: {enabled: false, interval_seconds: 0, next_run: null}}}]
 configured:
   description: Databases configured to sync with HRM.
   returned: with O(phase=after_restore)
   type: list
   elements: str
+  sample: [OPTIMA_FIRMA, OPTIMA_FIRMA_KOPIA]
 syncing:
   description: Databases whose schedule is on (after a change, the one switched on).
   returned: with O(phase=after_restore)
   type: list
   elements: str
+  sample: [OPTIMA_FIRMA]
 enabled_database:
   description: The database whose differential sync was switched on.
   returned: when changed
   type: str
+  sample: OPTIMA_FIRMA
 executed_queries:
   description: The SQL that ran (or would run in check mode).
   returned: when changed
   type: list
   elements: str
+  sample: ['UPDATE "CDN"."SOA_Harmonogram" SET "SOH_Aktywne" = 1 WHERE "SOH_Operacja" = ? AND "SOH_Aktywne" = 0']
 """

@@ -25,7 +25,7 @@ description:
   - With O(reports) instead of O(sites), merges the reports of several slices of one run (AWX job slicing) into one.
   - The HTML page is rendered from a Jinja2 template (O(template)); the default one is self-contained (inline CSS,
     no scripts, no external resources) and fits a 1,400 px wide window (long paths are shortened, the whole path on hover).
-    Autoescape is on: every text is escaped.
+    Autoescape is on, so every text is escaped.
   - No secrets reach the files; values under secret-looking keys (password, secret, token, credential,
     api_key...) are replaced, C(password=...) and C(PWD=...) in text are masked, and every value of
     O(secrets) is masked wherever it appears.

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_backup: verified backups of K2's databases into a manifest, and restore from it (RUNBOOK K2-05, K2-15, K2-16)."""
+"""k2_backup: verified backups of K2's databases into a manifest, and restore from it (K2-05, K2-15, K2-16)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,7 +13,7 @@ short_description: Take verified backups of K2's databases, or restore them
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - "With O(state=present) backs up every database the reinstall changes (RUNBOOK K2-05): CONF and every mandant of
+  - "With O(state=present) backs up every database the reinstall changes (K2-05): CONF and every mandant of
     C(FIRMY), DEMO, INIT and test copies included, as M(erpops.upgrade.k2_convert) converts them; O(exclude) leaves some
     out, and the result and a warning say so. Each backup is verified before it counts, and the manifest records the level
     it passed (C(verification))."
@@ -39,7 +39,7 @@ description:
   - Refuses when the free space of the target (where it can be measured) is less than the databases' sizes times
     O(space_margin).
   - With O(state=restored) restores the newest verified backup of each database in the manifest (or of O(databases), of
-    O(run_id) when set) to exactly its state at backup time, after refusing if any user is connected (RUNBOOK K2-16) and
+    O(run_id) when set) to exactly its state at backup time, after refusing if any user is connected (K2-16) and
     after checking every file of the set (one bad file restores nothing). MS SQL C(RESTORE DATABASE ... WITH REPLACE);
     Oracle empties the schema, then imports; the lab restores into a fresh database and swaps the names. A restore that
     stops part-way names the databases restored and not restored, and the command to finish.
@@ -149,21 +149,15 @@ options:
         type: str
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Lists what would be backed up (or restored), the target paths and the space needed; writes nothing.
+    details: Lists what would be backed up (or restored), the target paths and the space needed; writes nothing.
   diff_mode:
     support: none
-    description: No diff is produced.
-  action:
-    support: full
-    description: An action plugin runs the module once per database and prints progress between the calls.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
 seealso:
   - module: erpops.upgrade.k2_convert
 """
@@ -401,20 +395,9 @@ class LabEngine(Engine):
         return done.stdout
 
     def dump(self, argv, path, what):
-        """Run pg_dump, writing its output to ``path`` and hashing it on the way: (SHA-256, bytes) of what pg_dump wrote."""
-        digest, size = hashlib.sha256(), 0
-        with open(path, "xb") as out, tempfile.TemporaryFile() as errors:
-            with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, env=core.lab_env(self.params, os.environ)) as dump:
-                for block in iter(lambda: dump.stdout.read(1 << 20), b""):
-                    digest.update(block)
-                    size += len(block)
-                    out.write(block)
-            if dump.returncode != 0:
-                errors.seek(0)
-                secret = self.params.get("login_password") or "\x00"
-                detail = errors.read().decode("utf-8", "replace").strip().replace(secret, "********")[-600:]
-                raise core.BackupError("%s failed (exit %d): %s" % (what, dump.returncode, detail))
-        return digest.hexdigest(), size
+        """Run pg_dump into ``path`` and hash the file at once: (SHA-256, bytes) of what pg_dump wrote."""
+        self.run(argv, what)
+        return sha256_file(path), os.path.getsize(path)
 
     def path(self, target_dir, name):
         return os.path.join(target_dir, name)
@@ -497,8 +480,8 @@ class LabEngine(Engine):
             try:
                 snapshot = conn.begin_snapshot()
                 source = self.fingerprint(conn)
-                entry["checksum"], entry["size"] = self.dump(core.lab_dump_argv(self.tool("pg_dump"), self.params, database, snapshot=snapshot),
-                                                             path, "pg_dump of %s" % database)
+                entry["checksum"], entry["size"] = self.dump(
+                    core.lab_dump_argv(self.tool("pg_dump"), self.params, database, path, snapshot), path, "pg_dump of %s" % database)
                 conn.end_snapshot()
             finally:
                 conn.close()

@@ -11,7 +11,7 @@ author: erpops.upgrade contributors (@erpops)
 description:
   - Runs the conversion scripts of C(SQL/konverze/) in the K2 folder on CONF and every mandant database of C(FIRMY)
     (INIT and DEMO included, as the installer converts them all), as the installer's SQL conversions step does
-    (RUNBOOK K2-12).
+    (K2-12).
   - "Files are selected by the runbook's table: platform (no token for MS SQL, C(Ora) for Oracle, C(Lab) for the lab)
     x database kind (C(K2_C*) for CONF, C(K2_D*) for company databases) x upgrade kind. One-time files (without
     C(Additional)) run only on a generation upgrade; C(Additional) files run on every reinstall. Order: CONF before company
@@ -134,18 +134,15 @@ options:
         type: str
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Shows the files, the batches per database and which are skipped because the journal has them; runs nothing.
+    details: Shows the files, the batches per database and which are skipped because the journal has them; runs nothing.
   diff_mode:
     support: none
-    description: No diff is produced.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
 seealso:
   - module: erpops.upgrade.k2_backup
   - module: erpops.upgrade.k2_info
@@ -176,10 +173,12 @@ run_id:
   description: The run id.
   returned: always
   type: str
+  sample: acme-k2-20250305T170000Z
 folder:
   description: The conversion folder on the K2 host.
   returned: always
   type: str
+  sample: D:\K2\SQL\konverze
 plan:
   description: The selected files, in run order.
   returned: always
@@ -191,11 +190,14 @@ not_selected:
   returned: always
   type: list
   elements: dict
+  sample: [{file: K2_C509Ora.sql, reason: for platform oracle}, {file: K2_C509OraAdditional.sql, reason: for platform
+    oracle}]
 unknown:
   description: Files that are not conversion files, with the reason.
   returned: always
   type: list
   elements: dict
+  sample: [{file: K2_C509_old.sql, reason: 'not named K2_{C|D}{version}{platform}{Additional}.sql'}]
 databases:
   description:
     - Per database, its files with C(action) (skip, run, resume, refuse), C(batches), C(run) and C(skipped) batch numbers,
@@ -204,13 +206,18 @@ databases:
   returned: always
   type: list
   elements: dict
+  sample: [{database: K2_CONF, code: CONF, role: conf, kind: conf, files: [{file: K2_C509.sql, one_time: true, action: run,
+    batches: 5, run: [1, 2, 3, 4, 5], skipped: [], status: applied, applied: [1, 2, 3, 4, 5], error: null,
+    backup: 'E:\Backup\K2\K2_CONF_20250305T170000Z_r1.bak', forced_without_backup: false}]}]
 log_lines:
   description: The lines appended to C(sql_inst.log).
   returned: always
   type: list
   elements: str
+  sample: ['2025-03-05 18:12:09 UTC  K2_FIRMA  K2_D509.sql  batch 4, line 25: SQL failed: Invalid object name ''OPRAVA''.']
 log_file:
   description: The C(sql_inst.log) written on the K2 host.
   returned: when errors were logged
   type: str
+  sample: D:\K2\sql_inst.log
 """

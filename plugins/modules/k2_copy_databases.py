@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_copy_databases: copy a K2 site's CONF and production mandant databases under new names (RUNBOOK "test environment")."""
+"""k2_copy_databases: copy a K2 site's CONF and production mandant databases under new names (K2-18)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -15,7 +15,7 @@ author: erpops.upgrade contributors (@erpops)
 description:
   - Copies CONF and every production mandant of C(FIRMY) of a K2 site (not DEMO, INIT or test copies), or CONF and the
     mandants named in O(databases), each under a new name (O(suffix) or O(names)), on the same database server or on
-    another one (O(target_login_host)). This is the database part of a test environment (RUNBOOK "test environment").
+    another one (O(target_login_host)). This is the database part of a test environment (K2-18).
   - A copy is a backup restored under a new name. MS SQL, C(BACKUP DATABASE ... WITH COPY_ONLY, CHECKSUM) into O(target_dir)
     (a folder both servers can read), C(RESTORE VERIFYONLY), then C(RESTORE DATABASE new ... WITH MOVE) of every logical file
     to a file named after the copy, beside the source's file or in O(mssql_data_dir) / O(mssql_log_dir). Oracle, a Data Pump
@@ -83,18 +83,15 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Reads FIRMY, checks the refusal rule and lists which copies would be made; creates nothing.
+    details: Reads FIRMY, checks the refusal rule and lists which copies would be made; creates nothing.
   diff_mode:
     support: none
-    description: No diff is produced.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
 seealso:
   - module: erpops.upgrade.k2_firmy
   - module: erpops.upgrade.k2_ini
@@ -137,6 +134,7 @@ same_server:
   description: Whether the copies are on the production server.
   returned: always
   type: bool
+  sample: true
 """
 
 import glob

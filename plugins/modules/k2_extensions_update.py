@@ -9,7 +9,7 @@ short_description: Update the Object designer extensions of a K2 site after a re
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - Runs the K2 executable on the K2 host over the task's connection with C(EXTENSIONS=UPDATE RSOFF=1) (RUNBOOK K2-14), or
+  - Runs the K2 executable on the K2 host over the task's connection with C(EXTENSIONS=UPDATE RSOFF=1) (K2-14), or
     C(EXTENSIONS=UPDATE_ALL), optionally with C(EXTENSIONS.EXT=<name>).
   - K2 may end to restart during the update. The module then runs it again with the same parameters, up to O(max_restarts)
     times, until K2 stays up. Every attempt is reported with its command, exit code, duration and the tail of its output.
@@ -110,18 +110,15 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Reads the status and reports what would run and which extensions would be updated; K2 is not started.
+    details: Reads the status and reports what would run and which extensions would be updated; K2 is not started.
   diff_mode:
     support: none
-    description: No diff is produced.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
 notes:
   - On Windows the command is one PowerShell script (C(Start-Process -PassThru), then a wait loop), because a process started
     from a WinRM shell ends with that shell.
@@ -158,46 +155,60 @@ ran:
   description: Whether K2 was started.
   returned: always
   type: bool
+  sample: true
 attempts:
   description: One entry per start of K2.
   returned: always
   type: list
   elements: dict
+  sample: [{number: 1, argv: ['D:\K2\k2.exe', EXTENSIONS=UPDATE, RSOFF=1], outcome: restart, exit_code: 3, seconds: 41.5,
+    output_tail: '', detail: null}, {number: 2, argv: ['D:\K2\k2.exe', EXTENSIONS=UPDATE, RSOFF=1], outcome: settled,
+    exit_code: null, seconds: 120.2, output_tail: '', detail: K2 settled and closed its window when asked}]
   contains:
     number:
       description: 1 for the first attempt.
       type: int
+      sample: 1
     argv:
       description: The command.
       type: list
       elements: str
+      sample: ['D:\K2\k2.exe', EXTENSIONS=UPDATE, RSOFF=1]
     outcome:
       description: C(settled) (K2 stayed up), C(restart), C(timeout) (killed) or C(failed).
       type: str
+      sample: settled
     exit_code:
       description: The exit code; null on Windows when K2 did not exit by itself.
       type: int
+      sample: 3
     seconds:
       description: How long the attempt took, measured on the controller.
       type: float
+      sample: 41.5
     output_tail:
       description: The last lines K2 wrote.
       type: str
+      sample: 'K2: extensions updated: 1 (Sklad)'
     detail:
       description: How K2 was stopped, when it was.
       type: str
+      sample: K2 settled and closed its window when asked
 restarts:
   description: How many times K2 ended for a restart.
   returned: always
   type: int
+  sample: 1
 installed_version:
   description: The installed K2 version the format was judged against.
   returned: success
   type: str
+  sample: ori.09
 required_format:
   description: The extension format the installed K2 needs (C(2.02) from mia.03); null when the version is unknown.
   returned: success
   type: str
+  sample: '2.02'
 extensions_before:
   description: The status of every extension before the update.
   returned: success
@@ -215,20 +226,24 @@ updated:
   returned: success
   type: list
   elements: str
+  sample: [Mzdy, Sklad]
 to_update:
   description: Extensions not current or in an older format; at the end, those still left.
   returned: success
   type: list
   elements: str
+  sample: [Sklad]
 format_conversion:
   description: Whether some extension is still in an older format than RV(required_format).
   returned: success
   type: bool
+  sample: true
 old_format:
   description: Extensions in an older format than RV(required_format).
   returned: success
   type: list
   elements: str
+  sample: [Mzdy]
 definitions_to_convert:
   description: Definitions under O(definitions_path) to convert by hand, with their format and why.
   returned: when O(definitions_path) is set
@@ -240,4 +255,5 @@ definitions_missing:
   returned: when O(definitions_path) is set
   type: list
   elements: str
+  sample: ['D:\Vyvoj\Rozsireni\old']
 """

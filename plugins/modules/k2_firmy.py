@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_firmy: make FIRMY of a (copied) CONF database list exactly the given mandants (RUNBOOK "test environment")."""
+"""k2_firmy: make FIRMY of a (copied) CONF database list exactly the given mandants (K2-18)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -14,7 +14,7 @@ version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
   - Deletes from C(FIRMY) of O(conf_database) every mandant not in O(keep), and sets the database of the kept mandants named
-    in O(databases). In a test environment C(FIRMY) must list only the copied databases (RUNBOOK "test environment").
+    in O(databases). In a test environment C(FIRMY) must list only the copied databases (K2-18).
   - All changes run in one transaction; a code of O(keep) or O(databases) that C(FIRMY) does not list is refused and nothing
     changes.
   - Refuses to touch a CONF database named in O(protected_databases) (the production CONF), ignoring case.
@@ -45,18 +45,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Reads FIRMY and reports the rows that would be deleted or changed.
+    details: Reads FIRMY and reports the rows that would be deleted or changed.
   diff_mode:
     support: full
-    description: FIRMY before and after, one line per mandant (code, database).
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: FIRMY before and after, one line per mandant (code, database).
 seealso:
   - module: erpops.upgrade.k2_copy_databases
 """
@@ -79,16 +77,20 @@ deleted:
   returned: always
   type: list
   elements: dict
+  sample: [{code: DEMO, name: Firma DEMO, database: K2_DEMO, role: system}, {code: FIRMA2_TEST, name: Firma 2 test,
+    database: K2_FIRMA2_TEST, role: test}]
 updated:
   description: The mandants whose database was changed, with C(code), C(before) and C(after).
   returned: always
   type: list
   elements: dict
+  sample: [{code: FIRMA, before: K2_FIRMA, after: K2_FIRMA_TESTENV}]
 mandants:
   description: C(FIRMY) after the change (in check mode, as it would be).
   returned: always
   type: list
   elements: dict
+  sample: [{code: FIRMA, name: Firma s.r.o., database: K2_FIRMA_TESTENV, role: production}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -9,7 +9,7 @@ short_description: Back up the K2 folder before the install, and restore it
 version_added: 0.2.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - The K2 folder is part of the backup (RUNBOOK K2-12, K2-16), since a failed install after one-time conversions needs the
+  - The K2 folder is part of the backup (K2-12, K2-16), since a failed install after one-time conversions needs the
     databases and the old K2 files back.
   - "O(state=present): copies the whole folder (ini files, the files the site added or changed, the old K2) on the K2 host,
     by default beside it, into C(<folder>.erpops-backup-<UTC time>-<run id>). The copy is written under a C(.partial) name,
@@ -45,17 +45,16 @@ options:
     description: Overrides of the K2 profile (the version file of the folder).
     type: dict
     default: {}
+extends_documentation_fragment:
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
 attributes:
   check_mode:
     support: full
-    description: Says what would be copied or restored; writes nothing.
+    details: Says what would be copied or restored; writes nothing.
   diff_mode:
     support: none
-    description: No diff; the result names the copy.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: POSIX hosts need Python 3; Windows hosts use robocopy and Get-FileHash.
+    details: No diff; the result names the copy.
 seealso:
   - module: erpops.upgrade.k2_backup
 """
@@ -80,12 +79,21 @@ backup:
   description: The manifest entry of the folder backup (kind, folder, file, k2_version, taken_at, run_id, files, size, checksum).
   returned: state=present
   type: dict
+  sample: {kind: folder, folder: 'D:\K2', file: 'D:\K2.erpops-backup-20250305T170512Z-r1', files: 5120, size: 1825361100,
+    checksum: d193ccbbddb6ffd145231f6d40fe32724c143669ef2beafcf02f5ad7397e7052, checksum_kind: listing-sha256,
+    k2_version: gaia.12.3, position: before_install, run_id: r1, taken_at: '2025-03-05T17:05:12+00:00',
+    verified: true, message: null}
 restored:
   description: The manifest entry that was (or would be) restored.
   returned: state=restored
   type: dict
+  sample: {kind: folder, folder: 'D:\K2', file: 'D:\K2.erpops-backup-20250305T170512Z-r1', files: 5120, size: 1825361100,
+    checksum: d193ccbbddb6ffd145231f6d40fe32724c143669ef2beafcf02f5ad7397e7052, checksum_kind: listing-sha256,
+    k2_version: gaia.12.3, position: before_install, run_id: r1, taken_at: '2025-03-05T17:05:12+00:00',
+    verified: true, message: null}
 replaced_kept_as:
   description: Where the folder that the restore replaced is kept.
   returned: when a restore ran
   type: str
+  sample: D:\K2.erpops-replaced-20250305T191400Z
 """

@@ -10,7 +10,7 @@ version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
   - Reads a K2 folder over the task's connection (WinRM or PSRP on Windows, C(local) in the lab) and says whether it is a
-    runnable K2, a torso (ini files only) or not K2 at all (RUNBOOK K2-01, K2-13).
+    runnable K2, a torso (ini files only) or not K2 at all (K2-01, K2-13).
   - Parses C(k2.ini) and C(sysk2.ini) (cp1250 on Czech Windows) for the driver, the database server and the CONF database.
   - Connects from the controller (or the execution environment) to the CONF database, lists the mandants of C(FIRMY), keeping
     production mandants apart from DEMO, INIT and test copies, and reads the version each database was converted to.
@@ -43,18 +43,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: The module changes nothing, so it runs the same in check mode.
+    details: The module changes nothing, so it runs the same in check mode.
   diff_mode:
     support: none
-    description: Nothing is changed, so there is no diff.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: Nothing is changed, so there is no diff.
 seealso:
   - module: erpops.upgrade.k2_webconfig_maintenance
 """
@@ -119,10 +117,12 @@ k2:
       description: Things worth knowing, such as a deprecated driver name.
       type: list
       elements: str
+      sample: [k2.ini DRIVER=MS2000 is deprecated; K2 treats it as MSSQL]
     problems:
       description: Why the folder is not K2, when it is not.
       type: list
       elements: str
+      sample: [k2.ini is missing]
     upgrade:
       description: The plan for O(target_version).
       returned: when O(target_version) is set
@@ -145,6 +145,7 @@ k2:
       returned: when the databases were read
       type: list
       elements: str
+      sample: [Sklad]
     missing_initializations:
       description:
         - Per mandant code (production and test mandants; DEMO and INIT are not checked, as K2-07 says), the mandatory
@@ -163,23 +164,30 @@ k2:
       returned: when the databases were read
       type: list
       elements: str
+      sample: [FIRMA, FIRMA2]
     system_mandants:
       description: Codes of DEMO and INIT.
       returned: when the databases were read
       type: list
       elements: str
+      sample: [DEMO, INIT]
     test_mandants:
       description: Codes of test copies.
       returned: when the databases were read
       type: list
       elements: str
+      sample: [FIRMA2_TEST]
     databases:
       description: CONF and every mandant database with its version and whether it matches the installed version.
       returned: when the databases were read
       type: list
       elements: dict
+      sample: [{code: CONF, database: K2_CONF, role: conf, version: gaia.12.3, matches_version: true, convertible: true,
+        error: null}, {code: FIRMA, database: K2_FIRMA, role: production, version: gaia.12.3, matches_version: true,
+        convertible: true, error: null, missing_initializations: []}]
     databases_match_version:
       description: Whether every database is at the installed version.
       returned: when the databases were read
       type: bool
+      sample: true
 """

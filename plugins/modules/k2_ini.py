@@ -14,7 +14,7 @@ short_description: Set keys of K2's ini files (k2.ini, sysk2.ini) byte for byte
 version_added: 0.1.0
 description:
   - Sets keys of a K2 ini file on the K2 host, for example C(SERVER) and C(DATABASE) in section C(DATABASE) of a test
-    environment's C(k2.ini) (RUNBOOK "test environment").
+    environment's C(k2.ini) (K2-18).
   - Everything else stays byte for byte as it was, including the encoding (the Windows code page C(cp1250) unless the file
     starts with a UTF-8 or UTF-16 byte order mark), each line's line ending, comments, key order, the spacing around C(=)
     and double quotes around a value.
@@ -51,17 +51,14 @@ options:
     description: The code page of a file without a byte order mark.
     type: str
     default: cp1250
+extends_documentation_fragment:
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: [windows, posix]
 author:
   - erpops.upgrade contributors (@erpops)
 """
@@ -82,6 +79,7 @@ path:
   description: The file that was handled.
   returned: always
   type: str
+  sample: D:\K2_TESTENV\k2.ini
 changes:
   description: The keys set, with C(section), C(key), C(before) (null when added) and C(after).
   returned: always
@@ -92,6 +90,7 @@ previous:
   description: The values the file held before, by section and key.
   returned: always
   type: dict
+  sample: {DATABASE: {DATABASE: K2_CONF, SERVER: sql01\K2}}
 encoding:
   description: The encoding the file was read and written in.
   returned: always
@@ -101,6 +100,7 @@ backup_file:
   description: Name of the backup file that was created.
   returned: changed and O(backup=true)
   type: str
+  sample: D:\K2_TESTENV\k2.ini.4211.20250305-170012.bak
 """
 
 from ansible.module_utils.basic import AnsibleModule

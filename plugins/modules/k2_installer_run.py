@@ -9,8 +9,8 @@ short_description: Run the K2 installer command the user configured, with a time
 version_added: 0.2.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - Runs O(command) on the K2 host (over the task's connection) as the install step of the method C(installer) (RUNBOOK
-    K2-19). The command is the user's own unattended invocation of their K2 installer; nothing in it is guessed.
+  - Runs O(command) on the K2 host (over the task's connection) as the install step of the method C(installer)
+    (K2-19). The command is the user's own unattended invocation of their K2 installer; nothing in it is guessed.
   - Before the command starts, notes the size of C(sql_inst.log) in O(path) (C(log_offset)), so that
     M(erpops.upgrade.k2_install_verdict) reads only what this install wrote.
   - A command still running after O(timeout) seconds is stopped with everything it started (POSIX - its own session, killed
@@ -34,17 +34,16 @@ options:
     description: Overrides of the K2 profile (the name of C(sql_inst.log)).
     type: dict
     default: {}
+extends_documentation_fragment:
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
 attributes:
   check_mode:
     support: full
-    description: Does not run the installer; says it would.
+    details: Does not run the installer; says it would.
   diff_mode:
     support: none
-    description: No diff.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: POSIX hosts need Python 3.
+    details: No diff.
 seealso:
   - module: erpops.upgrade.k2_install_verdict
 """
@@ -63,16 +62,20 @@ exit_code:
   description: The installer's exit code (null when it had to be killed and never exited).
   returned: when it ran
   type: int
+  sample: 0
 timed_out:
   description: Whether the installer was stopped at the timeout.
   returned: when it ran
   type: bool
+  sample: false
 log_offset:
   description: The size of C(sql_inst.log) before the installer started.
   returned: when it ran
   type: int
+  sample: 18231
 output:
   description: The last lines of the installer's output.
   returned: when it ran
   type: str
+  sample: "copied 5118 files; installation record 2\nconverted FIRMA2: K2_D509Additional.sql (3 batches)\nstructure check: consistent"
 """

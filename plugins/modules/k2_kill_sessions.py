@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_kill_sessions: log off K2's licence sessions and end the K2 login's idle database sessions (RUNBOOK K2-04)."""
+"""k2_kill_sessions: log off K2's licence sessions and end the K2 login's idle database sessions (K2-04)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,7 +13,7 @@ short_description: Log every user off K2 before a reinstall
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - Does what the runbook's step "log off all users" asks (RUNBOOK K2-04), in two parts that the result keeps apart.
+  - Does what the runbook's step "log off all users" asks (K2-04), in two parts that the result keeps apart.
   - First the K2 licence sessions of License management (function 678) are logged off, application servers included, by
     deleting their rows in the CONF database. The table and columns come from the K2 profile (entry C(licence_sessions)).
   - Then the database sessions of the K2 login are listed and the idle ones are ended.
@@ -93,18 +93,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Lists the licence sessions and database sessions that would be ended, and ends nothing.
+    details: Lists the licence sessions and database sessions that would be ended, and ends nothing.
   diff_mode:
     support: full
-    description: Shows the licence sessions and the meant database sessions before and after.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: Shows the licence sessions and the meant database sessions before and after.
 notes:
   - The filters O(hosts), O(programs), O(databases), O(exclude) and the login combine with AND.
   - The task does not fail when sessions stay; RV(sessions_left) says how many. Check it before the reinstall.
@@ -159,6 +157,7 @@ licence_sessions:
       description: Licence sessions the filters leave alone.
       type: list
       elements: dict
+      sample: [{user: AS, host: SRV-APP01, program: K2 AS, app_server: true}]
 victims:
   description:
     - Database sessions ended (in check mode, that would be). Each has C(id), C(login), C(host), C(database), C(program),
@@ -167,11 +166,17 @@ victims:
   returned: always
   type: list
   elements: dict
+  sample: [{platform: mssql, id: '64', spid: 64, status: sleeping, login: K2, host: PC-UCTARNA, database: K2_FIRMA,
+    command: AWAITING COMMAND, program: K2, last_batch: '2025-03-05 17:58:12.570', open_transactions: 0,
+    login_time: '2025-03-05 07:31:40.365', kind: idle}]
 spared:
   description: Database sessions the filters mean but that were not ended, busy or in a transaction, with a C(reason).
   returned: always
   type: list
   elements: dict
+  sample: [{platform: mssql, id: '71', spid: 71, status: runnable, login: K2, host: PC-UCTARNA, database: K2_FIRMA,
+    command: SELECT, program: K2, last_batch: '2025-03-05 17:58:12.570', open_transactions: 1, login_time: '2025-03-05
+    07:31:40.365', kind: busy, reason: busy}]
 exempt:
   description: Database sessions of the exempt user (from a host where O(exempt_user) is logged in to K2), never ended.
   returned: always
@@ -188,11 +193,15 @@ gone:
   returned: always
   type: list
   elements: dict
+  sample: [{platform: mssql, id: '64', spid: 64, status: sleeping, login: K2, host: PC-UCTARNA, database: K2_FIRMA,
+    command: AWAITING COMMAND, program: K2, last_batch: '2025-03-05 17:58:12.570', open_transactions: 0,
+    login_time: '2025-03-05 07:31:40.365', kind: idle}]
 still_there:
   description: Victims still there after O(wait_timeout) (in check mode, all victims).
   returned: always
   type: list
   elements: dict
+  sample: []
 sessions_left:
   description: Database sessions the filters mean that are still there (spared and still there).
   returned: always
@@ -203,6 +212,7 @@ executed:
   returned: always
   type: list
   elements: str
+  sample: ['DELETE FROM "LICSESSION" WHERE "Uzivatel" = ? AND "Pocitac" = ? AND "Program" = ?', KILL 64]
 """
 
 import time

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_login_ban: set or lift the login ban of K2's Reinstall manager (RUNBOOK K2-02)."""
+"""k2_login_ban: set or lift the login ban of K2's Reinstall manager (K2-02)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,7 +13,7 @@ short_description: Set or lift the K2 login ban before a reinstall
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - Does what ticking "login ban" in K2's Reinstall manager (function 753) does (RUNBOOK K2-02). From the start of the
+  - Does what ticking "login ban" in K2's Reinstall manager (function 753) does (K2-02). From the start of the
     ban nobody but the exempt user can log in to K2; users who log in before it are warned with the message.
   - Writes the ban's flag, start, message and exempt user into the one row of the Reinstall manager's table in the CONF
     database. The table and column names come from the K2 profile (entry C(reinstall_manager)); they are assumptions
@@ -75,18 +75,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Reports what would change and writes nothing.
+    details: Reports what would change and writes nothing.
   diff_mode:
     support: full
-    description: Shows the ban's fields (enabled, start, message, exempt user) before and after.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: Shows the ban's fields (enabled, start, message, exempt user) before and after.
 notes:
   - The task fails, writing nothing, when the table has no row or more than one (K2 keeps exactly one).
 seealso:
@@ -147,7 +145,7 @@ ban:
       description: The time zone the stored start is read in.
       type: str
       sample: Europe/Prague
-    ban_message:
+    message:
       description: The stored message, with its V(%s).
       type: str
       sample: "Reinstalace K2 od %s"
@@ -182,6 +180,7 @@ executed:
   returned: always
   type: list
   elements: str
+  sample: ['UPDATE "REINSTALACE" SET "ZakazPrihlaseni" = ?, "ZakazOd" = ?, "Zprava" = ?, "Uzivatel" = ?']
 """
 
 from datetime import datetime, timezone

@@ -9,7 +9,7 @@ short_description: Set or clear K2's reinstall mode (Reinstall manager, "Reinsta
 version_added: 0.2.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - K2 cannot be reinstalled unless the Reinstall manager (function 753) has it in reinstall mode (RUNBOOK K2-17). This
+  - K2 cannot be reinstalled unless the Reinstall manager (function 753) has it in reinstall mode (K2-17). This
     module ticks or clears that box in the CONF database (profile entry C(reinstall_manager.reinstall_allowed_column)).
   - "It sets the mode only when K2 would let the box be ticked: the pre-install preparation ran (a generation change,
     K2-06; O(preparation_required)), every mandatory version initialization ran in every mandant but DEMO and INIT (K2-07),
@@ -37,7 +37,7 @@ options:
     type: bool
     default: true
   waive_initializations:
-    description: Set the mode although mandatory initializations are missing; only for a build reinstall (the seed lets the
+    description: Set the mode although mandatory initializations are missing; only for a build reinstall (the runbook lets the
       new build run them, K2-07).
     type: bool
     default: false
@@ -51,22 +51,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Checks the conditions and says whether the flag would change; writes nothing.
+    details: Checks the conditions and says whether the flag would change; writes nothing.
   diff_mode:
     support: full
-    description: The flag before and after.
-  platform:
-    support: full
-    platforms: [posix]
-    description: Runs where the database driver is (the controller or the execution environment).
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: The flag before and after.
 seealso:
   - module: erpops.upgrade.k2_login_ban
   - module: erpops.upgrade.k2_info
@@ -99,10 +93,14 @@ reasons:
   returned: always
   type: list
   elements: str
+  sample: ['mandatory version initializations have not run in FIRMA2: Prepocet skladu (K2-07; Správce / Inicializace
+    verze, function 552, button Povinné)', 'logins are not banned (K2-02): reinstall mode means nobody
+    can log in']
 current_version:
   description: The version the conditions were judged from.
   returned: success
   type: str
+  sample: gaia.12.3
 diff:
   description: The flag before and after.
   returned: when diff mode is on
@@ -113,6 +111,7 @@ executed:
   returned: always
   type: list
   elements: str
+  sample: [UPDATE "REINSTALACE" SET "ReinstalacePovolena" = 1]
 """
 
 from ansible.module_utils.basic import AnsibleModule

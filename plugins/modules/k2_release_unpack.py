@@ -10,7 +10,7 @@ version_added: 0.2.0
 author: erpops.upgrade contributors (@erpops)
 description:
   - Puts the files of a K2 release archive (zip, or tar on POSIX hosts) into the K2 folder, for a K2 that is copied rather
-    than installed by the K2 installer (RUNBOOK K2-01 "installed or copied"; the collection then runs the conversions).
+    than installed by the K2 installer (K2-01 "installed or copied"; the collection then runs the conversions).
   - "Every member is judged on the controller before anything is written: a name with a C(..) part, an absolute name, a
     symbolic or hard link (one replacing C(k2.ini) included), a device or a name given twice (as Windows compares names)
     fails the task with every such member named. The archive can be checked against O(sha256)."
@@ -37,17 +37,16 @@ options:
     type: list
     elements: str
     default: [k2.ini, sysk2.ini, Conf/]
+extends_documentation_fragment:
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
 attributes:
   check_mode:
     support: full
-    description: Judges the archive and lists the files that would be replaced; writes nothing into the folder.
+    details: Judges the archive and lists the files that would be replaced; writes nothing into the folder.
   diff_mode:
     support: full
-    description: Lists the files that are (or would be) replaced.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: POSIX hosts need Python 3; Windows hosts take zip archives (robocopy and .NET ZipFile).
+    details: Lists the files that are (or would be) replaced.
 seealso:
   - module: erpops.upgrade.k2_convert
 """
@@ -65,18 +64,22 @@ sha256:
   description: The archive's SHA-256.
   returned: success
   type: str
+  sample: 23f254b463ee242addcbb28e2dcbde7e1f61d7f49ef1b91687df11d195b7eb97
 files:
   description: How many files the release holds (protected ones not counted).
   returned: success
   type: int
+  sample: 5118
 replaced:
   description: The files that differed from the folder and were (or would be) written.
   returned: success
   type: list
   elements: str
+  sample: [k2.exe, SQL/K2t_CONF_MSSQL.SQL]
 skipped:
   description: Members kept out because they are the site's configuration.
   returned: success
   type: list
   elements: str
+  sample: [k2.ini, sysk2.ini]
 """

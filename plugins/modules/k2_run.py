@@ -144,22 +144,15 @@ options:
     type: path
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
-    description: In check mode the lock is only read (a live lease of another run still refuses) and the state is not written.
     support: full
+    details: In check mode the lock is only read (a live lease of another run still refuses) and the state is not written.
   diff_mode:
-    description: No diff is produced.
     support: none
-  platform:
-    description: The state file is reached over the task's connection (PowerShell or a POSIX shell).
-    support: full
-    platforms: [windows, posix]
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
 notes:
   - The state changes are bookkeeping of the run; the tasks report C(changed=false) except V(restored).
 seealso:
@@ -201,10 +194,23 @@ state:
   description: The whole run state after the call.
   returned: always
   type: dict
+  sample: {run_id: acme-k2-ori.09-20250305T170000Z-e84231ac, site: acme-k2, target_version: ori.09, from_version: gaia.12.3,
+    status: running, started: '2025-03-05T17:00:00Z', finished: null, controller: {host: awx-ee-7, user: runner,
+    awx_job_id: '412'}, decisions: {mode: classic, takeover_reasons: [], upgrade_kind: generation, go: true,
+    reasons: []}, steps: [{name: preflight, started: '2025-03-05T17:00:02Z', ended: '2025-03-05T17:00:31Z',
+    result: ok, msg: '', window: before}], outage: {ban_on: '2025-03-05T17:01:00Z', ban_off: null, seconds: null},
+    one_time_started: false, restore_required: false, advice: null, schema: 1, backups: [], restores: [],
+    history: [], events: [{at: '2025-03-05T17:00:00Z', event: start, msg: no earlier run on this site}]}
 summary:
   description: The state without backups and history (run_id, status, started, finished, steps, outage, decisions, advice...).
   returned: always
   type: dict
+  sample: {run_id: acme-k2-ori.09-20250305T170000Z-e84231ac, site: acme-k2, target_version: ori.09, from_version: gaia.12.3,
+    status: running, started: '2025-03-05T17:00:00Z', finished: null, controller: {host: awx-ee-7, user: runner,
+    awx_job_id: '412'}, decisions: {mode: classic, takeover_reasons: [], upgrade_kind: generation, go: true,
+    reasons: []}, steps: [{name: preflight, started: '2025-03-05T17:00:02Z', ended: '2025-03-05T17:00:31Z',
+    result: ok, msg: '', window: before}], outage: {ban_on: '2025-03-05T17:01:00Z', ban_off: null, seconds: null},
+    one_time_started: false, restore_required: false, advice: null}
 run_id:
   description: The run id.
   returned: always
@@ -220,6 +226,8 @@ pending:
   returned: always
   type: list
   elements: str
+  sample: [maintenance_on, backup, gates, structure, backup_after_check, disk, install, conversions, extensions,
+    post_checks, maintenance_off]
 plan:
   description: What V(begin) decided - C(action) (new, resume, done) and C(why).
   returned: state is begin
@@ -229,6 +237,8 @@ lock:
   description: The lock to pass to the run's later calls (token, run_id, site_key, seconds).
   returned: state is begin or lock
   type: dict
+  sample: {token: 36ffbe163ef2428388b836a66721ec87, run_id: acme-k2-ori.09-20250305T170000Z-e84231ac, site_key: K2_CONF,
+    seconds: 300}
 holder:
   description: The run that holds the lock, when the call failed because of it.
   returned: when the lock is held by another run
@@ -238,12 +248,17 @@ advice:
   description: After a failure - C(restore_required), C(resume_at) and C(next) (what to do).
   returned: state is finish and status is failed
   type: dict
+  sample: {restore_required: false, resume_at: conversions, next: 'Fix the cause and run the reinstall again: it
+    resumes at the conversions; the journal skips every batch already applied, so no one-time conversion
+    runs twice. The maintenance window stays on.'}
 manifest:
   description: The manifest written from the state's entries.
   returned: state is read and manifest is given
   type: str
+  sample: /var/lib/erpops/state/acme-k2-backups.json
 restore_run_id:
   description: The run whose backups a restore uses.
   returned: state is read
   type: str
+  sample: acme-k2-ori.09-20250305T170000Z-e84231ac
 """

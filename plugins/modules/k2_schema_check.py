@@ -9,7 +9,7 @@ short_description: Check the structure of every K2 database against the installe
 version_added: 0.1.0
 author: erpops.upgrade contributors (@erpops)
 description:
-  - The structure check of all databases (RUNBOOK K2-08), the check the K2 installer runs itself and stops on.
+  - The structure check of all databases (K2-08), the check the K2 installer runs itself and stops on.
   - The expected structure comes from the vendor scripts C(SQL/K2t_{CONF|FIRMA}_{MSSQL|Oracle}.SQL) of the installed K2, read
     over the task's connection from O(path), or from O(scripts_dir) on the controller. A statement of the script that cannot
     be read is reported as an C(unreadable_statement) finding, never dropped.
@@ -113,18 +113,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Nothing is repaired in check mode; RV(would_run) lists what O(apply=true) would run.
+    details: Nothing is repaired in check mode; RV(would_run) lists what O(apply=true) would run.
   diff_mode:
     support: none
-    description: The findings and the repair plan are the difference; there is no separate diff.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: The findings and the repair plan are the difference; there is no separate diff.
 notes:
   - The databases are read with threads of the controller process; a database that disappears during the check is an error
     of that database only.
@@ -165,6 +163,7 @@ consistent:
   description: Whether every database was read and none has a finding.
   returned: success
   type: bool
+  sample: false
 findings:
   description: Every finding.
   returned: success
@@ -184,26 +183,39 @@ databases:
   returned: success
   type: list
   elements: dict
+  sample: [{code: FIRMA, database: K2_FIRMA, kind: company, role: production, consistent: false, findings: 1, error: null,
+    round_trips: 3, script: K2t_FIRMA_MSSQL.SQL, taken_at: '2025-03-05T17:05:12+00:00', snapshot_saved: null,
+    applied: 0, findings_before_apply: null}]
 errors:
   description: The databases that could not be checked, and why.
   returned: success
   type: list
   elements: dict
+  sample: [{code: FIRMA2, database: K2_FIRMA2, error: Login failed for user 'k2admin'.}]
 repair_plan:
   description: The repair steps (kind, database, table, sql, source file and line, note); nothing of it ran unless RV(applied) says so.
   returned: success
   type: list
   elements: dict
+  sample: [{kind: konverze, database: K2_FIRMA, table: DOKLAD, sql: ALTER TABLE DOKLAD ADD Pozn varchar(30) NULL,
+    source: 'SQL/konverze/K2_D509Additional.sql:120', finding: missing_column, column: Pozn, note: Conversion
+    that adds or alters DOKLAD.Pozn, attachments: {}}]
 applied:
   description: The repair steps that ran (O(apply=true), not in check mode).
   returned: success
   type: list
   elements: dict
+  sample: [{kind: konverze, database: K2_FIRMA, table: DOKLAD, sql: ALTER TABLE DOKLAD ADD Pozn varchar(30) NULL,
+    source: 'SQL/konverze/K2_D509Additional.sql:120', finding: missing_column, column: Pozn, note: Conversion
+    that adds or alters DOKLAD.Pozn, attachments: {}}]
 would_run:
   description: In check mode with O(apply=true), the repair steps that would run.
   returned: success
   type: list
   elements: dict
+  sample: [{kind: konverze, database: K2_FIRMA, table: DOKLAD, sql: ALTER TABLE DOKLAD ADD Pozn varchar(30) NULL,
+    source: 'SQL/konverze/K2_D509Additional.sql:120', finding: missing_column, column: Pozn, note: Conversion
+    that adds or alters DOKLAD.Pozn, attachments: {}}]
 platform:
   description: The database platform checked.
   returned: success
@@ -213,8 +225,10 @@ k2_version:
   description: The K2 version the report names.
   returned: success
   type: str
+  sample: gaia.12.3
 report:
   description: The report file written on the controller.
   returned: when O(report) is set
   type: str
+  sample: /var/lib/erpops/reports/acme-k2-structure.html
 """

@@ -66,17 +66,14 @@ options:
       - The new rule gets the requested O(state).
     type: bool
     default: false
+extends_documentation_fragment:
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: [windows, posix]
 notes:
   - Changing C(web.config) makes IIS restart the application; users of the web client are disconnected.
   - The backup is only made when the file changes.

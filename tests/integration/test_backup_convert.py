@@ -56,8 +56,8 @@ def set_konverze(site, versions, failing=(), extra=None, data_table=None):
     shutil.rmtree(folder)
     os.makedirs(folder)
     for platform in ("mssql", "oracle", "lab"):
-        for name, text in konverze.render_conversions(platform, versions, failing=failing if platform == "lab" else (),
-                                                              data_table=data_table).items():
+        rendered = konverze.render_conversions(platform, versions, failing=failing if platform == "lab" else (), data_table=data_table)
+        for name, text in rendered.items():
             with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
                 handle.write(text)
     for name, text in (extra or {}).items():
@@ -117,7 +117,7 @@ def database_state(cluster, database):
     return {line.split("|")[0]: tuple(line.split("|")[1:]) for line in rows}
 
 
-def databases_state(site, codes=CODES):
+def databases_state(site, codes=tuple(CODES)):
     return {code: database_state(site["cluster"], database_name(SITE, code)) for code in codes}
 
 

@@ -9,13 +9,12 @@ checked in the databases (catalog and row checksums per table, read with psql) a
 
 import json
 import os
-import shutil
 import stat
 import sys
 
 import pytest
 
-from conftest import REPO, run_playbook
+from conftest import run_playbook
 from test_backup_convert import by_name, database_state, flip_byte, markers, set_konverze
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster

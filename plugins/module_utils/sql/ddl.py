@@ -29,7 +29,6 @@ times slower on a 2,000-table script and does not keep source lines.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 

@@ -276,7 +276,6 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
     counted_to = 0
     overflow = False
     limit = max_tokens or -1
-    pos = 0
     scanner = first_pattern.scanner(text, 0)
     match_next = scanner.match
 

@@ -125,12 +125,14 @@ def test_json_is_stable_and_parses():
     assert text == fr.to_json(report)
 
 
+STALE_NOTE = "no verified backup in any manifest: back up first (K2-05, K2-13)"
+
+
 # What the run state of a site looks like in k2_reinstall_result.state.
 def state_site(site, steps, status="done", ban_off="2025-02-12T21:09:00+00:00", **extra):
     return {"site": site, "reached_end": True,
             "started": "2025-02-12T20:00:00+00:00", "finished": "2025-02-12T22:00:00+00:00",  # the play's times
-            "steps": {"preflight": dict(GO_SITE["steps"]["preflight"], notes=["no verified backup in any manifest: back up first (K2-05, K2-13)",
-                                                                               "the web client is shared"]),
+            "steps": {"preflight": dict(GO_SITE["steps"]["preflight"], notes=[STALE_NOTE, "the web client is shared"]),
                       "reinstall": dict({"changed": True, "status": status, "state": {
                           "started": "2025-02-12T21:00:00+00:00", "finished": steps[-1]["ended"], "status": status,
                           "steps": steps,

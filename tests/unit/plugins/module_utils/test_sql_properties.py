@@ -50,7 +50,7 @@ def _read(path):
 def test_every_fixture_is_accounted_for():
     assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "*.sql"))) == sorted(EXPECTED)
     for name, (tables, statements, ignored, problems) in EXPECTED.items():
-        dialect = name.split("_")[0]
+        dialect = name.split("_", maxsplit=1)[0]
         result = read_ddl(_read(os.path.join(FIXTURES, name)), dialect, name)
         assert (len(result.schema.tables), result.statements, len(result.ignored), len(result.problems)) == (
             tables, statements, ignored, problems), name
