@@ -19,6 +19,7 @@ Assumptions (the table and columns come from the profile entry
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -208,6 +209,17 @@ def status(ban: Mapping[str, Any], now: datetime, zone: Optional[tzinfo]) -> str
     if start is None:
         return "active"
     return "active" if start.replace(tzinfo=zone or now.astimezone().tzinfo) <= now else "pending"
+
+
+def seconds_until_active(ban: Mapping[str, Any], now: datetime, zone: Optional[tzinfo]) -> Optional[int]:
+    """Whole seconds until the ban is in force (rounded up), 0 once it is, None when it is lifted."""
+    if not ban["enabled"]:
+        return None
+    start = ban.get("start")
+    if start is None:
+        return 0
+    left = (start.replace(tzinfo=zone or now.astimezone().tzinfo) - now).total_seconds()
+    return max(0, int(math.ceil(left)))
 
 
 def _names(platform: str, conf_database: str, profile: Mapping) -> Tuple[str, Dict[str, str]]:

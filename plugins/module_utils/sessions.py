@@ -262,6 +262,38 @@ def select_victims(sessions: Iterable[Mapping[str, Any]], filters: Filters, forc
     return victims, spared
 
 
+def exempt_hosts(licences: Iterable[Mapping[str, Any]], exempt_user: Optional[str]) -> Dict[str, List[str]]:
+    """{host (case-folded): other users on it} of the exempt user's licence sessions.
+
+    The K2 login is shared by every K2 client, so a database session is told to be the exempt
+    user's by its host: the machine where that user is logged in to K2. Other users logged in on
+    the same host (a terminal server) cannot be told apart from that user; they are named.
+    """
+    if not exempt_user:
+        return {}
+    wanted = exempt_user.strip().casefold()
+    hosts = {lic["host"].casefold(): [] for lic in licences if lic["user"].strip().casefold() == wanted and lic["host"]}
+    for lic in licences:
+        host = lic["host"].casefold()
+        if host in hosts and lic["user"].strip().casefold() != wanted and lic["user"] not in hosts[host]:
+            hosts[host].append(lic["user"])
+    return hosts
+
+
+def split_exempt(sessions: Iterable[Mapping[str, Any]], hosts: Mapping[str, Sequence[str]],
+                 filters: "Filters") -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """(the rest, the exempt user's sessions) among ``sessions``; only sessions the filters mean count as exempt."""
+    rest, exempt = [], []
+    for session in sessions:
+        if session["host"].casefold() in hosts and filters.why_not(session) is None:
+            entry = dict(session)
+            entry["reason"] = "the exempt user's own session"
+            exempt.append(entry)
+        else:
+            rest.append(dict(session))
+    return rest, exempt
+
+
 def gone_and_left(victims: Iterable[Mapping[str, Any]], now_present: Iterable[Mapping[str, Any]]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Split the victims into those no longer there and those still there (a re-read's sessions)."""
     present = {session_key(s) for s in now_present}

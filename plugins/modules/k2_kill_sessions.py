@@ -67,6 +67,14 @@ options:
     type: list
     elements: str
     default: []
+  exempt_user:
+    description:
+      - The K2 user who may stay (the one who runs the reinstall, the login ban's exempt user). Never logged off, and the
+        database sessions from the hosts where this user is logged in to K2 (its licence sessions) are never ended, not
+        even with O(force=true); they are listed in RV(exempt) and not counted in RV(sessions_left).
+      - Every K2 client shares the database login, so the host tells the user's sessions. When other users are logged in
+        on the same host (a terminal server), their database sessions from it are left alone too and a warning names them.
+    type: str
   force:
     description: Also end busy sessions and sessions idle inside a transaction. Their unsaved work is lost.
     type: bool
@@ -169,6 +177,17 @@ spared:
   sample: [{platform: mssql, id: '71', spid: 71, status: runnable, login: K2, host: PC-UCTARNA, database: K2_FIRMA,
     command: SELECT, program: K2, last_batch: '2025-03-05 17:58:12.570', open_transactions: 1, login_time: '2025-03-05
     07:31:40.365', kind: busy, reason: busy}]
+exempt:
+  description: Database sessions of the exempt user (from a host where O(exempt_user) is logged in to K2), never ended.
+  returned: always
+  type: list
+  elements: dict
+shared_hosts:
+  description: Hosts where O(exempt_user) is logged in to K2 together with other users (C(host), C(users)); a warning names them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"host": "ts01", "users": ["NOVAK"]}]
 gone:
   description: Victims no longer there after the kill.
   returned: always
@@ -216,6 +235,7 @@ def argument_spec():
         hosts=dict(type="list", elements="str", default=[]),
         programs=dict(type="list", elements="str", default=[]),
         exclude=dict(type="list", elements="str", default=[]),
+        exempt_user=dict(type="str"),
         force=dict(type="bool", default=False),
         licence_sessions=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=10),
@@ -249,11 +269,17 @@ def read_sessions(conf, platform, login, own_oracle):
     return found
 
 
-def logoff_licences(module, conf, platform, conf_database, profile, filters):
-    rows = conf.query(sessions.licence_select_sql(platform, conf_database, profile))
-    before = [sessions.licence_from_row(row) for row in rows]
-    logged_off = [lic for lic in before if filters.licence_why_not(lic) is None]
-    kept = [lic for lic in before if filters.licence_why_not(lic) is not None]
+def read_licences(conf, platform, conf_database, profile):
+    return [sessions.licence_from_row(row) for row in conf.query(sessions.licence_select_sql(platform, conf_database, profile))]
+
+
+def is_exempt(licence, exempt_user):
+    return bool(exempt_user) and licence["user"].strip().casefold() == exempt_user.strip().casefold()
+
+
+def logoff_licences(module, conf, platform, conf_database, profile, filters, before, exempt_user):
+    logged_off = [lic for lic in before if filters.licence_why_not(lic) is None and not is_exempt(lic, exempt_user)]
+    kept = [lic for lic in before if lic not in logged_off]
     done = set()
     with conf.transaction():
         for licence in logged_off:
@@ -276,12 +302,18 @@ def run(module, sleep=time.sleep, clock=time.monotonic):
         filters = sessions.Filters(login=params["login"], hosts=params["hosts"], databases=databases, programs=params["programs"],
                                    exclude=params["exclude"], case_sensitive_login=platform == "lab")
         licences_before, logged_off, kept = [], [], []
+        exempt_user = params["exempt_user"]
+        if params["licence_sessions"] or exempt_user:
+            licences_before = read_licences(conf, platform, conf_database, profile)
+        hosts = sessions.exempt_hosts(licences_before, exempt_user)
         if params["licence_sessions"]:
-            licences_before, logged_off, kept = logoff_licences(module, conf, platform, conf_database, profile, filters)
+            licences_before, logged_off, kept = logoff_licences(module, conf, platform, conf_database, profile, filters,
+                                                                licences_before, exempt_user)
         own_id, own_oracle = own_session_id(conf, platform)
         own_ids = [own_id] if own_id else []
         before = read_sessions(conf, platform, params["login"], own_oracle)
-        victims, spared = sessions.select_victims(before, filters, params["force"], own_ids)
+        candidates, exempt = sessions.split_exempt(before, hosts, filters)
+        victims, spared = sessions.select_victims(candidates, filters, params["force"], own_ids)
         for victim in victims:
             sql, binds = sessions.kill_sql(victim)
             try:
@@ -310,11 +342,16 @@ def run(module, sleep=time.sleep, clock=time.monotonic):
         licence_sessions=dict(logged_off=logged_off, kept=kept),
         victims=victims,
         spared=spared,
+        exempt=exempt,
+        shared_hosts=[dict(host=host, users=users) for host, users in sorted(hosts.items()) if users],
         gone=gone,
         still_there=still_there,
         sessions_left=len(spared) + len(still_there),
         executed=executed,
     )
+    for shared in result["shared_hosts"]:
+        module.warn("%s is logged in to K2 on %s together with %s: their database sessions from there cannot be told apart "
+                    "from the exempt user's and were left alone" % (exempt_user, shared["host"], ", ".join(shared["users"])))
     if module._diff:
         meant = [s for s in before if filters.why_not(s) is None]
         ended = {sessions.session_key(v) for v in (victims if module.check_mode else gone)}

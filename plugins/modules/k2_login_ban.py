@@ -165,6 +165,10 @@ ban:
       description: Whether nobody but the exempt user can log in now.
       type: bool
       sample: false
+    seconds_until_active:
+      description: Whole seconds until the ban is in force; V(0) once it is, V(null) when it is lifted.
+      type: int
+      sample: 1800
 diff:
   description: The ban's fields before and after.
   returned: when diff mode is on
@@ -258,6 +262,7 @@ def run(module, now=None):
         message_shown=login_ban.render_message(wanted.get("message"), start),
         status=state,
         active=state == "active",
+        seconds_until_active=login_ban.seconds_until_active(wanted, now, used_zone),
     )
     result = dict(changed=changed, ban=ban, executed=executed)
     if module._diff:

@@ -77,3 +77,12 @@ def fetch_bytes(action, remote_path: str):
             return data.read()
     finally:
         os.unlink(local)
+
+
+def head_command(shell_family: str, path: str, count: int) -> str:
+    """Print the first ``count`` bytes of a file as hexadecimal digits (blanks and newlines may separate them)."""
+    if shell_family == "powershell":
+        return ("$ErrorActionPreference = 'Stop'; $s = [IO.File]::OpenRead(%s); try { $b = New-Object byte[] %d; "
+                "$n = $s.Read($b, 0, %d); [BitConverter]::ToString($b, 0, $n).Replace('-', '') } finally { $s.Dispose() }"
+                % (ps_quote(path), count, count))
+    return "head -c %d -- %s | od -An -v -tx1" % (count, shlex.quote(path))

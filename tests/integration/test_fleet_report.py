@@ -64,8 +64,10 @@ def report(fleet):
 
 def test_one_failed_site_does_not_stop_the_others_and_fails_alone(report):
     run = report["run"]
-    assert run.rc != 0
-    assert run.failed_hosts() == ["west"]
+    assert run.rc == 2
+    # west failed; south is no-go and ends failed after the report, as every no-go does; north goes on
+    assert run.failed_hosts() == ["south", "west"]
+    assert "south was no-go" in run.results("Fail the sites that were no-go (set k2_nogo_ok to accept them)")["south"]["msg"]
     info = run.results("Read the K2 folder and databases")
     assert info["north"]["k2"]["version"] == "gaia.12.3"
     assert info["south"]["k2"]["databases_match_version"] is False
@@ -134,7 +136,7 @@ def test_html_renders_in_a_real_browser_with_the_failed_site_on_top(report, tmp_
 
 def test_dry_run_in_batches_still_reports_every_site(fleet):
     run, report_dir = precheck(fleet, "dry", check=True, k2_serial=1)
-    assert run.failed_hosts() == ["west"]
+    assert run.failed_hosts() == ["south", "west"]
     with open(only(os.path.join(report_dir, "k2-precheck-*.json")), encoding="utf-8") as handle:
         rows = json.load(handle)["rows"]
     assert [(row["site"], row["status"]) for row in rows] == [("west", "failed"), ("south", "no-go"), ("north", "go")]

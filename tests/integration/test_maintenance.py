@@ -8,6 +8,7 @@ What was killed is checked in pg_stat_activity, not in the module's answer.
 import os
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -65,7 +66,7 @@ def clients(lab):
     """Idle and busy on PC-A; idle and idle in transaction on PC-B; waits until the server shows each one's state."""
     wanted = {
         "idle_a": ("K2@PC-A", "SELECT 1;\n", "idle"),
-        "busy_a": ("K2@PC-A", "SELECT pg_sleep(30);\n", "active"),
+        "busy_a": ("K2@PC-A", "SELECT pg_sleep(600);\n", "active"),
         "idle_b": ("K2@PC-B", "SELECT 2;\n", "idle"),
         "xact_b": ("K2@PC-B", "BEGIN;\nSELECT 3;\n", "idle in transaction"),
     }
@@ -182,3 +183,62 @@ def test_login_ban_check_diff_idempotence_and_bad_input(lab, restore_conf):
     lifted = run_playbook(BAN, lab["inventory"], extravars={"ban_state": "absent"}, limit=SITE)
     assert lifted.rc == 0 and lifted.results("Login ban")[SITE]["ban"]["status"] == "lifted"
     assert ban_row(lab).startswith("0|2099-03-05 18:00|")
+
+
+WINDOW = "tests/integration/playbooks/maintenance_window.yml"
+
+
+def event_time(run, event_name, task_name):
+    """When ansible-runner saw the event of a task (UTC)."""
+    for event in run.events:
+        if event.get("event") == event_name and event.get("event_data", {}).get("task") == task_name:
+            created = datetime.fromisoformat(event["created"])
+            return created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+    raise AssertionError("no %s event of %r" % (event_name, task_name))
+
+
+def test_a_future_ban_warns_until_it_is_in_force_and_the_exempt_user_stays(lab, restore_conf):
+    sql(lab, 'INSERT INTO "LICSESSION" ("Uzivatel", "Pocitac", "Program", "AplikacniServer") VALUES (\'ADMIN\', \'PC-ADMIN\', \'K2\', 0)')
+    wanted = {"admin": ("K2@PC-ADMIN", "SELECT 1;\n", "idle"), "user": ("K2@PC-A", "SELECT 2;\n", "idle"),
+              "admin_busy": ("K2@PC-ADMIN", "SELECT pg_sleep(600);\n", "active")}
+    started = {}
+    try:
+        for name, (appname, script, state) in wanted.items():
+            before = set(states(lab))
+            started[name] = Client(lab, appname, script)
+            deadline = time.monotonic() + 10
+            while started[name].pid is None:
+                assert time.monotonic() < deadline, "psql session %s did not show up" % name
+                new = sorted(pid for pid, row in states(lab).items() if pid not in before and row == (appname, state))
+                started[name].pid = new[0] if new else None
+                time.sleep(0.1)
+        start = (datetime.now(timezone.utc) + timedelta(seconds=15)).replace(microsecond=0)
+        run = run_playbook(WINDOW, lab["inventory"], limit=SITE, extravars={"window_start": start.isoformat()})
+        assert run.rc == 0, run.stdout[-3000:]
+
+        said = run.results("Say how long users are warned before the ban is in force")[SITE]["msg"]
+        assert "users are warned until then" in said and " min" in said
+        retries = [e for e in run.events if e.get("event") == "runner_retry"]
+        assert retries, "the run did not wait for the ban"
+        # nothing of the outage happened before the ban was in force
+        page_at = event_time(run, "runner_on_start", "Switch the web maintenance page on")
+        kill_at = event_time(run, "runner_on_start", "Log users off")
+        assert page_at >= start and kill_at >= start, (start, page_at, kill_at)
+        ban = run.results("Set the login ban")[SITE]["ban"]
+        assert ban["status"] == "pending" and 0 < ban["seconds_until_active"] <= 15
+
+        result = run.results("Log users off")[SITE]
+        alive = set(states(lab))
+        assert started["user"].pid not in alive
+        assert {started["admin"].pid, started["admin_busy"].pid} <= alive, "the exempt user's session was ended"
+        assert sorted(s["pid"] for s in result["exempt"]) == sorted([started["admin"].pid, started["admin_busy"].pid])
+        assert sql(lab, 'SELECT "Uzivatel", "Pocitac" FROM "LICSESSION"') == "ADMIN|PC-ADMIN"
+
+        again = run_playbook(WINDOW, lab["inventory"], limit=SITE, extravars={"window_start": start.isoformat()})
+        assert again.rc == 0 and again.changed() == 0, again.stdout[-3000:]
+        assert again.results("Wait until the login ban is in force (time left = retries left x k2_maintenance_ban_poll seconds)") == {}
+    finally:
+        for client in started.values():
+            client.close()
+        closed = run_playbook(WINDOW, lab["inventory"], limit=SITE, extravars={"window_state": "off"})
+        assert closed.rc == 0, closed.stdout[-3000:]

@@ -156,3 +156,13 @@ def test_sql_parses_and_names_the_profile(platform, dialect, profile):
     values = list(binds.values()) if isinstance(binds, dict) else list(binds)
     assert values == [1, datetime(2025, 3, 5, 18, 0), "Od %s", "ADMIN"]
     assert "Od %s" not in update  # values travel as bind parameters, never in the text
+
+
+def test_seconds_until_active_counts_down_in_the_sites_zone():
+    now = datetime(2025, 3, 5, 16, 59, 30, 500000, tzinfo=timezone.utc)  # 17:59:30.5 in Prague
+    ban = {"enabled": True, "start": datetime(2025, 3, 5, 18, 0), "message": "", "exempt_user": "ADMIN"}
+    assert login_ban.seconds_until_active(ban, now, PRAGUE) == 30
+    assert login_ban.seconds_until_active(ban, now + timedelta(seconds=30), PRAGUE) == 0
+    assert login_ban.seconds_until_active(ban, now + timedelta(hours=1), PRAGUE) == 0
+    assert login_ban.seconds_until_active(dict(ban, start=None), now, PRAGUE) == 0
+    assert login_ban.seconds_until_active(dict(ban, enabled=False), now, PRAGUE) is None

@@ -112,3 +112,42 @@ def test_force_with_filters_and_a_session_that_stays(monkeypatch, capsys):
     assert spids(result["gone"]) == [65] and spids(result["still_there"]) == [66]
     assert len(server.licences) == 2
     assert {s["spid"] for s in server.sessions} == {64, 66, 67}
+
+
+def test_the_exempt_users_own_sessions_are_never_ended_even_with_force(monkeypatch, capsys):
+    server = Server()
+    server.sessions.append(dmv(70, "sleeping", "AWAITING COMMAND", 0, "pc-admin"))
+    server.sessions.append(dmv(71, "running", "SELECT", 0, "PC-ADMIN"))
+    server.licences.append({"lic_user": "ADMIN", "lic_host": "PC-ADMIN", "lic_program": "K2", "lic_app_server": 0})
+    run_module(monkeypatch, server, force=True, exempt_user="admin")
+    result = output(capsys)
+    assert spids(result["exempt"]) == [70, 71] and {e["reason"] for e in result["exempt"]} == {"the exempt user's own session"}
+    assert spids(result["gone"]) == [64, 65, 66]
+    assert {s["spid"] for s in server.sessions} == {67, 70, 71}
+    assert [(r["lic_user"], r["lic_host"]) for r in server.licences] == [("ADMIN", "PC-ADMIN")]
+    assert [lic["user"] for lic in result["licence_sessions"]["kept"]] == ["ADMIN"]
+    assert result["sessions_left"] == 0 and result["shared_hosts"] == []
+    run_module(monkeypatch, server, force=True, exempt_user="ADMIN")
+    again = output(capsys)
+    assert again["changed"] is False and spids(again["exempt"]) == [70, 71]
+
+
+def test_a_host_shared_with_the_exempt_user_is_left_alone_and_named(monkeypatch, capsys):
+    server = Server()
+    server.licences.append({"lic_user": "ADMIN", "lic_host": "PC-A", "lic_program": "K2", "lic_app_server": 0})
+    warned = []
+    monkeypatch.setattr(k2_kill_sessions.AnsibleModule, "warn", lambda self, text: warned.append(text))
+    run_module(monkeypatch, server, exempt_user="ADMIN")
+    result = output(capsys)
+    assert spids(result["exempt"]) == [64] and result["victims"] == []
+    assert [lic["user"] for lic in result["licence_sessions"]["logged_off"]] == ["NOVAK", "AS"]
+    assert result["shared_hosts"] == [{"host": "pc-a", "users": ["NOVAK"]}]
+    assert warned == ["ADMIN is logged in to K2 on pc-a together with NOVAK: their database sessions from there cannot be told "
+                      "apart from the exempt user's and were left alone"]
+
+
+def test_without_a_licence_session_the_exempt_user_has_no_database_sessions_to_spare(monkeypatch, capsys):
+    server = Server()
+    run_module(monkeypatch, server, exempt_user="ADMIN")
+    result = output(capsys)
+    assert result["exempt"] == [] and spids(result["gone"]) == [64]
