@@ -338,7 +338,8 @@ def test_a_job_that_never_saw_the_backups_restores_the_site_from_its_state(kille
     run_id = killed["state_before_kill"]["run_id"]
     assert state["status"] == "restored"
     restore = state["restores"][-1]
-    assert restore["run_id"] == run_id and sorted(restore["databases"]) == ["kill_CONF", "kill_FIRMA"]
+    # CONF and the production mandant at least (k2_backup also backs up DEMO and INIT where they exist)
+    assert restore["run_id"] == run_id and {"kill_CONF", "kill_FIRMA"} <= set(restore["databases"])
     assert "gaia.12.3" in killed["version_after_job4"] and killed["markers_after_job4"] == "0"
     assert killed["lock_after_job4"] == "free"
 
