@@ -53,7 +53,7 @@ def sql(fleet, text, database):
 def reinstall(fleet):
     extravars = {"k2_target_version": TARGET, "k2_exempt_user": "ADMIN", "k2_release_archive": fleet["release"], "k2_session_login": "k2",
                  "k2_reinstall_state_dir": os.path.join(fleet["dir"], "state"), "fleet_report_dir": os.path.join(fleet["dir"], "reports"),
-                 "k2_reinstall_restore_inventory": fleet["inventory"]}
+                 "k2_reinstall_restore_inventory": fleet["inventory"], "k2_reinstall_waive_test_reinstall": True}
     return run_playbook("playbooks/k2_reinstall.yml", fleet["inventory"], extravars=extravars, fresh_home=True)
 
 
