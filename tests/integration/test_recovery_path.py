@@ -5,10 +5,10 @@ ori.09, whose release holds a one-time company conversion that moves the custome
 fails. The operator runs the restore command the failed run printed. Every job has a fresh HOME (as AWX runs it): what
 the restore knows comes from the site's own run state.
 
-The rerun after the fix is not part of this test: the databases go back to before the install, so the K2 folder must go
-back too (K2-12), and the reinstall role takes no folder backup yet (k2_folder_backup exists, the role does not call
-it), so a rerun meets an ori.09 folder over gaia.12.3 databases and is no-go. Restore → fix → convert again is proven
-with k2_convert in test_backup_restore.test_restore_then_convert_applies_the_one_time_conversions_again_exactly_once.
+The printed command restores the databases and the K2 folder (the folder already held the new version). The operator
+then fixes the cause and runs the reinstall again: it starts afresh (the state says the site was restored), converts
+the restored data, every one-time conversion exactly once since the restore, and ends on the target with every moved
+row in place.
 """
 
 import json
@@ -19,6 +19,7 @@ import tempfile
 import pytest
 
 from conftest import run_playbook
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import release as k2release
@@ -85,11 +86,12 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
     assert data_everywhere(fleet)["rec_FIRMA"] == ("", "t"), "the failed conversion moved the rows half-way"
     command = result["restore_command"]
     assert command and command in result["next"], result
-    prefix = "ansible-playbook playbooks/k2_restore.yml -i %s -l rec -e k2_restore_run_id=" % fleet["inventory"]
-    assert command.startswith(prefix), command
+    prefix = "ansible-playbook erpops.upgrade.k2_restore -i %s -l rec -e k2_restore_run_id=" % fleet["inventory"]
+    suffix = " -e k2_restore_folder=true"
+    assert command.startswith(prefix) and command.endswith(suffix), command
 
     restored = run_playbook("playbooks/k2_restore.yml", fleet["inventory"], limit="rec", fresh_home=True,
-                            extravars={"k2_restore_run_id": command[len(prefix):]})
+                            extravars={"k2_restore_run_id": command[len(prefix):-len(suffix)], "k2_restore_folder": True})
     assert restored.rc == 0, restored.stdout
     assert data_everywhere(fleet) == {name: (ROWS, "f") for name in COMPANY}, \
         "the databases are back: rows in place, no journal (it did not exist at backup time)"
@@ -100,3 +102,40 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
     for number, name in enumerate(["rec_CONF", "rec_DEMO", "rec_FIRMA", "rec_INIT"], start=1):
         assert "k2_backup [rec] %s: restore %d/4 started from " % (name, number) in restored.stdout
         assert "k2_backup [rec] %s: restored in " % name in restored.stdout
+    assert folder_version(fleet) == "gaia.12.3", "the K2 folder is back at the old version with the databases"
+
+    # The fix: the table the failing batch writes into exists now (in the restored databases).
+    for name in COMPANY:
+        sql(fleet, 'SET ROLE k2; CREATE TABLE "K2LAB_OPRAVA" ("SOUBOR" varchar(260))', name)
+    rerun = reinstall(fleet)
+    result = reinstall_result(rerun)
+    assert rerun.rc == 0 and result["status"] == "done", rerun.stdout
+    with open(os.path.join(fleet["dir"], "sites", "rec.erpops-run.json"), encoding="utf-8") as handle:
+        state = json.load(handle)
+    assert state["status"] == "done" and state["history"][-1]["status"] == "restored", state
+    assert "starts afresh: the databases were restored" in json.dumps(state["events"]), "the new run says why it starts afresh"
+    assert sql(fleet, 'SELECT "Verze" FROM "K2VERZE"', "rec_CONF") == TARGET
+    assert folder_version(fleet) == TARGET
+    for name in COMPANY:
+        assert sql(fleet, 'SELECT count(*) FROM "K2LAB_DATA"', name) == "0", "the one-time file moved the rows"
+        assert sql(fleet, 'SELECT string_agg("CIS" || \':\' || "Go Sloupec]x", \',\' ORDER BY "CIS") FROM "K2LAB_V509_D" '
+                          'WHERE "Go Sloupec]x" LIKE \'zákazník %\'', name) == ROWS, "every moved row is there: " + name
+        assert sql(fleet, 'SELECT count(*) FROM "K2LAB_KONVERZE" WHERE "SOUBOR" = \'%s\' AND "DAVKA" = 2' % ONE_TIME, name) == "1", \
+            "the one-time conversion ran exactly once since the restore: " + name
+
+
+def folder_version(fleet):
+    """The version the K2 folder holds, as the collection reads it (the release's version file, else k2.ini)."""
+    folder = os.path.join(fleet["dir"], "sites", "rec")
+    files = os.listdir(folder)
+
+    def read(name):
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as handle:
+            return handle.read()
+    version_file = read("K2VERSION.txt")
+    if version_file is not None:
+        return version_file.decode("utf-8").strip().lower().replace("k2 ", "")
+    return k2_site.read_site(files, read("k2.ini"), read("sysk2.ini")).version
