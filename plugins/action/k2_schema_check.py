@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_schema_check: the structure check of all databases (RUNBOOK K2-08).
+"""k2_schema_check: the structure check of all databases (runbook K2-08).
 
 The K2t scripts and the conversion scripts are read over the task's connection (or from a
 folder on the controller); the databases are read from the controller, ``parallel`` at a

@@ -14,7 +14,7 @@ version_added: 0.2.0
 author:
   - erpops.upgrade contributors (@erpops)
 description:
-  - Used by C(k2_restore.yml) after a restore of databases alone (RUNBOOK K2-12, K2-16).
+  - Used by C(k2_restore.yml) after a restore of databases alone (runbook K2-12, K2-16).
 positional: folder_version
 options:
   _input:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The seed's gates around the install, for the reinstall role (``module_utils.install_gates``)."""
+"""The runbook's gates around the install, for the reinstall role (``module_utils.install_gates``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import install_gate
 
 DOCUMENTATION = r"""
 name: k2_install_gate
-short_description: Decide one of the seed's gates around the K2 install
+short_description: Decide one of the runbook's gates around the K2 install
 version_added: 0.2.0
 author:
   - erpops.upgrade contributors (@erpops)

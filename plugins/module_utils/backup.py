@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Backups of K2's databases (RUNBOOK K2-05, K2-15, K2-16): the manifest, freshness, space, SQL.
+"""Backups of K2's databases (runbook K2-05, K2-15, K2-16): the manifest, freshness, space, SQL.
 
 Pure: no I/O. ``k2_backup`` takes and restores the backups, ``k2_convert`` reads the
 manifest for its backup gate.

@@ -4,7 +4,7 @@
 """Every assumption about Comarch ERP's private tables, per product, in one overridable place.
 
 Comarch does not publish where the Automatic Operations Service (Serwis Operacji
-Automatycznych) keeps its schedule and its history (FACTS.md). Each entry of a
+Automatycznych) keeps its schedule and its history. Each entry of a
 product profile says which runbook step (CM-xx) needs it; users replace any part
 with the variable ``comarch_profile`` (merged key by key by ``merge_profile``).
 The lab builds exactly what the profile says, so a profile that matches a real
@@ -31,12 +31,12 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quot
 PLATFORMS = ("mssql", "lab")
 
 OPTIMA_PROFILE: Dict[str, Any] = {
-    # CM-02, CM-04: the Windows service (FACTS.md: its name as installed with Optima).
+    # CM-02, CM-04: the Windows service (its name as installed with Optima).
     "service": {
         "name": "Comarch ERP Optima Serwis Operacji Automatycznych",
     },
     # CM-03: the version a company database was converted to.
-    # FACTS.md (inferred from public SQL): CDN.SystemCDN, SYS_Wartosc where SYS_ID = 3.
+    # Inferred from public SQL: CDN.SystemCDN, SYS_Wartosc where SYS_ID = 3.
     "db_version": {
         "schema": "CDN",
         "table": "SystemCDN",
@@ -45,7 +45,7 @@ OPTIMA_PROFILE: Dict[str, Any] = {
         "version_id": 3,
     },
     # CM-03: program version -> the database version its conversion wizard writes. Database and
-    # program versions are different strings (FACTS.md: program 2025.3.0, database 2025.5000).
+    # program versions are different strings (program 2025.3.0, database 2025.5000).
     # Only this pair is documented; add the versions of your site.
     "versions": {
         "program_to_database": {"2025.3.0": "2025.5000"},

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which ``SQL/konverze/`` files run, in which order (RUNBOOK K2-12).
+"""Which ``SQL/konverze/`` files run, in which order (runbook K2-12).
 
 File names are ``K2_{C|D}{version}{platform}{Additional}.sql``: ``C`` for the CONF
 database, ``D`` for every company database (INIT and DEMO included, the installer
@@ -10,7 +10,7 @@ per platform (``''`` MS SQL, ``Ora`` Oracle, ``Lab`` the lab; callers may pass o
 tokens from the profile). The whole name is matched without regard to case, as
 Windows does.
 
-The seed's table: one-time files (no ``Additional``) run only on a ``generation``
+The runbook's table: one-time files (no ``Additional``) run only on a ``generation``
 upgrade; ``Additional`` files run on every upgrade kind (``build``, ``release``,
 ``generation``).
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One conversion run of ``SQL/konverze/`` over the databases of a site (RUNBOOK K2-12, K2-15).
+"""One conversion run of ``SQL/konverze/`` over the databases of a site (runbook K2-12, K2-15).
 
 No I/O of its own: scripts come in as callables that open a text stream, the
 database is any object with the ``db.base.Database`` interface (``query``,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Copies of a K2 site's databases for a test environment (RUNBOOK "test environment").
+"""Copies of a K2 site's databases for a test environment (runbook "test environment").
 
 Pure: no I/O. A copy is "back up, then restore under a new name", built from the SQL
 and argv helpers of ``backup``: MS SQL ``BACKUP ... COPY_ONLY`` then ``RESTORE DATABASE

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The K2 folder is part of the backup (RUNBOOK K2-12: "a backup taken before the checks means the old K2
+"""The K2 folder is part of the backup (runbook K2-12: "a backup taken before the checks means the old K2
 files must be restored too").
 
 Before the install the whole folder (its ini files, the files the site added or changed,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The seed's gates around the install (RUNBOOK K2-08, K2-14, K2-18, K2-20), as plain decisions.
+"""The runbook's gates around the install (runbook K2-08, K2-14, K2-18, K2-20), as plain decisions.
 
 * ``structure_gate``: findings in CONF and the production mandants stop the reinstall; findings in
   DEMO and INIT do not (the installer's data import recreates those databases), they are reported;
@@ -54,7 +54,7 @@ def test_reinstall_gate(record: Optional[Mapping[str, Any]], target: str, upgrad
         if waived:
             return {"go": True, "reason": None, "tested": None,
                     "warning": "WAIVED: generation change to %s without a successful test reinstall of the same target (K2-18); "
-                               "the seed requires one" % target}
+                               "the runbook requires one" % target}
         return {"go": False, "tested": None, "warning": None,
                 "reason": "a generation change needs a successful test reinstall of %s first (K2-18): run k2_test_environment.yml and "
                           "the test reinstall on the copy, or waive it explicitly (k2_reinstall_waive_test_reinstall=true)" % target}

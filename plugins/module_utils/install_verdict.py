@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Judge a K2 install afterwards from evidence, never by doing it again (RUNBOOK K2-11, K2-12, K2-19, K2-20).
+"""Judge a K2 install afterwards from evidence, never by doing it again (runbook K2-11, K2-12, K2-19, K2-20).
 
 Pure: no I/O. The action plugin ``k2_install_verdict`` gathers the evidence:
 
@@ -13,7 +13,7 @@ Pure: no I/O. The action plugin ``k2_install_verdict`` gathers the evidence:
 * the version in the folder and whether a K2 program is there;
 * every database's version, and per mandant whether version initialization ran.
 
-``judge`` names the failing step and the next step the seed gives:
+``judge`` names the failing step and the next step the runbook gives:
 
 * ``removal`` / ``copy`` (the folder holds no runnable K2 at the target): back to K2-01;
   reinstall by takeover;

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run the K2 installer as the user configured it, with a timeout, on the K2 host (RUNBOOK K2-19).
+"""Run the K2 installer as the user configured it, with a timeout, on the K2 host (runbook K2-19).
 
 The command is the user's (their vendor's unattended invocation, a path to the zip's
 installer or the installed one); this module only runs it and reports. Before it starts,

@@ -34,12 +34,12 @@ DEFAULT_PROFILE: Dict[str, Any] = {
             r"(?i)(?P<file>K2_[CD]\d+\w*\.sql)\D+(?P<batch>\d+)\W+(?P<message>.*)$",
         ],
         # K2-11, k2_info: a file of the K2 folder holding the installed version, read before k2.ini's VERSION.
-        # Release archives installed by file copy (takeover, RUNBOOK K2-10) carry it; k2.ini is the site's
+        # Release archives installed by file copy (takeover, runbook K2-10) carry it; k2.ini is the site's
         # configuration and is not replaced by a release. Absent in a folder: k2.ini's VERSION counts.
         "version_file": "K2VERSION.txt",
     },
     # K2-01, K2-13: where k2.ini / sysk2.ini name the platform, server and CONF database.
-    # Only DRIVER is documented (FACTS.md); the other keys are assumptions.
+    # Only DRIVER is documented; the other keys are assumptions.
     "ini": {
         "section": "DATABASE",
         "driver_key": "DRIVER",
@@ -87,7 +87,7 @@ DEFAULT_PROFILE: Dict[str, Any] = {
         "function_column": "Funkce",
         "mandatory_column": "Povinna",
         "done_at_column": "Provedeno",
-        # FACTS.md: version initialization ("Verze inicializována") after every reinstall; the lab records it as this
+        # Version initialization ("Verze inicializována") after every reinstall; the lab records it as this
         # mandatory function, {version} being the installed version (ori.09, gaia.12.4); read as the same version however written.
         "version_function": "Inicializace verze {version}",
     },

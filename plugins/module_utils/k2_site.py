@@ -4,7 +4,7 @@
 """The K2 folder: read k2.ini and sysk2.ini, and say what kind of folder it is.
 
 No I/O here: callers pass the bytes of the ini files (``None`` when a file is
-missing) and the names of the files present in the folder. Kinds (RUNBOOK
+missing) and the names of the files present in the folder. Kinds (runbook
 K2-01, K2-13 and "test environment"):
 
 ``runnable``

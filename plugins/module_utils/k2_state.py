@@ -80,7 +80,7 @@ def version_function(profile: Mapping, version: str) -> str:
 
 
 def version_initialized_sql(platform: str, database: str, profile: Mapping) -> str:
-    """Every record of version initialization (FACTS.md "Verze inicializována"), with its function name and time."""
+    """Every record of version initialization ("Verze inicializována"), with its function name and time."""
     v = profile["version_init"]
     function, done_at = _columns(platform, v, "function_column", "done_at_column")
     prefix = v["version_function"].split("{version}")[0]

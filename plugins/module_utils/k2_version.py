@@ -7,12 +7,12 @@ A K2 version is ``generation.release.build``. It is written either with numbers
 (``4.3.120``) or with the generation's name (``mia.03``, ``mia.03.120``,
 ``K2 alba.01``). Names map to generation numbers through ``GENERATIONS``, an
 ordered table that callers may replace (the order after alba is inferred, see
-FACTS.md).
+docs/k2_profile.md).
 
-Upgrade kinds (RUNBOOK K2-12): ``build`` (only the build changes), ``release``
+Upgrade kinds (runbook K2-12): ``build`` (only the build changes), ``release``
 (the release changes), ``generation`` (the generation changes).
 
-Reachability (FACTS.md, rule 4): a reinstall moves at most one generation at a
+Reachability (K2 rule 4, docs/runbook.md): a reinstall moves at most one generation at a
 time, and release numbers of adjacent generations are offset by 4, so
 ``(g, r)`` reaches ``(g + 1, r2)`` only when ``r <= r2 + 4``. The vendor's
 example path is gaia.12 -> ori.09 -> iris.05 -> alba.01.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The login ban of K2's Reinstall manager (RUNBOOK K2-02): parsing, rendering, SQL.
+"""The login ban of K2's Reinstall manager (runbook K2-02): parsing, rendering, SQL.
 
 Pure: no I/O. The module ``k2_login_ban`` reads the ban row with ``select_sql``,
 asks ``plan`` what to write and writes it with ``update_sql``.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reinstall mode of the Reinstall manager, function 753, "Reinstalace povolena" (RUNBOOK K2-17).
+"""Reinstall mode of the Reinstall manager, function 753, "Reinstalace povolena" (runbook K2-17).
 
 K2 cannot be reinstalled unless it is in reinstall mode: nobody logged in, no new logins,
 and every check of the version passed. K2 lets the box be ticked only when the
@@ -27,7 +27,7 @@ def refusals(manager: Optional[Mapping[str, bool]], current: Optional[str], targ
 
     ``manager``: the Reinstall manager's row (``k2_state.reinstall_manager_state``); ``missing``: {mandant code: the
     mandatory initializations that have not run}; ``current``/``target``: the versions (a generation change needs the
-    preparation; without a target it is required, as the worst case). ``waive_initializations``: the seed lets a build
+    preparation; without a target it is required, as the worst case). ``waive_initializations``: the runbook lets a build
     reinstall ignore missing initializations (the new build runs them); only for a build.
     """
     if manager is None:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A K2 release archive copied into a K2 folder safely (install method ``copy``; RUNBOOK K2-01 "copied K2").
+"""A K2 release archive copied into a K2 folder safely (install method ``copy``; runbook K2-01 "copied K2").
 
 Every member is judged on the controller before anything is written anywhere:
 

@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 SCHEMA = 1
 
-#: The steps of the seed's main branch after the preflight, in order, with the outage window they belong to.
+#: The steps of the runbook's main branch after the preflight, in order, with the outage window they belong to.
 STEPS = (
     ("preflight", "before"),
     ("maintenance_on", "inside"),

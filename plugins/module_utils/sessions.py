@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Sessions of the K2 login and K2's licence sessions (RUNBOOK K2-04): SQL, rows, filters, victims.
+"""Sessions of the K2 login and K2's licence sessions (runbook K2-04): SQL, rows, filters, victims.
 
 Pure: no I/O. ``k2_kill_sessions`` reads the sessions with ``list_sql``, maps the
 rows with ``session_from_row``, chooses with ``select_victims`` and kills with
@@ -41,7 +41,7 @@ ORDER BY s.host_name, s.session_id"""
 
 MSSQL_OWN_SESSION_SQL = "SELECT @@SPID AS session_id"
 
-# The seed's query (RUNBOOK K2-04) on every instance of a RAC.
+# The runbook's query (runbook K2-04) on every instance of a RAC.
 ORACLE_SESSIONS_SQL = """\
 SELECT s.INST_ID, s.SID, s.SERIAL#, s.USERNAME, s.STATUS, s.TERMINAL, s.MACHINE, s.PROGRAM, s.SCHEMANAME,
        s.CLIENT_INFO, s.LOGON_TIME, s.LAST_CALL_ET, s.TADDR
