@@ -81,17 +81,15 @@ options:
     description: File mode of the two files, as an octal string.
     type: raw
     default: "0644"
+extends_documentation_fragment:
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
+    details: The report is built and returned, not written (see the notes).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: [posix, windows]
 notes:
   - In check mode the report is built and returned but not written; the role runs this task with C(check_mode=false),
     so a dry run also leaves its report.

@@ -75,22 +75,16 @@ options:
     default: {}
 extends_documentation_fragment:
   - erpops.upgrade.db
+  - erpops.upgrade.attributes
+  - erpops.upgrade.attributes.action
+  - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
     support: full
-    description: Reads only; runs the same in check mode.
+    details: Reads only; runs the same in check mode.
   diff_mode:
     support: none
-    description: Nothing changes, so there is no diff.
-  platform:
-    support: full
-    platforms: [posix, windows]
-    description: The K2 host over WinRM or PSRP, or a POSIX host in the lab; the databases are reached from the controller.
-  action_group:
-    support: full
-    membership:
-      - erpops.upgrade.k2
-    description: Use C(group/erpops.upgrade.k2) in C(module_defaults) to set the connection options once.
+    details: Nothing changes, so there is no diff.
 notes:
   - "A no-go is not a failure of the task: RV(go) is false and RV(reasons) say why. The task fails only on bad options."
 seealso:
