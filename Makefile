@@ -59,7 +59,7 @@ units: setup
 	@$(PYTEST) -q tests/unit
 
 integration: setup
-	@$(PYTEST) -q tests/integration
+	@$(PYTEST) -q -n 2 --dist loadfile tests/integration
 
 # The built tarball: its members against an allow-list, galaxy-importer, ansible-builder introspect.
 packaging: setup
