@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from tools.k2lab import cluster as pg
@@ -51,8 +52,9 @@ def inventory(lab_dir, cluster, specs):
             "k2_db_password": cluster.password,
             "k2_conf_database": database_name(spec.name, "CONF"),
             "k2_webconfig_path": web_config_path(lab_dir, spec.name),
-            # The lab host's K2 installer (installer.py) and its installation records.
-            "k2_installer_program": "%s %s" % (sys.executable, INSTALLER),
+            # The lab host's K2 installer (installer.py) and its installation records; a shell command line, quoted
+            # because the clone may live in a path with spaces.
+            "k2_installer_program": "%s %s" % (shlex.quote(sys.executable), shlex.quote(INSTALLER)),
             "k2_installer_records": installer_records_path(lab_dir),
             "k2_install_method": spec.install_method,
             # The installer command a user configures (k2_reinstall_installer_command); the role fills in mode and archive.
