@@ -326,7 +326,8 @@ def test_failure_after_one_time_conversions_names_the_restore(fleet, runs):
     assert torso["restore_required"] is False
     assert "resumes at the step extensions" in torso["next"]
     assert torso["restore_command"] == (
-        "ansible-playbook playbooks/k2_restore.yml -i %s -l torso -e k2_restore_run_id=%s" % (fleet["inventory"], torso["run_id"]))
+        "ansible-playbook erpops.upgrade.k2_restore -i %s -l torso -e k2_restore_run_id=%s -e k2_restore_folder=true"
+        % (fleet["inventory"], torso["run_id"]))
     assert torso["restore_command"] in torso["next"]
     state = runs["torso_state_after_broken"]
     assert state["one_time_started"] is True and state["status"] == "failed" and state["restore_required"] is False
