@@ -9,6 +9,7 @@ checked in the databases (catalog and row checksums per table, read with psql) a
 
 import json
 import os
+import shlex
 import stat
 import sys
 
@@ -175,7 +176,8 @@ def test_single_byte_damage_anywhere_in_a_dump_is_never_recorded_verified(rest):
     with open(control, "w", encoding="utf-8") as handle:
         handle.write(" ".join(str(p) for p in positions))
     # the first read of each new file (pg_restore --list) finds it damaged on disk, as a bad disk or share would leave it
-    tools = wrapper(rest, "damaging-tools", 'if [ "$1" = "--list" ] && [ -s %s ]; then %s %s %s "$2"; fi' % (control, sys.executable, flipper, control))
+    tools = wrapper(rest, "damaging-tools", 'if [ "$1" = "--list" ] && [ -s %s ]; then %s %s %s "$2"; fi'
+                    % tuple(shlex.quote(part) for part in (control, sys.executable, flipper, control)))
     runs = ["bytes-%d" % number for number in range(1, len(positions) + 1)]
     run = run_playbook("tests/integration/playbooks/backup_damaged.yml", rest["inventory"], extravars={
         "backup_manifest": rest["manifest"], "backup_dir": rest["backups"], "backup_databases": ["FIRMA"], "backup_pg_bin_dir": tools,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -116,8 +117,10 @@ def host_vars(lab_dir, site):
         "comarch_program_version": TARGET_VERSION,
         "comarch_backup_manifest": os.path.join(root, "backups", "manifest.json"),
         "comarch_backup_dir": os.path.join(root, "backups"),
-        "comarch_installer_command": "cd %s && PYTHONPATH=%s %s -m tools.comarchlab.installer --site-dir %s --version %s" % (
-            common.REPO, os.pathsep.join([common.REPO, common.COLLECTIONS]), sys.executable, root, TARGET_VERSION),
+        # a shell command line, quoted: the clone may live in a path with spaces
+        "comarch_installer_command": "cd %s && PYTHONPATH=%s %s -m tools.comarchlab.installer --site-dir %s --version %s" % tuple(
+            shlex.quote(part) for part in (common.REPO, os.pathsep.join([common.REPO, common.COLLECTIONS]), sys.executable, root,
+                                           TARGET_VERSION)),
     }
     if site.get("manual_update"):
         del hostvars["comarch_installer_command"]
