@@ -111,28 +111,8 @@ options:
     description: Overrides of the K2 profile, merged into the default one entry by entry.
     type: dict
     default: {}
-  lease:
-    description:
-      - The lock of the reinstall run (what M(erpops.upgrade.k2_run) returned as C(lock)). While the module works, a background
-        thread renews the run's lease on the CONF database every third of O(lease.seconds), so that a run that was killed while
-        this module still works is not taken over, and a second run waits or refuses instead of colliding.
-    type: dict
-    suboptions:
-      token:
-        description: The job's lock token.
-        type: str
-        required: true
-      run_id:
-        description: The run id (informational).
-        type: str
-      seconds:
-        description: The lease length.
-        type: int
-        default: 300
-      site_key:
-        description: The lock row's key; default O(conf_database).
-        type: str
 extends_documentation_fragment:
+  - erpops.upgrade.lease
   - erpops.upgrade.db
   - erpops.upgrade.attributes
   - erpops.upgrade.attributes.action
