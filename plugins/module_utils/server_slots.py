@@ -9,9 +9,10 @@ waits until a slot is free, whichever site, job or controller it comes from.
 
 The slots are lease rows on the server itself, like the site's lock (``run_lock``), in the
 table ``ERPOPS_SERVER_SLOTS`` of one database every job on that server names alike (the
-``server_slots.database`` option; the lab's default is ``postgres``, the maintenance database
-every PostgreSQL server has). One row per holder, keyed by the holder's token, plus one
-*gate* row that is never a holder. Taking a slot is one transaction:
+``server_slots.database`` option: a small database the DBA gives the collection, on Oracle a
+schema; never a customer's database, where a restore would bring old slots back). One row per
+holder, keyed by the holder's token, plus one *gate* row that is never a holder. Taking a slot
+is one transaction:
 
 1. lock the gate row (``FOR UPDATE`` / ``UPDLOCK, HOLDLOCK``): takers on that server go one
    at a time;
@@ -47,9 +48,6 @@ GATE = "#gate"
 DEFAULT_LEASE_SECONDS = 300
 #: Four hours: a site banned for its outage waits that long for its turn on a busy server before it gives up.
 DEFAULT_WAIT_SECONDS = 14400
-#: Where the table lives when ``database`` is not given; MS SQL and Oracle need it named (a database or schema
-#: every job's login can write: the table must not go into a customer's database, or into ``master`` by surprise).
-DEFAULT_DATABASE = {"lab": "postgres"}
 OPERATIONS = ("backup", "restore", "conversion")
 
 #: (column, MS SQL type, Oracle type, lab type)
@@ -94,10 +92,10 @@ def settings(option: Optional[Mapping[str, Any]], dialect: str) -> Optional[Dict
     limit = limit_of(option.get("limit"))
     if limit is None:
         return None
-    database = option.get("database") or DEFAULT_DATABASE.get(dialect)
+    database = option.get("database")
     if not database:
-        raise SlotError("server_slots.database is required on %s when server_slots.limit is set: name the database (on Oracle "
-                        "the schema) of the slot table, the same for every job on this server" % dialect)
+        raise SlotError("server_slots.database is required when server_slots.limit is set: name the database (on Oracle the "
+                        "schema) of the slot table on this %s server, the same for every job on it" % dialect)
     wait = option.get("wait")
     lease = option.get("lease_seconds")
     return {"limit": limit, "database": database, "wait": DEFAULT_WAIT_SECONDS if wait is None else max(0, int(wait)),
@@ -134,6 +132,17 @@ class SlotSql:
             return ("BEGIN EXECUTE IMMEDIATE '%s'; EXCEPTION WHEN OTHERS THEN IF SQLCODE != -955 THEN RAISE; END IF; END;"
                     % ddl.replace("'", "''"))
         return ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+
+    def table_exists(self):
+        """(SQL, binds): one row whose first value is truthy when the table exists."""
+        if self.dialect == "mssql":
+            return "SELECT CASE WHEN OBJECT_ID(?, N'U') IS NULL THEN 0 ELSE 1 END AS found", (self.table,)
+        if self.dialect == "oracle":
+            if "." in self.table:
+                return ("SELECT COUNT(*) AS found FROM all_tables WHERE owner = :owner AND table_name = :table_name",
+                        {"owner": self.table.split(".")[0].strip('"'), "table_name": self.table_name})
+            return "SELECT COUNT(*) AS found FROM user_tables WHERE table_name = :table_name", {"table_name": self.table_name}
+        return "SELECT CASE WHEN to_regclass(?) IS NULL THEN 0 ELSE 1 END AS found", (self.table,)
 
     def insert_gate(self) -> str:
         """The gate row, unless it exists (bind: the gate token; twice on MS SQL). A racing insert hits the key."""
@@ -250,13 +259,31 @@ def _lowered(row: Mapping[str, Any]) -> Dict[str, Any]:
 Connect = Callable[[], Any]
 
 
+def _exists(db: Any, sql: SlotSql) -> bool:
+    text, binds = sql.table_exists()
+    rows = db.query(text, binds)
+    return bool(rows and int(list(rows[0].values())[0]))
+
+
+def ensure_table(db: Any, sql: SlotSql) -> None:
+    """Create the slot table when it is missing. Two jobs creating it at the same moment: one wins, and the other's error
+    (PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent create) is forgiven once the table is there."""
+    if _exists(db, sql):
+        return
+    try:
+        db.execute(sql.create_table())
+    except Exception:  # pylint: disable=broad-except  # re-raised unless a concurrent job created it
+        if not _exists(db, sql):
+            raise
+
+
 def try_take(connect: Connect, dialect: str, schema: Optional[str], holder: Mapping[str, Any], limit: int,
              lease_seconds: int) -> Dict[str, Any]:
     """One attempt: ``{"taken": bool, "holders": [live holders before this one]}``, in one transaction."""
     sql = SlotSql(dialect, schema)
     db = connect()
     try:
-        db.execute(sql.create_table())
+        ensure_table(db, sql)
         db.execute(sql.insert_gate(), sql.binds("insert_gate"))
         with db.transaction():
             db.query(sql.lock_gate(), sql.binds("lock_gate"))

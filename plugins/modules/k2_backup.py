@@ -840,7 +840,7 @@ def run_backups(module, engine, profile, manifest, plan, sizes, slots):
                     entry["verified"] = True
                 except (core.BackupError, k2db.DatabaseError) as exc:
                     entry["message"] = str(exc)
-                entry["finished_at"] = core.utc_text(datetime.now(timezone.utc))
+                entry["finished_at"] = core.utc_text(datetime.now(timezone.utc), "milliseconds")
                 save(entry)
                 seconds = time.monotonic() - started
                 if entry["verified"]:
