@@ -17,7 +17,7 @@ options:
         one before they start, showing who holds the slots.
       - The slots are lease rows in the table C(ERPOPS_SERVER_SLOTS) (created when missing) of the database
         O(server_slots.database) on the server, taken in one transaction on the server's clock; a job that dies frees its
-        slots when their lease runs out. See C(docs/concurrency.md).
+        slots when their lease runs out. See the section Concurrency of C(docs/backup_convert.md).
       - Every job on one server must name the same O(server_slots.database) (the inventory sets it once per server).
     type: dict
     suboptions:

@@ -142,7 +142,7 @@ options:
   parallel:
     description:
       - How many databases are backed up at a time (V(1) - one after the other). The default suits the database server of a
-        typical K2 customer; see C(docs/concurrency.md). The server's own limit across sites is O(server_slots).
+        typical K2 customer; see the section Concurrency of C(docs/backup_convert.md). The server's own limit across sites is O(server_slots).
     type: int
     default: 4
   progress_file:
