@@ -24,6 +24,7 @@ SITES = ("par_a", "par_b")
 CODES = ("CONF", "DEMO", "INIT", "FIRMA", "FIRMA2")
 BACKUP = "tests/integration/playbooks/backup_take.yml"
 CONVERT = "tests/integration/playbooks/convert_run.yml"
+RESTORE = "tests/integration/playbooks/backup_restore.yml"
 SLOTS_TABLE = "ERPOPS_SERVER_SLOTS"
 
 
@@ -131,6 +132,16 @@ def test_two_sites_on_one_server_with_a_limit_of_one_never_back_up_at_once_and_b
     # the server itself never had two dumps or test restores at once, nor two slot rows; all are free at the end
     assert watch.samples > 20 and watch.most_tools == 1 and watch.most_slots == 1, (watch.samples, watch.most_tools, watch.most_slots)
     assert psql(pair, 'SELECT count(*) FROM "%s" WHERE "HOLDER_TOKEN" <> \'#gate\'' % SLOTS_TABLE) == "0"
+
+    # restores hold the server's slots too: two sites restoring at once, one restore at a time on the server
+    with ServerWatch(pair) as watch:
+        jobs = [start_job(pair, RESTORE, {"k2_hosts": site, "backup_manifest": manifest_path(pair, site, "lim1"), "restore_run_id": "lim1",
+                                          "restore_databases": ["FIRMA", "FIRMA2"], "backup_server_slots": limit}) for site in SITES]
+        runs = [finish_job(job) for job in jobs]
+    for site, run in zip(SITES, runs):
+        assert run.rc == 0, run.stdout
+        assert [e["database"] for e in run.results("Restore")[site]["restored"]] == [database_name(site, "FIRMA"), database_name(site, "FIRMA2")]
+    assert watch.samples > 5 and watch.most_tools == 1 and watch.most_slots == 1, (watch.samples, watch.most_tools, watch.most_slots)
 
 
 def test_without_a_limit_a_sites_backups_run_at_once(pair):
