@@ -7,7 +7,8 @@ Pure: no I/O. ``k2_backup`` takes and restores the backups, ``k2_convert`` reads
 manifest for its backup gate.
 
 **Manifest**: a JSON file, one per site, ``{"format": 1, "entries": [...]}``, one
-entry per attempt, appended in the order taken. Every entry has these fields:
+entry per attempt, in the order taken; the attempts of one call (backups run in parallel) in the
+order planned: CONF, then the mandants as ``FIRMY`` lists them. Every entry has these fields:
 
 - ``database``: the exact database name (on Oracle the schema), never altered;
 - ``code``: the mandant code of ``FIRMY``, or ``CONF``;

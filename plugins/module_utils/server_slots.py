@@ -114,7 +114,8 @@ class SlotSql:
             raise ValueError("unknown SQL dialect %r" % dialect)
         self.dialect = dialect
         self.table_name = table
-        self.table = quote_qualified(dialect, schema, table) if dialect == "oracle" and schema else quote_ident(dialect, table)
+        self.schema = schema if dialect == "oracle" else None
+        self.table = quote_qualified(dialect, schema, table) if self.schema else quote_ident(dialect, table)
 
     def _q(self, column: str) -> str:
         return quote_ident(self.dialect, column)
@@ -135,14 +136,7 @@ class SlotSql:
 
     def table_exists(self):
         """(SQL, binds): one row whose first value is truthy when the table exists."""
-        if self.dialect == "mssql":
-            return "SELECT CASE WHEN OBJECT_ID(?, N'U') IS NULL THEN 0 ELSE 1 END AS found", (self.table,)
-        if self.dialect == "oracle":
-            if "." in self.table:
-                return ("SELECT COUNT(*) AS found FROM all_tables WHERE owner = :owner AND table_name = :table_name",
-                        {"owner": self.table.split(".")[0].strip('"'), "table_name": self.table_name})
-            return "SELECT COUNT(*) AS found FROM user_tables WHERE table_name = :table_name", {"table_name": self.table_name}
-        return "SELECT CASE WHEN to_regclass(?) IS NULL THEN 0 ELSE 1 END AS found", (self.table,)
+        return run_lock.table_exists_sql(self.dialect, self.table, self.table_name, self.schema)
 
     def insert_gate(self) -> str:
         """The gate row, unless it exists (bind: the gate token; twice on MS SQL). A racing insert hits the key."""
@@ -259,31 +253,13 @@ def _lowered(row: Mapping[str, Any]) -> Dict[str, Any]:
 Connect = Callable[[], Any]
 
 
-def _exists(db: Any, sql: SlotSql) -> bool:
-    text, binds = sql.table_exists()
-    rows = db.query(text, binds)
-    return bool(rows and int(list(rows[0].values())[0]))
-
-
-def ensure_table(db: Any, sql: SlotSql) -> None:
-    """Create the slot table when it is missing. Two jobs creating it at the same moment: one wins, and the other's error
-    (PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent create) is forgiven once the table is there."""
-    if _exists(db, sql):
-        return
-    try:
-        db.execute(sql.create_table())
-    except Exception:  # pylint: disable=broad-except  # re-raised unless a concurrent job created it
-        if not _exists(db, sql):
-            raise
-
-
 def try_take(connect: Connect, dialect: str, schema: Optional[str], holder: Mapping[str, Any], limit: int,
              lease_seconds: int) -> Dict[str, Any]:
     """One attempt: ``{"taken": bool, "holders": [live holders before this one]}``, in one transaction."""
     sql = SlotSql(dialect, schema)
     db = connect()
     try:
-        ensure_table(db, sql)
+        run_lock.ensure_table(db, sql.create_table(), sql.table_exists())
         db.execute(sql.insert_gate(), sql.binds("insert_gate"))
         with db.transaction():
             db.query(sql.lock_gate(), sql.binds("lock_gate"))

@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import server_slots
+from ansible_collections.erpops.upgrade.plugins.module_utils import run_lock, server_slots
 from ansible_collections.erpops.upgrade.plugins.module_utils.run_lock import LockError
 from ansible_collections.erpops.upgrade.plugins.module_utils.server_slots import GATE, TABLE, SlotError, Slots, SlotSql
 
@@ -295,6 +295,7 @@ class _Creating:
 
 
 def test_a_concurrent_create_of_the_table_is_forgiven_only_when_the_table_is_there():
-    server_slots.ensure_table(_Creating(appears=True), SlotSql("lab"))
+    sql = SlotSql("lab")
+    run_lock.ensure_table(_Creating(appears=True), sql.create_table(), sql.table_exists())
     with pytest.raises(OSError, match="duplicate key"):
-        server_slots.ensure_table(_Creating(appears=False), SlotSql("lab"))
+        run_lock.ensure_table(_Creating(appears=False), sql.create_table(), sql.table_exists())
