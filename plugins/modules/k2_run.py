@@ -25,7 +25,7 @@ description:
     upgrade or takeover and why, go/no-go). V(step) records a step (V(started), V(ok), V(failed), V(skipped)) and renews the
     lease. V(finish) records the outcome with the advice after a failure and frees the lock. V(read) returns the state and
     writes a k2_backup manifest of its entries. V(lock), V(unlock) and V(restored) serve C(playbooks/k2_restore.yml).
-  - V(restored) with O(not_restored) (or O(folder) without O(folder_restored)) records a restore that stopped part-way:
+  - V(restored) with O(not_restored) (or O(folder) without O(folder_restored)) records a restore that stopped part-way -
     status C(partly-restored), the databases restored and not restored, and the command that finishes the restore
     (C(next_command)); it is written even when the database server is gone, and V(begin) refuses such a site, naming
     that command, until a restore ends whole.

@@ -137,7 +137,7 @@ def stopping_tools(fleet, site):
         stop = ["runuser", "-u", cluster.owner, "--"] + stop
     body = ('if [ "$1" != "--list" ]; then echo x >> {c}; if [ "$(wc -l < {c})" -eq 2 ]; then {stop} >/dev/null; fi; fi\n'
             'exec {real} "$@"\n').format(c=shlex.quote(counter), stop=" ".join(shlex.quote(p) for p in stop),
-                                        real=shlex.quote(os.path.join(cluster.bin_dir, "pg_restore")))
+                                         real=shlex.quote(os.path.join(cluster.bin_dir, "pg_restore")))
     path = os.path.join(folder, "pg_restore")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("#!/bin/sh\n" + body)
@@ -165,7 +165,7 @@ def restore(fleet, command, extravars=None):
             if value.startswith("{"):
                 variables.update(json.loads(value))
             else:
-                key, _, text = value.partition("=")
+                key, text = value.split("=", 1)
                 variables[key] = {"true": True}.get(text, text)
         else:
             raise AssertionError("unexpected %s in %s" % (flag, command))

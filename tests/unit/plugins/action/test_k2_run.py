@@ -236,7 +236,6 @@ def test_restored_retakes_the_restored_lock_row_records_and_frees_it(lock):
     assert begin(host)["plan"]["action"] == "new"
 
 
-
 def test_a_restore_cut_off_by_a_lost_server_is_recorded_without_the_server_and_a_reinstall_refuses(lock, monkeypatch):
     host = Host()
     first = begin(host)
@@ -263,6 +262,7 @@ def test_a_restore_cut_off_by_a_lost_server_is_recorded_without_the_server_and_a
     refused = begin(host)
     assert refused["failed"] and "partly restored" in refused["msg"] and result["next_command"] in refused["msg"]
     assert len(lock["acquire"]) == acquired, "the refusal comes before the lock (CONF may hold the lock row of backup time)"
+
 
 def test_powershell_state_path_and_create(lock):
     host = Host(PowerShell())

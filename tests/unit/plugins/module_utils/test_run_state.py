@@ -217,7 +217,6 @@ def test_a_restore_is_recorded_and_the_state_says_so():
     assert "next reinstall starts afresh" in restored["advice"]
 
 
-
 def test_a_restore_cut_off_part_way_is_recorded_and_the_next_reinstall_refuses_naming_the_command():
     state = rs.finish(running(steps=["preflight", "maintenance_on", "backup"]), rs.FAILED, NOW, {"next": "x", "restore_required": True})
     command = rs.finish_restore_command("gen", "/inv/lab.yml", "gen-ori.09-x", ["gen_FIRMA", "gen_INIT"], True, force_lock=True)
@@ -254,6 +253,7 @@ def test_the_finish_command_quotes_what_a_shell_would_split():
     words = shlex.split(command)
     assert words[words.index("-i") + 1] == "/my inv/x.yml" and words[words.index("-l") + 1] == "it's"
     assert json.loads(words[words.index("-e", words.index("-e") + 1) + 1]) == {"k2_restore_databases": ["a'b", "K2_Účetní"]}
+
 
 # -- decisions -----------------------------------------------------------------------
 @pytest.mark.parametrize("kind, record, method, asked, expected", [
