@@ -8,7 +8,7 @@ they must agree on where a string, a quoted name, a comment and a statement end.
 they agree on lives here:
 
 * ``fragments(dialect)``: the regular expressions of strings, quoted names and comments.
-  ``token_pattern`` builds the DDL tokenizer from them; ``go_skip_pattern`` builds the GO
+  ``token_pattern`` builds the DDL tokenizer from them; ``go_scan_pattern`` builds the GO
   splitter's fast scanner from the same pieces.
 * ``statements(text, dialect)``: a script as a stream of ``Statement`` objects (tokens,
   first line, span, how it ended), with the statement rules of each dialect.
@@ -395,21 +395,34 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
         yield finish(last[2] + len(last[1]), "end")
 
 
-def go_skip_pattern(dialect: str) -> "re.Pattern[str]":
-    """The GO splitter's scanner: skips, in C, everything up to a possible GO line or an open quote.
+def go_scan_pattern(dialect: str) -> "re.Pattern[str]":
+    """The GO splitter's scanner: one match per batch in the common case, in C.
 
-    It stops at a newline followed by ``GO`` (a candidate: the caller checks the whole line),
-    at a quote or comment that does not close in the text (or holds a nested comment), or at
-    the end. Built from the same fragments as the tokenizer, as one unrolled loop (plain text,
-    then any number of "special piece, plain text"), most frequent pieces first: measured
-    (benchmarks/bench_batches.py) about 1.5x the speed of a plain alternation.
+    From a line start or from the end of a quote, it skips plain text, complete quotes,
+    bracketed names, flat comments and lines that cannot be GO lines (group 1: the batch's
+    text up to and including the newline before the GO line), then takes the GO line that
+    ends the batch, if one comes: group 2 is the line (``[ \t]*GO...`` without its newline),
+    group 3 what follows ``GO`` and a blank on it; the match ends after the line's newline.
+    Without group 2 the scan stopped at the end of the text or at a quote or comment that
+    does not close there (or holds a nested comment), which the caller walks before scanning
+    on. Built from the same fragments as the tokenizer, as one unrolled loop (plain text,
+    then any number of "special piece, plain text"), most frequent pieces first.
     """
     frag = fragments(dialect)
-    plain = (r"[^'\"/\-\n\[$]*+" if dialect == "lab" else r"[^'\"/\-\n\[]*+")
-    # A bracketed name as "[...]" runs ("]]" inside is "]" "]...]"): no alternation inside.
-    bracket = r"\[[^\]]*+\](?:\][^\]]*+\])*+" if dialect == "mssql" else r"\["
-    pieces = [bracket, r"\n(?![ \t]*+[Gg][Oo](?![^ \t\n]))", frag["string"], r"-(?!-)", r"--[^\n]*+", frag["quoted"],
+    # Lab: a "$" opens a dollar quote unless it is inside a word (as in the tokenizer, which
+    # reads "a$$" as one word and "1$$" as a number and an opener), so words and numbers are
+    # pieces of their own there; SQL Server scripts keep the fast plain run.
+    plain = (r"[^'\"/\-\n\[$\w@#]*+" if dialect == "lab" else r"[^'\"/\-\n\[]*+")
+    # A bracketed name as "[...]" runs ("]]" inside is "]" "]...]"): no alternation inside. A
+    # "]" right after the last run would make its "]" an escape: then the name is not closed.
+    bracket = r"\[[^\]]*+\](?:\][^\]]*+\])*+(?!\])" if dialect == "mssql" else r"\["
+    go_ahead = r"[ \t]*+[Gg][Oo](?![^ \t\n])"
+    pieces = [bracket, r"\n(?!" + go_ahead + ")", frag["string"], r"-(?!-)", r"--[^\n]*+", frag["quoted"],
               frag["flat_comment"], r"/(?!\*)"]
     if dialect == "lab":
-        pieces.append(r"\$(?!(?:[^\W\d]\w*+)?\$)|(?<=[\w$])\$")
-    return re.compile(plain + "(?:(?:" + "|".join(pieces) + ")" + plain + ")*+", re.MULTILINE)
+        pieces[:0] = [r"[^\W\d][\w@#$]*+|[@#][\w@#$]*+", r"\d++(?:\.\d++)?(?:[eE][+-]?\d++)?"]
+        pieces.append(r"\$(?!(?:[^\W\d]\w*+)?\$)")
+    body = plain + "(?:(?:" + "|".join(pieces) + ")" + plain + ")*+"
+    at_go_line = r"(?<![^\n])(?=" + go_ahead + ")"
+    go_line = r"(?:([ \t]*+[Gg][Oo](?![^ \t\n])(?:[ \t]([^\n]*+))?)\n?)?"
+    return re.compile("((?:" + at_go_line + "|" + body + r")\n?)" + go_line)
