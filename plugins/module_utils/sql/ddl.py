@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql import lexer
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl_fast, lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key,
 )
@@ -727,16 +727,17 @@ class _TableBuild(object):
 
 
 class _Reader(object):
-    def __init__(self, text: str, platform: str, filename: str, database: str) -> None:
+    def __init__(self, text: str, platform: str, filename: str, database: str, fast: bool) -> None:
         self.text = text
         self.platform = platform
         self.filename = filename
+        self.fast = fast and platform == "mssql"
         self.result = DdlResult(Schema(platform=platform, database=database))
         self.types: Dict[str, List[Column]] = {}   # Oracle object types by key, for tables OF them
 
     def run(self) -> DdlResult:
         result = self.result
-        for statement in split_statements(self.text, self.platform):
+        for statement in (self.fast_statements() if self.fast else split_statements(self.text, self.platform)):
             result.statements += 1
             if statement.problem is not None:
                 self.problem(statement, statement.problem, statement.problem_line)
@@ -763,6 +764,88 @@ class _Reader(object):
             result.problems.append(Problem(self.filename, result.problems[-1].line, "",
                                            "%d more statements could not be read (not listed one by one)" % result.unlisted_problems))
         return result
+
+    def fast_statements(self) -> Iterator[Statement]:
+        """The script's statements, read by ``ddl_fast`` where its patterns match a GO batch whole.
+
+        Yields, for the token parser, the statements of every other batch (read by the
+        tokenizer over the batch alone: the batch's quotes and comments close inside it), and
+        all of the rest of the script from a batch the GO scanner cannot walk in C (a nested
+        comment, an unclosed quote) or a GO line with a bad count.
+        """
+        text = self.text
+        size = len(text)
+        line = 1
+        for found in lexer.go_scan_pattern("mssql").finditer(text):
+            start = found.start()
+            go_at = found.start(2)
+            end = go_at if go_at >= 0 else found.end()
+            bad_count = False
+            if go_at >= 0 and found.group(3):
+                try:
+                    lexer.go_count(found.group(3), line)
+                except lexer.GoCountError:
+                    bad_count = True
+            if (go_at < 0 and end < size) or bad_count:
+                yield from lexer.statements(text, "mssql", True, MAX_STATEMENT_TOKENS, start=start, line=line)
+                return
+            first = ddl_fast.skip_leading(text, start, end)
+            if first < end and not self.read_fast(first, end, line + text.count("\n", start, first)):
+                yield from lexer.statements(text, "mssql", True, MAX_STATEMENT_TOKENS, start=start, end=end, line=line)
+            if go_at < 0:
+                return
+            line += text.count("\n", start, found.end())
+
+    def read_fast(self, first: int, end: int, line: int) -> bool:
+        """Read the statement ``text[first:end]`` with ``ddl_fast`` if it matches and applies cleanly."""
+        if end - first > MAX_STATEMENT_TOKENS:   # the token path would report it as too long
+            return False
+        try:
+            found = ddl_fast.match(self.text, first, end)
+        except ddl_fast.Unsure:
+            return False
+        if found is None:
+            return False
+        core_end, kind, data = found
+        statement = Statement(line, first, core_end, [], "GO")
+        schema = self.result.schema
+        if kind == "ignored":
+            if data not in _IGNORED_FIRST or data in ("EXEC", "EXECUTE"):
+                return False
+            self.result.statements += 1
+            self.ignore(statement, "%s (%s)" % (data, _IGNORED_FIRST[data]))
+            return True
+        if kind == "table":
+            name, columns = data
+            if schema.table(name) is not None or len(set(key(c.name) for c in columns)) != len(columns):
+                return False
+            ref = self.ref(statement)
+            schema.add(Table(name, columns))
+            self.result.sources[key(name)] = TableSources(ref)
+        else:
+            table = schema.table(data[0])
+            if table is None:
+                return False
+            build = _TableBuild(table, self.result.sources[key(data[0])], self.ref(statement))
+            if kind == "key":
+                dummy, key_name, columns, clustered, defaults = data
+                if table.primary_key is not None or any(table.column(c) is None for c in columns) or any(
+                        table.column(column) is None for dummy_default, column in defaults):
+                    return False
+                build.set_primary_key(PrimaryKey(key_name, columns, clustered))
+                for default, column in defaults:
+                    build.set_default(column, default)
+                build.key_columns_not_null()
+            elif kind == "index":
+                dummy, index_name, columns, unique, clustered, include = data
+                if table.index(index_name) is not None:
+                    return False
+                build.add_index(Index(index_name, columns, unique, clustered, include))
+            else:
+                build.add_fulltext(data[1], data[2])
+        self.result.statements += 1
+        self.result.read += 1
+        return True
 
     def problem(self, statement: Statement, reason: str, line: int = 0) -> None:
         if len(self.result.problems) >= MAX_LISTED:
@@ -1071,15 +1154,19 @@ class _Reader(object):
         build.add_fulltext(tuple(columns), key_index)
 
 
-def read_ddl(text: str, platform: str, filename: str = "", database: str = "") -> DdlResult:
-    """Read one structure script into a ``DdlResult`` (see the module docstring)."""
+def read_ddl(text: str, platform: str, filename: str = "", database: str = "", fast: bool = True) -> DdlResult:
+    """Read one structure script into a ``DdlResult`` (see the module docstring).
+
+    ``fast`` reads the common SQL Server statements with whole-statement patterns
+    (``ddl_fast``); the result is the same without it, only slower.
+    """
     if platform not in PLATFORMS:
         raise ValueError("unknown DDL platform %r (expected one of %s)" % (platform, ", ".join(PLATFORMS)))
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # keep offsets; a BOM is not part of the first statement
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    return _Reader(text, platform, filename, database).run()
+    return _Reader(text, platform, filename, database, fast).run()
 
 
 # Public handles on the tokenizer for the repair plan's search through conversion scripts.

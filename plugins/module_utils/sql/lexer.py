@@ -255,11 +255,14 @@ def _open_name(opener: str) -> str:
     return _OPEN_NAMES.get(opener[-1], "quote")
 
 
-def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int = 0) -> Iterator[Statement]:
+def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int = 0,
+               start: int = 0, end: Optional[int] = None, line: int = 1) -> Iterator[Statement]:
     """Yield the statements of ``text`` (see the module doc for the rules).
 
     ``max_tokens`` (0: no limit) bounds the tokens kept per statement; a longer statement is
-    still found whole but comes with a ``problem`` and only its first tokens.
+    still found whole but comes with a ``problem`` and only its first tokens. ``start`` and
+    ``end`` read only ``text[start:end]`` (``start`` at a line start, ``line`` its number),
+    as if the text ended there; positions stay those of ``text``.
     """
     if dialect not in DIALECTS:
         raise ValueError("unknown SQL dialect %r (expected one of %s)" % (dialect, ", ".join(DIALECTS)))
@@ -267,26 +270,25 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
     nested = not oracle
     first_pattern = _PATTERNS[(dialect, True)]
     rest_pattern = _PATTERNS[(dialect, False)]
-    size = len(text)
+    size = len(text) if end is None else end
     tokens: List[Token] = []
     words: List[str] = []          # the first upper-case words, until the body question is decided
     body: Optional[bool] = None
     depth = 0
-    line = 1
-    counted_to = 0
+    counted_to = start
     overflow = False
     limit = max_tokens or -1
-    scanner = first_pattern.scanner(text, 0)
+    scanner = first_pattern.scanner(text, start, size)
     match_next = scanner.match
 
-    def finish(end: int, ended: str, count: int = 1, problem: Optional[str] = None, problem_pos: int = -1):
+    def finish(stop: int, ended: str, count: int = 1, problem: Optional[str] = None, problem_pos: int = -1):
         nonlocal line, counted_to
         line += text.count("\n", counted_to, tokens[0][2])
         counted_to = tokens[0][2]
         problem_line = line + text.count("\n", counted_to, problem_pos) if problem_pos >= 0 else 0
         if overflow and problem is None:
             problem, problem_line = "statement of more than %d tokens: too long to read" % max_tokens, line
-        return Statement(line, tokens[0][2], end, tokens, ended, count, problem, problem_line)
+        return Statement(line, tokens[0][2], stop, tokens, ended, count, problem, problem_line)
 
     while True:
         match = match_next()
@@ -320,7 +322,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                 if tokens:
                     yield finish(match.end(kind), ";")
                     tokens, words, body, depth, overflow = [], [], None, 0, False
-                scanner = first_pattern.scanner(text, match.end())
+                scanner = first_pattern.scanner(text, match.end(), size)
                 match_next = scanner.match
                 continue
             if body is None:
@@ -339,8 +341,8 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
         elif kind == COMMENT:
             continue
         elif kind == SPECIAL:
-            end = _close_special(text, value, match.end(kind), nested)
-            if end < 0:
+            closed = _close_special(text, value, match.end(kind), nested)
+            if closed < 0 or closed > size:
                 tokens.append((OPEN, value, start))
                 yield finish(size, "end", problem="unterminated %s" % _open_name(value), problem_pos=start)
                 return
@@ -348,10 +350,10 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                 if body is None:
                     body = False
                 if len(tokens) != limit:
-                    tokens.append((STRING, text[start:end], start))
+                    tokens.append((STRING, text[start:closed], start))
                 else:
                     overflow = True
-            scanner = (first_pattern if not tokens else rest_pattern).scanner(text, end)
+            scanner = (first_pattern if not tokens else rest_pattern).scanner(text, closed, size)
             match_next = scanner.match
             continue
         elif kind == SEPARATOR:
@@ -371,7 +373,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                 tokens, overflow = [(SEPARATOR, value, start)], False
                 yield finish(start + len(value), ended, count, problem, start)
             tokens, words, body, depth, overflow = [], [], None, 0, False
-            scanner = first_pattern.scanner(text, match.end())
+            scanner = first_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
             continue
         elif kind == CLIENT:
@@ -380,7 +382,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             tokens = [(CLIENT, value, start)]
             yield finish(start + len(value), "client")
             tokens = []
-            scanner = first_pattern.scanner(text, match.end())
+            scanner = first_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
             continue
         else:  # OPEN: a quote or bracket that never closes
@@ -388,7 +390,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             yield finish(size, "end", problem="unterminated %s" % _open_name(value), problem_pos=start)
             return
         if len(tokens) == 1:
-            scanner = rest_pattern.scanner(text, match.end())
+            scanner = rest_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
     if tokens:
         last = tokens[-1]
