@@ -29,6 +29,7 @@ times slower on a 2,000-table script and does not keep source lines.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -338,7 +339,7 @@ class _Parser(object):
     # --- column definitions ----------------------------------------------------------------
     def data_type(self) -> Tuple[str, Optional[int], Optional[int], Optional[int], Optional[str]]:
         """``(type, length, precision, scale, semantics)``; ``semantics`` is Oracle's ``char``/``byte``."""
-        type_name = self.name().lower()
+        type_name = sys.intern(self.name().lower())   # one string per type name, not one per column
         semantics = None
         if type_name == "interval" and self.word() in ("YEAR", "DAY"):
             return self.interval_type()
@@ -734,6 +735,7 @@ class _Reader(object):
         self.fast = fast and platform == "mssql"
         self.result = DdlResult(Schema(platform=platform, database=database))
         self.types: Dict[str, List[Column]] = {}   # Oracle object types by key, for tables OF them
+        self.columns_seen: Dict[str, Column] = {}  # the fast path's columns by their definition text
 
     def run(self) -> DdlResult:
         result = self.result
@@ -801,7 +803,7 @@ class _Reader(object):
         if end - first > MAX_STATEMENT_TOKENS:   # the token path would report it as too long
             return False
         try:
-            found = ddl_fast.match(self.text, first, end)
+            found = ddl_fast.match(self.text, first, end, self.columns_seen)
         except ddl_fast.Unsure:
             return False
         if found is None:

@@ -21,6 +21,7 @@ benchmark's script and on random scripts. ``type_sizes`` is shared by both paths
 from __future__ import annotations
 
 import re
+import sys
 from typing import List, Optional, Sequence, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import MAX_LENGTH, Column
@@ -110,18 +111,15 @@ def skip_leading(text: str, start: int, end: int) -> int:
     return _LEADING.match(text, start, end).end()
 
 
-_column_cache: dict = {}
-
-
-def _column(definition: str) -> Column:
-    """The Column a column definition matched by ``_COLUMN`` stands for (cached: scripts repeat them)."""
-    column = _column_cache.get(definition)
+def _column(definition: str, cache: dict) -> Column:
+    """The Column a column definition matched by ``_COLUMN`` stands for (``cache``: scripts repeat them)."""
+    column = cache.get(definition)
     if column is not None:
         return column
     match = _COLUMN_RE.fullmatch(definition)
     if match is None:   # cannot happen: the definition was matched by the same pattern
         raise Unsure("column")
-    type_name = (match.group("btype") or match.group("wtype")).lower()
+    type_name = sys.intern((match.group("btype") or match.group("wtype")).lower())
     if type_name in _NOT_FAST_TYPES:
         raise Unsure("type %s" % type_name)
     args: List[Optional[int]] = []
@@ -151,17 +149,20 @@ def _column(definition: str) -> Column:
     if identity:
         nullable = False
     column = Column(match.group("name"), type_name, length, precision, scale, nullable, identity, default)
-    if len(_column_cache) > 4096:
-        _column_cache.clear()
-    _column_cache[definition] = column
+    if len(definition) <= 200:   # bounded: at most 4,096 short definitions are kept
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[definition] = column
     return column
 
 
 _COLUMN_SPLIT = re.compile(_COLUMN_NO_GROUPS)
 
 
-def match(text: str, start: int, end: int):
+def match(text: str, start: int, end: int, cache: dict):
     """What the statement ``text[start:end]`` (``start`` at its first token) says, or None.
+
+    ``cache`` keeps the Column of each short column definition seen (one dict per script).
 
     Returns ``(core_end, kind, data)``: ``core_end`` is the end of its last token;
     ``kind`` and ``data``: ``"table"``: ``(name, [Column])``; ``"key"``:
@@ -174,7 +175,7 @@ def match(text: str, start: int, end: int):
     if head == "CREATE":
         found = _CREATE_TABLE.fullmatch(text, start, end)
         if found is not None:
-            columns = [_column(part.group()) for part in _COLUMN_SPLIT.finditer(found.string, found.start("columns"),
+            columns = [_column(part.group(), cache) for part in _COLUMN_SPLIT.finditer(found.string, found.start("columns"),
                                                                                  found.end("columns"))]
             return found.start("core_end"), "table", (found.group("table"), columns)
         found = _CREATE_INDEX.fullmatch(text, start, end)

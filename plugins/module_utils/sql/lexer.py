@@ -54,6 +54,7 @@ The patterns use possessive quantifiers (Python 3.11+): the readers run on the c
 
 from __future__ import annotations
 
+import array
 import re
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
@@ -255,6 +256,73 @@ def _open_name(opener: str) -> str:
     return _OPEN_NAMES.get(opener[-1], "quote")
 
 
+# Tokens kept as tuples per statement; a longer statement moves them into a TokenArray.
+TUPLE_TOKENS = 512
+
+
+class TokenArray(object):
+    """The tokens of a long statement, about 6 bytes each instead of a tuple's hundred.
+
+    A token's text is always ``text[start:start + length]``, so only its kind, start and
+    length are stored; indexing gives the same ``(kind, text, start)`` tuples as a list.
+    A hostile statement of dense tokens then costs a few times its size, not a hundred.
+    """
+
+    __slots__ = ("text", "kinds", "starts", "lengths", "long", "limit", "overflowed")
+
+    def __init__(self, tokens: List[Token], text: str, limit: int) -> None:
+        self.text = text
+        self.kinds = bytearray()
+        self.starts = array.array("I" if len(text) < 1 << 32 else "Q")
+        self.lengths = bytearray()
+        self.long: dict = {}      # lengths of 255 characters and more, by index
+        self.limit = limit
+        self.overflowed = False
+        for token in tokens:
+            self.append(token)
+
+    def append(self, token: Token) -> None:
+        if len(self.kinds) == self.limit:
+            self.overflowed = True
+            return
+        size = len(token[1])
+        if size >= 255:
+            self.long[len(self.kinds)] = size
+            size = 255
+        self.kinds.append(token[0])
+        self.starts.append(token[2])
+        self.lengths.append(size)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def _token(self, index: int) -> Token:
+        start = self.starts[index]
+        size = self.lengths[index]
+        if size == 255:
+            size = self.long[index if index >= 0 else len(self.kinds) + index]
+        return (self.kinds[index], self.text[start:start + size], start)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._token(i) for i in range(*index.indices(len(self.kinds)))]
+        if not -len(self.kinds) <= index < len(self.kinds):
+            raise IndexError("token index out of range")
+        return self._token(index)
+
+    def __iter__(self):
+        return (self._token(i) for i in range(len(self.kinds)))
+
+
+def _spill(tokens: List[Token], token: Token, text: str, max_tokens: int) -> Tuple[List[Token], bool]:
+    """At the tuple limit: the tokens moved into a TokenArray (or, at ``max_tokens``, the overflow)."""
+    if len(tokens) == max_tokens:
+        return tokens, True
+    spilled = TokenArray(tokens, text, max_tokens or -1)
+    spilled.append(token)
+    return spilled, False  # type: ignore[return-value]
+
+
 def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int = 0,
                start: int = 0, end: Optional[int] = None, line: int = 1) -> Iterator[Statement]:
     """Yield the statements of ``text`` (see the module doc for the rules).
@@ -277,7 +345,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
     depth = 0
     counted_to = start
     overflow = False
-    limit = max_tokens or -1
+    limit = TUPLE_TOKENS if not max_tokens or max_tokens > TUPLE_TOKENS else max_tokens
     scanner = first_pattern.scanner(text, start, size)
     match_next = scanner.match
 
@@ -286,7 +354,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
         line += text.count("\n", counted_to, tokens[0][2])
         counted_to = tokens[0][2]
         problem_line = line + text.count("\n", counted_to, problem_pos) if problem_pos >= 0 else 0
-        if overflow and problem is None:
+        if (overflow or getattr(tokens, "overflowed", False)) and problem is None:
             problem, problem_line = "statement of more than %d tokens: too long to read" % max_tokens, line
         return Statement(line, tokens[0][2], stop, tokens, ended, count, problem, problem_line)
 
@@ -312,7 +380,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
             else:
-                overflow = True
+                tokens, overflow = _spill(tokens, (kind, value, start), text, max_tokens)
         elif kind == PUNCT:
             if value == "(":
                 depth += 1
@@ -330,14 +398,14 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
             else:
-                overflow = True
+                tokens, overflow = _spill(tokens, (kind, value, start), text, max_tokens)
         elif kind >= BRACKET and kind != OPEN:
             if body is None:
                 body = False
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
             else:
-                overflow = True
+                tokens, overflow = _spill(tokens, (kind, value, start), text, max_tokens)
         elif kind == COMMENT:
             continue
         elif kind == SPECIAL:
@@ -352,7 +420,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                 if len(tokens) != limit:
                     tokens.append((STRING, text[start:closed], start))
                 else:
-                    overflow = True
+                    tokens, overflow = _spill(tokens, (STRING, text[start:closed], start), text, max_tokens)
             scanner = (first_pattern if not tokens else rest_pattern).scanner(text, closed, size)
             match_next = scanner.match
             continue
