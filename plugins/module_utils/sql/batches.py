@@ -48,7 +48,10 @@ PACKAGE [BODY]|TRIGGER|TYPE [BODY]|LIBRARY|JAVA``) ignores ``;`` and ends at the
 before and after a statement are dropped. ``q'[...]'`` quotes (any delimiter,
 ``nq'`` too), ``'...'`` and ``"..."`` are honoured; block comments do not nest. A
 ``/`` after a statement that already ended with ``;`` would re-run it in SQL*Plus;
-here it ends nothing and is ignored. SQL*Plus client lines (``REM``, ``PROMPT``,
+here it ends nothing and is ignored. A blank line ends a SQL statement (not a PL/SQL
+unit) without running it, as SQL*Plus does with ``SQLBLANKLINES OFF`` (its default),
+unless a ``/`` line follows and runs it: such a statement is not a batch (``not_run``
+collects it). SQL*Plus client lines (``REM``, ``PROMPT``,
 ``SET``, ``SPOOL``, ``WHENEVER``, ``@`` ...) where a statement may start are not
 batches: they are skipped (``client_lines`` collects them), never sent.
 
@@ -561,7 +564,8 @@ def _go_count(args: str, line: int) -> int:
 # --------------------------------------------------------------------------- Oracle scripts
 
 
-def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]) -> Iterator[Batch]:
+def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]],
+                  not_run: Optional[List[Tuple[int, str]]]) -> Iterator[Batch]:
     """Statements of ``lexer.statements``, read from a growing window of whole lines.
 
     The window keeps the statement still open at its end and reads on; when a read ends
@@ -596,6 +600,10 @@ def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]
                 if client_lines is not None:
                     client_lines.append((base_line + statement.line - 1, statement.tokens[0][1].rstrip()))
                 continue
+            if statement.ended == "blank":   # SQL*Plus does not run it
+                if not_run is not None:
+                    not_run.append((base_line + statement.line - 1, window[statement.start:statement.end]))
+                continue
             end = statement.end - 1 if statement.ended == ";" else statement.end
             text = window[statement.start:end].rstrip()
             if not text:
@@ -609,14 +617,17 @@ def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]
         want = 1 if emitted else want * 2
 
 
-def split_batches(stream: IO[str], dialect: str, client_lines: Optional[List[Tuple[int, str]]] = None) -> Iterator[Batch]:
+def split_batches(stream: IO[str], dialect: str, client_lines: Optional[List[Tuple[int, str]]] = None,
+                  not_run: Optional[List[Tuple[int, str]]] = None) -> Iterator[Batch]:
     """Yield the batches of a script read from a text ``stream`` (see the module doc).
 
     Oracle: SQL*Plus client lines are not batches; pass a list as ``client_lines`` to get
-    them as ``(line, text)``.
+    them as ``(line, text)``. Nor are SQL statements a blank line ended (SQL*Plus, with
+    ``SQLBLANKLINES OFF``, its default, does not run them); pass a list as ``not_run`` to
+    get them as ``(line, text)``.
     """
     if dialect == "oracle":
-        return _split_oracle(stream, client_lines)
+        return _split_oracle(stream, client_lines, not_run)
     if dialect in ("mssql", "lab"):
         return _split_go(stream, dialect)
     raise ValueError("unknown SQL dialect %r (expected one of %s)" % (dialect, ", ".join(DIALECTS)))

@@ -551,7 +551,8 @@ class _Parser(object):
                 self.i += 1
                 self.name_list()
             elif word == "WHERE":
-                raise DdlError("filtered index is not supported")
+                raise DdlError("filtered index (INDEX ... WHERE) is not read: the structure check does not compare"
+                               " index filters")
             elif word == "WITH":
                 self.i += 1
                 self.skip_parens()
@@ -676,6 +677,24 @@ _COMPUTED_STOP = frozenset(("PERSISTED", "VIRTUAL", "STORED", "NOT", "NULL", "CO
 _COLUMN_FLAGS = frozenset(("ROWGUIDCOL", "SPARSE", "ENABLE", "DISABLE", "VALIDATE", "NOVALIDATE", "FILESTREAM",
                            "PERSISTED", "VIRTUAL", "STORED", "HIDDEN", "VISIBLE", "INVISIBLE", "RELY", "NORELY"))
 _CONSTRAINT_START = frozenset(("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK"))
+# Oracle MODIFY: words that follow the column's name when no new type is given.
+_MODIFY_WITHOUT_TYPE = frozenset(("NULL", "NOT", "DEFAULT", "CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "REFERENCES",
+                                  "ENABLE", "DISABLE", "VISIBLE", "INVISIBLE", "COLLATE"))
+
+
+def _query_follows(p: _Parser, word: str) -> bool:
+    """Whether ``word`` comes outside parentheses: ``AS [(] SELECT|WITH`` (CREATE TABLE), ``INTO`` (SELECT)."""
+    depth = 0
+    tokens = p.tokens[p.i:]
+    for position, (kind, value, dummy) in enumerate(tokens):
+        if kind == _PUNCT:
+            depth += 1 if value == "(" else -1 if value == ")" else 0
+        elif kind == _WORD and depth == 0 and value.upper() == word:
+            if word != "AS":
+                return True
+            following = [t[1].upper() for t in tokens[position + 1:position + 3]]
+            return following[:1] in (["SELECT"], ["WITH"]) or following in (["(", "SELECT"], ["(", "WITH"])
+    return False
 
 
 class _TableBuild(object):
@@ -743,6 +762,10 @@ class _Reader(object):
             result.statements += 1
             if statement.problem is not None:
                 self.problem(statement, statement.problem, statement.problem_line)
+                continue
+            if statement.ended == "blank":
+                self.ignore(statement, "statement ended by a blank line: SQL*Plus does not run it (SET SQLBLANKLINES OFF,"
+                            " its default)")
                 continue
             if statement.ended == "client":
                 command = statement.tokens[0][1].split(None, 1)[0] if statement.tokens[0][1].strip() else "@"
@@ -883,6 +906,8 @@ class _Reader(object):
             self.alter(p, statement)
         elif first in ("EXEC", "EXECUTE") and p.n > 1 and p.tokens[1][1].upper().split(".")[-1] in _UNSUPPORTED_EXEC:
             raise DdlError("legacy full-text procedure %s is not supported" % p.tokens[1][1])
+        elif first == "SELECT" and _query_follows(p, "INTO"):
+            raise DdlError("SELECT ... INTO creates a table from a query, which the reader does not run")
         elif first in _IGNORED_FIRST:
             self.ignore(statement, "%s (%s)" % (first, _IGNORED_FIRST[first]))
         else:
@@ -918,6 +943,8 @@ class _Reader(object):
 
     def create_table(self, p: _Parser, statement: Statement) -> None:
         name = p.name()
+        if _query_follows(p, "AS"):
+            raise DdlError("CREATE TABLE %r AS SELECT: its columns come from a query, which the reader does not run" % name)
         if self.result.schema.table(name) is not None:
             raise DdlError("table %r is created twice" % name)
         ref = self.ref(statement)
@@ -1023,9 +1050,23 @@ class _Reader(object):
         if p.accept("WITH"):
             p.expect("NOCHECK", "CHECK")
         verb = p.word()
-        if verb != "ADD":
+        if verb in ("ALTER", "MODIFY"):
+            p.i += 1
+            self.alter_columns(p, build, verb)
+        elif verb == "DROP":
+            p.i += 1
+            self.drop(p, build)
+        elif verb == "ADD":
+            p.i += 1
+            self.add(p, build)
+        else:
             raise DdlError("ALTER TABLE ... %s is not a structure definition" % p.describe())
-        p.i += 1
+        if not p.done():
+            raise DdlError("unexpected %s" % p.describe())
+        build.key_columns_not_null()
+
+    def add(self, p: _Parser, build: _TableBuild) -> None:
+        """``ADD`` columns and constraints."""
         wrapped = p.at("(")
         if wrapped:
             p.i += 1
@@ -1045,9 +1086,149 @@ class _Reader(object):
             break
         if wrapped:
             p.expect_punct(")")
-        if not p.done():
-            raise DdlError("unexpected %s" % p.describe())
-        build.key_columns_not_null()
+
+    def alter_columns(self, p: _Parser, build: _TableBuild, verb: str) -> None:
+        """A column redefined: SQL Server ``ALTER COLUMN``, Oracle ``MODIFY``, PostgreSQL ``ALTER [COLUMN]``.
+
+        SQL Server: the new type replaces the old, and the column is nullable unless ``NOT
+        NULL`` is said (as in CREATE TABLE); its default and identity stay. Oracle: only
+        what is said changes (type, default, nullability). PostgreSQL: ``[SET DATA] TYPE``,
+        ``SET|DROP NOT NULL``, ``SET|DROP DEFAULT``.
+        """
+        table = build.table
+        if verb == "MODIFY":
+            wrapped = p.at("(")
+            if wrapped:
+                p.i += 1
+            while True:
+                self.modify_column(p, build)
+                if not p.at(","):
+                    break
+                p.i += 1
+            if wrapped:
+                p.expect_punct(")")
+            return
+        if self.platform == "lab":
+            while True:
+                p.accept("COLUMN")
+                column = self.existing_column(table, p.ident())
+                if p.accept("SET"):
+                    if p.accept("NOT"):
+                        p.expect("NULL")
+                        column = replace(column, nullable=False)
+                    elif p.accept("DEFAULT"):
+                        column = replace(column, default=p.expression())
+                    else:
+                        p.expect("DATA")
+                        column = self.retyped(p, column)
+                elif p.accept("DROP"):
+                    if p.accept("NOT"):
+                        p.expect("NULL")
+                        column = replace(column, nullable=True)
+                    else:
+                        p.expect("DEFAULT")
+                        column = replace(column, default=None)
+                else:
+                    column = self.retyped(p, column)
+                table.columns[table.columns.index(table.column(column.name))] = column
+                if not p.at(","):
+                    return
+                p.i += 1
+                p.expect("ALTER")
+        p.expect("COLUMN")
+        probe = p.i
+        old = self.existing_column(table, p.ident())
+        if p.word() in ("ADD", "DROP"):   # ADD|DROP ROWGUIDCOL, PERSISTED, MASKED, NOT FOR REPLICATION
+            p.i = p.n
+            return
+        p.i = probe
+        new = p.column(build)
+        nullable = new.nullable and not old.identity
+        table.columns[table.columns.index(old)] = replace(
+            old, type=new.type, length=new.length, precision=new.precision, scale=new.scale, nullable=nullable,
+            semantics=new.semantics)
+
+    def retyped(self, p: _Parser, column: Column) -> Column:
+        """PostgreSQL ``TYPE t [COLLATE c] [USING expression]``."""
+        p.expect("TYPE")
+        type_name, length, precision, scale, semantics = p.data_type()
+        if p.accept("COLLATE"):
+            p.ident()
+        if p.accept("USING"):
+            p.expression(stop=frozenset())
+        return replace(column, type=type_name, length=length, precision=precision, scale=scale, semantics=semantics)
+
+    def modify_column(self, p: _Parser, build: _TableBuild) -> None:
+        """Oracle ``MODIFY col [type] [DEFAULT expr] [NULL | NOT NULL] ...``: what is not said stays."""
+        table = build.table
+        probe = p.i
+        old = self.existing_column(table, p.ident())
+        typed = not (p.at(",") or p.at(")") or p.done() or p.word() in _MODIFY_WITHOUT_TYPE)
+        p.i = probe
+        new = p.column(build, typed=typed)
+        said = set(t[1].upper() for t in p.tokens[probe:p.i] if t[0] == _WORD)
+        column = old
+        if typed:
+            column = replace(column, type=new.type, length=new.length, precision=new.precision, scale=new.scale,
+                             semantics=new.semantics)
+        if "NULL" in said:
+            column = replace(column, nullable=new.nullable and not old.identity)
+        if "DEFAULT" in said:
+            column = replace(column, default=new.default)
+        table.columns[table.columns.index(old)] = column
+
+    def existing_column(self, table: Table, name: str) -> Column:
+        column = table.column(name)
+        if column is None:
+            raise DdlError("table %r has no column %r" % (table.name, name))
+        return column
+
+    def drop(self, p: _Parser, build: _TableBuild) -> None:
+        """``DROP COLUMN`` (Oracle also ``DROP (a, b)``) and ``DROP CONSTRAINT`` of a key or unique constraint.
+
+        A column a key, an index or the full-text index uses is not dropped: SQL Server
+        refuses it, Oracle and PostgreSQL drop what uses it with it; either way the reader
+        reports it rather than guess.
+        """
+        table = build.table
+        if p.accept("CONSTRAINT"):
+            if p.accept("IF"):
+                p.expect("EXISTS")
+            name = p.ident()
+            if table.primary_key is not None and key(table.primary_key.name) == key(name):
+                table.primary_key = None
+            elif table.index(name) is not None:
+                table.indexes.remove(table.index(name))
+            else:
+                raise DdlError("DROP CONSTRAINT %r: not a primary key or unique constraint of table %r the script made"
+                               " (a default or check constraint is not read)" % (name, table.name))
+            while p.accept("CASCADE", "KEEP", "DROP", "INDEX"):
+                pass
+            return
+        if self.platform == "oracle" and p.at("("):
+            names = list(p.name_list())
+        else:
+            p.accept("COLUMN")
+            if p.accept("IF"):
+                p.expect("EXISTS")
+            names = [p.ident()]
+            while p.at(","):
+                p.i += 1
+                p.accept("COLUMN")
+                names.append(p.ident())
+        while p.accept("CASCADE", "CONSTRAINTS", "INVALIDATE", "RESTRICT"):
+            pass
+        dropped = set()
+        for name in names:
+            column = self.existing_column(table, name)
+            users = ["the primary key"] if table.primary_key and key(name) in set(key(c) for c in table.primary_key.columns) else []
+            users += ["index %r" % ix.name for ix in table.indexes if key(name) in set(key(c) for c in ix.columns + ix.include)]
+            if table.fulltext is not None and key(name) in set(key(c) for c in table.fulltext.columns):
+                users.append("the full-text index")
+            if users:
+                raise DdlError("drops column %r, which %s uses: not read" % (column.name, ", ".join(users)))
+            dropped.add(key(name))
+        table.columns[:] = [c for c in table.columns if key(c.name) not in dropped]
 
     def create_index(self, p: _Parser, statement: Statement, unique: bool, clustered: bool) -> None:
         if p.accept("IF"):
@@ -1082,7 +1263,8 @@ class _Reader(object):
                     raise DdlError("unsupported INDEXTYPE %s" % indextype)
                 fulltext = True
             elif stop == "WHERE":
-                raise DdlError("filtered index %r is not supported" % index_name)
+                raise DdlError("filtered index %r (CREATE INDEX ... WHERE) is not read: the structure check does not"
+                               " compare index filters" % index_name)
         if fulltext:
             build.add_fulltext(columns, None)
         else:

@@ -34,6 +34,10 @@ like the vendor's, with ``GO`` lines; ``oracle``: SQL*Plus scripts):
   runs it. With ``implicit`` (the DDL reader) a ``CREATE`` or ``ALTER`` at a line start,
   outside parentheses and bodies, also starts a new statement: vendor scripts often omit
   separators.
+* SQL*Plus blank lines (Oracle): with ``SET SQLBLANKLINES OFF``, SQL*Plus's default, a blank
+  line ends a SQL statement being entered *without running it* (a ``/`` line after it runs
+  it after all). Such a statement ends as ``"blank"``; what follows starts a new one. PL/SQL
+  units are not affected (blank lines are part of a block).
 * SQL*Plus client lines (Oracle): where a new statement may start, a line beginning with
   ``REM[ARK]``, ``PRO[MPT]``, ``SET`` (not ``SET TRANSACTION|ROLE|CONSTRAINT[S]``, which are
   SQL), ``SPO[OL]``, ``WHENEVER``, ``@``/``@@``, ``DEF[INE]``, ``EXEC[UTE]`` and the other
@@ -166,7 +170,8 @@ class Statement(NamedTuple):
     """One statement: 1-based first line, span ``[start, end)`` of its text, tokens, how it ended.
 
     ``ended`` is ``";"``, ``"GO"``, ``"/"``, ``"implicit"`` (a line-initial CREATE/ALTER
-    started the next one), ``"client"`` (a SQL*Plus client line: ``tokens`` holds one
+    started the next one), ``"blank"`` (Oracle: a blank line ended it, SQL*Plus does not run
+    it), ``"client"`` (a SQL*Plus client line: ``tokens`` holds one
     ``CLIENT`` token) or ``"end"`` (end of text). ``count`` is the ``GO`` repeat count.
     ``problem`` says why the statement cannot be read as it stands (an open quote or comment
     at the end, a GO line with a bad count, too many tokens), else it is ``None``.
@@ -345,6 +350,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
     depth = 0
     counted_to = start
     overflow = False
+    blank_seen = False             # Oracle: a blank line came after the statement's last token
     limit = TUPLE_TOKENS if not max_tokens or max_tokens > TUPLE_TOKENS else max_tokens
     scanner = first_pattern.scanner(text, start, size)
     match_next = scanner.match
@@ -367,6 +373,16 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             break
         value = match.group(kind)
         start = match.start(kind)
+        if oracle and tokens and body is not True and kind != SEPARATOR:
+            if text.count("\n", match.start(), start) >= 2:
+                blank_seen = True
+            if blank_seen and kind != COMMENT and not (kind == SPECIAL and value == "/*"):
+                last = tokens[-1]
+                yield finish(last[2] + len(last[1]), "blank")
+                tokens, words, body, depth, overflow, blank_seen = [], [], None, 0, False, False
+                scanner = first_pattern.scanner(text, text.rfind("\n", 0, start) + 1, size)
+                match_next = scanner.match
+                continue
         if kind == WORD:
             if body is None:
                 words.append(value.upper())
@@ -375,7 +391,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                   and text[text.rfind("\n", 0, start) + 1:start].strip() == ""):
                 last = tokens[-1]
                 yield finish(last[2] + len(last[1]), "implicit")
-                tokens, words, overflow, depth = [], [value.upper()], False, 0
+                tokens, words, overflow, depth, blank_seen = [], [value.upper()], False, 0, False
                 body = starts_body(words, dialect)
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
@@ -389,7 +405,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             elif value == ";" and not body:
                 if tokens:
                     yield finish(match.end(kind), ";")
-                    tokens, words, body, depth, overflow = [], [], None, 0, False
+                    tokens, words, body, depth, overflow, blank_seen = [], [], None, 0, False, False
                 scanner = first_pattern.scanner(text, match.end(), size)
                 match_next = scanner.match
                 continue
@@ -440,7 +456,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             if problem is not None:   # the bad GO line is a statement of its own: reported, never lost
                 tokens, overflow = [(SEPARATOR, value, start)], False
                 yield finish(start + len(value), ended, count, problem, start)
-            tokens, words, body, depth, overflow = [], [], None, 0, False
+            tokens, words, body, depth, overflow, blank_seen = [], [], None, 0, False, False
             scanner = first_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
             continue
