@@ -103,7 +103,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,50,100")
     parser.add_argument("--sqlparse-mb", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3, help="runs of our splitter over the largest file; best counts")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of our splitter over the largest file; best counts")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     rows = []
