@@ -175,8 +175,8 @@ def match(text: str, start: int, end: int, cache: dict):
     if head == "CREATE":
         found = _CREATE_TABLE.fullmatch(text, start, end)
         if found is not None:
-            columns = [_column(part.group(), cache) for part in _COLUMN_SPLIT.finditer(found.string, found.start("columns"),
-                                                                                 found.end("columns"))]
+            parts = _COLUMN_SPLIT.finditer(text, found.start("columns"), found.end("columns"))
+            columns = [_column(part.group(), cache) for part in parts]
             return found.start("core_end"), "table", (found.group("table"), columns)
         found = _CREATE_INDEX.fullmatch(text, start, end)
         if found is not None:
