@@ -18,7 +18,11 @@ entry per attempt, appended in the order taken. Every entry has these fields:
 - ``size``: bytes of the file (MS SQL: the backup set's size from ``msdb``), or null;
 - ``checksum``: SHA-256 of the file where the module can read it (the lab), else null;
 - ``checksum_kind``: ``sha256`` or ``server-verified`` (MS SQL backup checksums, Oracle Data Pump);
-- ``taken_at``: UTC, ISO 8601, when the backup started;
+- ``taken_at``: UTC, ISO 8601, when the backup started (after it got its slot on the database server);
+- ``finished_at``: UTC, ISO 8601, when the backup and its verification ended (passed or failed), or null
+  while it runs; entries written before this field existed have none;
+- ``slot_wait_seconds``: how long the backup waited for a slot on the database server (``server_slots``), or null
+  when the server has no limit;
 - ``k2_version``: the K2 version the database said it had (``K2VERZE``), or null;
 - ``position``: ``before_check`` or ``after_check`` (before or after the structure check, K2-08 / K2-15);
 - ``run_id``: the reinstall run that took it, or null;
@@ -74,8 +78,31 @@ _READABLE_LENGTH = 40
 VERIFICATION_LEVELS = ("lab-restore-compare", "mssql-verifyonly", "mssql-test-restore", "oracle-job", "oracle-test-import")
 
 
+#: Backups of one site at a time. A backup reads the data files and writes one stream to the target; on the database
+#: server of a typical K2 customer (4 to 8 cores, one data volume, one backup volume) four streams fill the backup
+#: volume's sequential bandwidth while half the cores stay free for the server, and the many small databases (DEMO,
+#: INIT, small mandants: their fixed cost of verification is most of their time) finish alongside the large ones.
+DEFAULT_PARALLEL = 4
+
+
 class BackupError(ValueError):
     """A backup or restore that must not go on; the message says why and what to do."""
+
+
+class BackupFailed(BackupError):
+    """Some databases' backups failed; ``result`` holds the others' (kept and reported), ``not_backed_up`` the failed ones."""
+
+    def __init__(self, message: str, result: Mapping[str, Any], not_backed_up: Sequence[str]) -> None:
+        super().__init__(message)
+        self.result = dict(result)
+        self.not_backed_up = list(not_backed_up)
+
+
+def failed_backups_message(failed: Sequence[Mapping[str, Any]], backed_up: Sequence[str]) -> str:
+    """One message for the databases whose backup failed, each with its reason, and those backed up."""
+    return ("backup failed for %d database(s): %s. Backed up and verified: %s. A failed attempt stays in the manifest with "
+            "verified=false; the backups taken stay valid"
+            % (len(failed), "; ".join("%s: %s" % (e["database"], e.get("message")) for e in failed), ", ".join(backed_up) or "none"))
 
 
 # --------------------------------------------------------------------------- manifest
@@ -120,8 +147,8 @@ def new_entry(database: str, code: str, platform: str, file: str, position: str,
         raise ValueError("position must be one of %s, got %r" % (", ".join(POSITIONS), position))
     return {"database": database, "code": code, "platform": platform, "file": file, "size": None, "checksum": None,
             "checksum_kind": "sha256" if platform == "lab" else "server-verified", "taken_at": utc_text(taken_at),
-            "k2_version": k2_version, "position": position, "run_id": run_id, "verified": False, "verification": None,
-            "fingerprint": None, "message": None}
+            "finished_at": None, "slot_wait_seconds": None, "k2_version": k2_version, "position": position, "run_id": run_id,
+            "verified": False, "verification": None, "fingerprint": None, "message": None}
 
 
 def _same_file(one: str, other: str, platform: str) -> bool:
