@@ -54,7 +54,7 @@ MODES = ("short", "conservative")
 
 def value_sql(column, table_number):
     """An SQL expression of row number ``g`` fitting the column (the lab's types for the model's MS SQL types)."""
-    name, kind, length = column.name, column.type_name.lower(), column.length
+    name, kind, length = column.name, column.type.lower(), column.length
     if name == "FUzivatel":
         return "1"
     if name == "Cis":
@@ -64,13 +64,13 @@ def value_sql(column, table_number):
     if kind in ("int", "smallint", "bigint", "tinyint"):
         return "g %% 97 + %d" % table_number
     if kind in ("numeric", "decimal"):
-        return "(g %% 900) / 10.0"
+        return "(g % 900) / 10.0"
     if kind in ("datetime", "date", "smalldatetime"):
         return "timestamp '2024-01-01' + g * interval '1 minute'"
     if kind == "image":
         return "decode(md5(g::text), 'hex')"
     if kind in ("text", "ntext") or length in (None, -1):
-        return "'Položka ' || g || ' ' || repeat('k2 ', g %% 20)"
+        return "'Položka ' || g || ' ' || repeat('k2 ', g % 20)"
     return "left('v' || g || ' ' || md5(g::text), %d)" % length
 
 

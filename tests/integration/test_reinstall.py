@@ -57,7 +57,7 @@ def fleet():
             {"name": "far", "company_tables": 5, "version": "luna.05", "mandants": ["FIRMA"]},
             {"name": "gates", "company_tables": 5, "mandants": ["FIRMA"], "missing_inits": ["FIRMA"], "preparation_done": False},
             # findings the repairs cannot fix: no-go at the structure check before the ban, in every run
-            {"name": "drift", "company_tables": 5, "mandants": ["FIRMA"], "drift_mandants": ["FIRMA"]},
+            {"name": "drift", "company_tables": 30, "mandants": ["FIRMA"], "drift_mandants": ["FIRMA"]},
         ]}, handle)
     inventory_path = k2lab.up(lab_dir, fleet_path)["inventory"]
     with open(inventory_path, encoding="utf-8") as handle:
