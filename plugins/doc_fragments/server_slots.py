@@ -17,7 +17,7 @@ options:
         one before they start, showing who holds the slots.
       - The slots are lease rows in the table C(ERPOPS_SERVER_SLOTS) (created when missing) of the database
         O(server_slots.database) on the server, taken in one transaction on the server's clock; a job that dies frees its
-        slots when their lease runs out. See C(docs/concurrency.md).
+        slots when their lease runs out. See the section Concurrency of C(docs/backup_convert.md).
       - Every job on one server must name the same O(server_slots.database) (the inventory sets it once per server).
     type: dict
     suboptions:
@@ -28,8 +28,8 @@ options:
         description:
           - The database (on Oracle, the schema) of the slot table, the same for every job on this server; the login must
             be able to create a table there once and write it.
-          - Default on the lab C(postgres); required on MS SQL and Oracle when O(server_slots.limit) is set (for example a
-            small database C(ERPOPS) the DBA creates; not a customer's database).
+          - Required when O(server_slots.limit) is set. A small database the DBA creates for the collection (for example
+            C(ERPOPS); on Oracle a schema), never a customer's database - a restore would bring old slots back.
         type: str
       wait:
         description: Seconds to wait for a slot before the operation fails (the others go on).

@@ -7,7 +7,8 @@ Pure: no I/O. ``k2_backup`` takes and restores the backups, ``k2_convert`` reads
 manifest for its backup gate.
 
 **Manifest**: a JSON file, one per site, ``{"format": 1, "entries": [...]}``, one
-entry per attempt, appended in the order taken. Every entry has these fields:
+entry per attempt, in the order taken; the attempts of one call (backups run in parallel) in the
+order planned: CONF, then the mandants as ``FIRMY`` lists them. Every entry has these fields:
 
 - ``database``: the exact database name (on Oracle the schema), never altered;
 - ``code``: the mandant code of ``FIRMY``, or ``CONF``;
@@ -18,8 +19,8 @@ entry per attempt, appended in the order taken. Every entry has these fields:
 - ``size``: bytes of the file (MS SQL: the backup set's size from ``msdb``), or null;
 - ``checksum``: SHA-256 of the file where the module can read it (the lab), else null;
 - ``checksum_kind``: ``sha256`` or ``server-verified`` (MS SQL backup checksums, Oracle Data Pump);
-- ``taken_at``: UTC, ISO 8601, when the backup started (after it got its slot on the database server);
-- ``finished_at``: UTC, ISO 8601, when the backup and its verification ended (passed or failed), or null
+- ``taken_at``: UTC, ISO 8601 (to the millisecond), when the backup started (after it got its slot on the database server);
+- ``finished_at``: UTC, ISO 8601 (to the millisecond), when the backup and its verification ended (passed or failed), or null
   while it runs; entries written before this field existed have none;
 - ``slot_wait_seconds``: how long the backup waited for a slot on the database server (``server_slots``), or null
   when the server has no limit;
@@ -108,10 +109,10 @@ def failed_backups_message(failed: Sequence[Mapping[str, Any]], backed_up: Seque
 # --------------------------------------------------------------------------- manifest
 
 
-def utc_text(moment: datetime) -> str:
+def utc_text(moment: datetime, timespec: str = "seconds") -> str:
     if moment.tzinfo is None:
         raise ValueError("a time without a zone cannot go into the manifest")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec)
 
 
 def parse_time(text: str) -> datetime:
@@ -146,7 +147,7 @@ def new_entry(database: str, code: str, platform: str, file: str, position: str,
     if position not in POSITIONS:
         raise ValueError("position must be one of %s, got %r" % (", ".join(POSITIONS), position))
     return {"database": database, "code": code, "platform": platform, "file": file, "size": None, "checksum": None,
-            "checksum_kind": "sha256" if platform == "lab" else "server-verified", "taken_at": utc_text(taken_at),
+            "checksum_kind": "sha256" if platform == "lab" else "server-verified", "taken_at": utc_text(taken_at, "milliseconds"),
             "finished_at": None, "slot_wait_seconds": None, "k2_version": k2_version, "position": position, "run_id": run_id,
             "verified": False, "verification": None, "fingerprint": None, "message": None}
 

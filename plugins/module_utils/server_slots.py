@@ -9,9 +9,10 @@ waits until a slot is free, whichever site, job or controller it comes from.
 
 The slots are lease rows on the server itself, like the site's lock (``run_lock``), in the
 table ``ERPOPS_SERVER_SLOTS`` of one database every job on that server names alike (the
-``server_slots.database`` option; the lab's default is ``postgres``, the maintenance database
-every PostgreSQL server has). One row per holder, keyed by the holder's token, plus one
-*gate* row that is never a holder. Taking a slot is one transaction:
+``server_slots.database`` option: a small database the DBA gives the collection, on Oracle a
+schema; never a customer's database, where a restore would bring old slots back). One row per
+holder, keyed by the holder's token, plus one *gate* row that is never a holder. Taking a slot
+is one transaction:
 
 1. lock the gate row (``FOR UPDATE`` / ``UPDLOCK, HOLDLOCK``): takers on that server go one
    at a time;
@@ -47,9 +48,6 @@ GATE = "#gate"
 DEFAULT_LEASE_SECONDS = 300
 #: Four hours: a site banned for its outage waits that long for its turn on a busy server before it gives up.
 DEFAULT_WAIT_SECONDS = 14400
-#: Where the table lives when ``database`` is not given; MS SQL and Oracle need it named (a database or schema
-#: every job's login can write: the table must not go into a customer's database, or into ``master`` by surprise).
-DEFAULT_DATABASE = {"lab": "postgres"}
 OPERATIONS = ("backup", "restore", "conversion")
 
 #: (column, MS SQL type, Oracle type, lab type)
@@ -94,10 +92,10 @@ def settings(option: Optional[Mapping[str, Any]], dialect: str) -> Optional[Dict
     limit = limit_of(option.get("limit"))
     if limit is None:
         return None
-    database = option.get("database") or DEFAULT_DATABASE.get(dialect)
+    database = option.get("database")
     if not database:
-        raise SlotError("server_slots.database is required on %s when server_slots.limit is set: name the database (on Oracle "
-                        "the schema) of the slot table, the same for every job on this server" % dialect)
+        raise SlotError("server_slots.database is required when server_slots.limit is set: name the database (on Oracle the "
+                        "schema) of the slot table on this %s server, the same for every job on it" % dialect)
     wait = option.get("wait")
     lease = option.get("lease_seconds")
     return {"limit": limit, "database": database, "wait": DEFAULT_WAIT_SECONDS if wait is None else max(0, int(wait)),
@@ -116,7 +114,8 @@ class SlotSql:
             raise ValueError("unknown SQL dialect %r" % dialect)
         self.dialect = dialect
         self.table_name = table
-        self.table = quote_qualified(dialect, schema, table) if dialect == "oracle" and schema else quote_ident(dialect, table)
+        self.schema = schema if dialect == "oracle" else None
+        self.table = quote_qualified(dialect, schema, table) if self.schema else quote_ident(dialect, table)
 
     def _q(self, column: str) -> str:
         return quote_ident(self.dialect, column)
@@ -134,6 +133,10 @@ class SlotSql:
             return ("BEGIN EXECUTE IMMEDIATE '%s'; EXCEPTION WHEN OTHERS THEN IF SQLCODE != -955 THEN RAISE; END IF; END;"
                     % ddl.replace("'", "''"))
         return ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+
+    def table_exists(self):
+        """(SQL, binds): one row whose first value is truthy when the table exists."""
+        return run_lock.table_exists_sql(self.dialect, self.table, self.table_name, self.schema)
 
     def insert_gate(self) -> str:
         """The gate row, unless it exists (bind: the gate token; twice on MS SQL). A racing insert hits the key."""
@@ -256,7 +259,7 @@ def try_take(connect: Connect, dialect: str, schema: Optional[str], holder: Mapp
     sql = SlotSql(dialect, schema)
     db = connect()
     try:
-        db.execute(sql.create_table())
+        run_lock.ensure_table(db, sql.create_table(), sql.table_exists())
         db.execute(sql.insert_gate(), sql.binds("insert_gate"))
         with db.transaction():
             db.query(sql.lock_gate(), sql.binds("lock_gate"))

@@ -142,7 +142,7 @@ options:
   parallel:
     description:
       - How many databases are backed up at a time (V(1) - one after the other). The default suits the database server of a
-        typical K2 customer; see C(docs/concurrency.md). The server's own limit across sites is O(server_slots).
+        typical K2 customer; see the section Concurrency of C(docs/backup_convert.md). The server's own limit across sites is O(server_slots).
     type: int
     default: 4
   progress_file:
@@ -815,14 +815,21 @@ def run_backups(module, engine, profile, manifest, plan, sizes, slots):
     """
     params = module.params
     manifest_lock = threading.Lock()
+    base = len(manifest["entries"])
+    added = set()
 
-    def save(entry, new=False):
+    def save(entry, index=None):
+        """Write the manifest; a new entry (``index``: its place in the plan) goes where the plan puts it, so that the
+        manifest, and a restore that follows it, keep the planned order (CONF first) whichever backup started first."""
         with manifest_lock:
-            if new:
+            if index is not None:
                 core.add_entry(manifest, entry)
+                manifest["entries"].pop()
+                manifest["entries"].insert(base + sum(1 for other in added if other < index), entry)
+                added.add(index)
             write_manifest(params["manifest"], manifest)
 
-    def one(target, path):
+    def one(index, target, path):
         database = target["database"]
         outcome = {"entry": None}
         try:
@@ -832,7 +839,7 @@ def run_backups(module, engine, profile, manifest, plan, sizes, slots):
                                        datetime.now(timezone.utc), version)
                 entry["slot_wait_seconds"] = held["waited_seconds"] if slots.limit else None
                 outcome["entry"] = entry
-                save(entry, new=True)
+                save(entry, index)
                 progress.say("%s: backup started (database %s)" % (database, core.human_bytes(sizes.get(database) or 0)))
                 started = time.monotonic()
                 try:
@@ -840,7 +847,7 @@ def run_backups(module, engine, profile, manifest, plan, sizes, slots):
                     entry["verified"] = True
                 except (core.BackupError, k2db.DatabaseError) as exc:
                     entry["message"] = str(exc)
-                entry["finished_at"] = core.utc_text(datetime.now(timezone.utc))
+                entry["finished_at"] = core.utc_text(datetime.now(timezone.utc), "milliseconds")
                 save(entry)
                 seconds = time.monotonic() - started
                 if entry["verified"]:
@@ -862,7 +869,7 @@ def run_backups(module, engine, profile, manifest, plan, sizes, slots):
     slots.say = progress.say
     workers = max(1, min(params["parallel"], len(plan)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda item: one(*item), plan))
+        return list(pool.map(lambda item: one(item[0], *item[1]), enumerate(plan)))
 
 
 def restore_set(params, manifest):

@@ -93,7 +93,7 @@ options:
   parallel:
     description:
       - How many company databases are converted at a time (CONF goes first, alone), each on its own connection; V(1) - one
-        after the other. The default suits the database server of a typical K2 customer; see C(docs/concurrency.md).
+        after the other. The default suits the database server of a typical K2 customer; see the section Concurrency of C(docs/backup_convert.md).
       - Each database's failure stops that database only; the others go on and their results are reported.
     type: int
     default: 4

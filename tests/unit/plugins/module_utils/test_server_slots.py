@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import server_slots
+from ansible_collections.erpops.upgrade.plugins.module_utils import run_lock, server_slots
 from ansible_collections.erpops.upgrade.plugins.module_utils.run_lock import LockError
 from ansible_collections.erpops.upgrade.plugins.module_utils.server_slots import GATE, TABLE, SlotError, Slots, SlotSql
 
@@ -109,13 +109,14 @@ def test_bad_limit_is_refused(value):
         server_slots.limit_of(value)
 
 
-def test_settings_defaults_and_the_database_mssql_and_oracle_need():
+def test_settings_defaults_and_the_database_every_limit_needs():
     assert server_slots.settings(None, "lab") is None
     assert server_slots.settings({"limit": 0, "database": "x"}, "mssql") is None
-    assert server_slots.settings({"limit": 2}, "lab") == {"limit": 2, "database": "postgres", "wait": 14400, "lease_seconds": 300}
+    assert server_slots.settings({"limit": 2, "database": "erpops"}, "lab") == {
+        "limit": 2, "database": "erpops", "wait": 14400, "lease_seconds": 300}
     assert server_slots.settings({"limit": 1, "database": "ERPOPS", "wait": 60, "lease_seconds": 30}, "mssql")["wait"] == 60
-    for dialect in ("mssql", "oracle"):
-        with pytest.raises(SlotError, match="server_slots.database is required on %s" % dialect):
+    for dialect in DIALECTS:
+        with pytest.raises(SlotError, match="server_slots.database is required .* on this %s server" % dialect):
             server_slots.settings({"limit": 1}, dialect)
 
 
@@ -185,6 +186,8 @@ class _Connection:
         raise AssertionError(sql)
 
     def query(self, sql, binds=()):
+        if " AS found" in sql:
+            return [{"found": 1}]
         if "FOR UPDATE" in sql:
             return [{"HOLDER_TOKEN": GATE}]
         return [dict(r) for r in self.table.rows.values()]
@@ -267,3 +270,32 @@ def test_renew_of_a_lost_slot_says_so():
     table = SlotTable()
     with pytest.raises(LockError, match="was lost"):
         server_slots.renew(table.connect, "lab", None, "gone", 30)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_table_exists_parses_and_names_the_table(dialect):
+    text, binds = SlotSql(dialect, "ERPOPS" if dialect == "oracle" else None).table_exists()
+    sqlglot.parse_one(text, read=READ[dialect])
+    assert (binds["table_name"] == TABLE and binds["owner"] == "ERPOPS") if dialect == "oracle" else binds == (SlotSql(dialect).table,)
+
+
+class _Creating:
+    """A connection where the table is missing, then the create fails because another job made it meanwhile (or not)."""
+
+    def __init__(self, appears):
+        self.appears = appears
+        self.checks = 0
+
+    def query(self, sql, binds=()):
+        self.checks += 1
+        return [{"found": 1 if self.appears and self.checks > 1 else 0}]
+
+    def execute(self, sql, binds=()):
+        raise OSError('duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
+
+
+def test_a_concurrent_create_of_the_table_is_forgiven_only_when_the_table_is_there():
+    sql = SlotSql("lab")
+    run_lock.ensure_table(_Creating(appears=True), sql.create_table(), sql.table_exists())
+    with pytest.raises(OSError, match="duplicate key"):
+        run_lock.ensure_table(_Creating(appears=False), sql.create_table(), sql.table_exists())

@@ -101,6 +101,7 @@ def test_mssql_backs_up_every_converted_database_and_test_restores_it_under_anot
     assert [(d["code"], d["database"]) for d in result["excluded"]] == [("INIT", "K2_INIT")]
     with open(manifest, encoding="utf-8") as handle:
         entries = json.load(handle)["entries"]
+    # backups run in parallel; the manifest keeps them in the planned order
     assert [(e["database"], e["verified"], e["verification"]) for e in entries] == [
         ("K2_CONF", True, "mssql-test-restore"), ("K2_DEMO", True, "mssql-test-restore"), ("K2 ]FIRMA", True, "mssql-test-restore")]
     firma = entries[2]["file"]
