@@ -78,7 +78,7 @@ def fill_sql(tables, rows):
     """INSERT ... SELECT of ``rows`` rows into every company table of the lab's model."""
     statements = []
     for number, table in enumerate(tables):
-        columns = [c for c in table.columns]
+        columns = list(table.columns)
         names = ", ".join('"%s"' % c.name for c in columns)
         values = ", ".join(value_sql(c, number) for c in columns)
         overriding = " OVERRIDING SYSTEM VALUE" if any(c.identity for c in columns) else ""

@@ -202,7 +202,9 @@ def test_the_outage_runs_from_the_ban_to_its_end():
 
 
 def test_the_outage_starts_when_the_ban_is_in_force_and_splits_every_step():
-    at = lambda minutes: NOW + timedelta(minutes=minutes)  # noqa: E731
+    def at(minutes):
+        return NOW + timedelta(minutes=minutes)
+
     state = rs.record_step(running(), "preflight", "started", at(0))
     state = rs.record_step(state, "preflight", "ok", at(1))
     state = rs.record_step(state, "structure_check", "started", at(1))
