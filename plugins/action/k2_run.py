@@ -44,6 +44,7 @@ ARGUMENT_SPEC = dict(
     method=dict(type="str", default="files"),
     installer_record=dict(type="raw", default="auto"),
     takeover=dict(type="bool", default=False),
+    outage_mode=dict(type="str", choices=list(run_state.OUTAGE_MODES), default=run_state.DEFAULT_OUTAGE_MODE),
     step=dict(type="str", choices=list(run_state.STEP_NAMES)),
     result=dict(type="str", choices=["started", "ok", "failed", "skipped"], default="ok"),
     msg=dict(type="str"),
@@ -257,7 +258,8 @@ class ActionModule(ActionBase):
         self._renew(args)
         remote, state = self._load(args)
         self._check_run(args, state)
-        decisions = run_state.run_decisions(args["preflight"], args["method"], args["installer_record"], args["takeover"])
+        decisions = run_state.run_decisions(args["preflight"], args["method"], args["installer_record"], args["takeover"],
+                                            args["outage_mode"])
         state = dict(state, decisions=decisions, from_version=args["preflight"].get("version"), preflight=args["preflight"])
         self._save(args, remote, state)
         return self._result(state, False, decisions=decisions)

@@ -47,7 +47,9 @@ the file again (checksum on the lab, ``RESTORE VERIFYONLY`` on MS SQL, a ``SQL_F
 on Oracle) before reusing it: a damaged file is never reused.
 
 **Backup gate** (K2-15): a one-time conversion needs a verified entry of its
-database taken ``after_check`` in the same run.
+database taken ``after_check`` in the same run, or the entry the manifest's ``guards`` name
+for the run (``{"run_id", "databases": {name: {file, position, taken_at, why}}}``): the first
+backup after the users were logged off, of a database the structure step changed nothing in.
 
 **Restore** returns each database to exactly its state at backup time, never a merge:
 MS SQL ``RESTORE DATABASE ... WITH REPLACE`` replaces the whole database; Oracle empties the
@@ -202,7 +204,18 @@ def fresh_backup(manifest: Mapping[str, Any], database: str, position: str, max_
 
 
 def gate_backup(manifest: Mapping[str, Any], database: str, run_id: str) -> Optional[Mapping[str, Any]]:
-    """The backup that lets a one-time conversion run on ``database`` in run ``run_id`` (K2-15), or None."""
+    """The backup that lets a one-time conversion run on ``database`` in run ``run_id`` (K2-15), or None.
+
+    The manifest's ``guards`` (written from the run state, ``window.backup_guards``) name it for the run: the backup after
+    the structure step, or the first backup of a database the structure step changed nothing in. Without guards of
+    this run, only a backup ``after_check`` of the run counts.
+    """
+    guards = manifest.get("guards") or {}
+    guard = (guards.get("databases") or {}).get(database) if guards.get("run_id") == run_id else None
+    if guard:
+        named = latest(manifest["entries"], database, lambda e: e.get("file") == guard.get("file") and e.get("run_id") == run_id)
+        if named is not None:
+            return named
     return latest(manifest["entries"], database, lambda e: e.get("position") == "after_check" and e.get("run_id") == run_id)
 
 

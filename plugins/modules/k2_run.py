@@ -98,11 +98,19 @@ options:
     description: A takeover was asked for.
     type: bool
     default: false
+  outage_mode:
+    description:
+      - V(decide) - where the steps go around the maintenance window, recorded with the decisions so that a resumed run
+        keeps the order. V(short) runs the structure check and the staging of the release before the login ban;
+        V(conservative) keeps every step after the preflight inside the window.
+    type: str
+    choices: [short, conservative]
+    default: short
   step:
     description: The step to record (V(step)) or the step that failed (V(finish)).
     type: str
-    choices: [preflight, maintenance_on, backup, gates, structure, backup_after_check, disk, install, conversions, extensions,
-              post_checks, maintenance_off]
+    choices: [preflight, structure_check, stage, maintenance_on, backup, gates, structure, backup_after_check, disk, install,
+              conversions, extensions, post_checks, maintenance_off]
   result:
     description: The step's result.
     type: str
