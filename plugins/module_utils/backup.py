@@ -47,7 +47,9 @@ the file again (checksum on the lab, ``RESTORE VERIFYONLY`` on MS SQL, a ``SQL_F
 on Oracle) before reusing it: a damaged file is never reused.
 
 **Backup gate** (K2-15): a one-time conversion needs a verified entry of its
-database taken ``after_check`` in the same run.
+database taken ``after_check`` in the same run, or the entry the manifest's ``guards`` name
+for the run (``{"run_id", "databases": {name: {file, position, taken_at, why}}}``): the first
+backup after the users were logged off, of a database the structure step changed nothing in.
 
 **Restore** returns each database to exactly its state at backup time, never a merge:
 MS SQL ``RESTORE DATABASE ... WITH REPLACE`` replaces the whole database; Oracle empties the
@@ -63,7 +65,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 
@@ -202,7 +204,18 @@ def fresh_backup(manifest: Mapping[str, Any], database: str, position: str, max_
 
 
 def gate_backup(manifest: Mapping[str, Any], database: str, run_id: str) -> Optional[Mapping[str, Any]]:
-    """The backup that lets a one-time conversion run on ``database`` in run ``run_id`` (K2-15), or None."""
+    """The backup that lets a one-time conversion run on ``database`` in run ``run_id`` (K2-15), or None.
+
+    The manifest's ``guards`` (written from the run state, ``window.backup_guards``) name it for the run: the backup after
+    the structure step, or the first backup of a database the structure step changed nothing in. Without guards of
+    this run, only a backup ``after_check`` of the run counts.
+    """
+    guards = manifest.get("guards") or {}
+    guard = (guards.get("databases") or {}).get(database) if guards.get("run_id") == run_id else None
+    if guard:
+        named = latest(manifest["entries"], database, lambda e: e.get("file") == guard.get("file") and e.get("run_id") == run_id)
+        if named is not None:
+            return named
     return latest(manifest["entries"], database, lambda e: e.get("position") == "after_check" and e.get("run_id") == run_id)
 
 
@@ -369,9 +382,42 @@ def mssql_checkdb_sql(database: str) -> str:
     return "DBCC CHECKDB (%s) WITH NO_INFOMSGS, ALL_ERRORMSGS" % quote_ident("mssql", database)
 
 
+SCRATCH_PREFIX = "ERPOPS_VERIFY_"
+#: Token of the scratch copy that holds a database as it was before a restore swapped it out (the lab's restore).
+REPLACED_TOKEN = "o"
+
+
 def scratch_name(database: str, token: str, limit: int = 63) -> str:
-    """A database (schema) name for a test restore of ``database``: never a name a site uses."""
-    return ("ERPOPS_VERIFY_%s_%s" % (name_hash(database), token))[:limit]
+    """A database (schema) name for a test restore of ``database``: never a name a site uses.
+
+    Tokens: 8 hex for a verification, ``r`` + 8 hex for a restore's fresh copy, ``o`` + 8 hex for the database a
+    restore swapped out.
+    """
+    return ("%s%s_%s" % (SCRATCH_PREFIX, name_hash(database), token))[:limit]
+
+
+def leftover_scratch(names: Iterable[str], database: str) -> Tuple[List[str], List[str]]:
+    """The scratch copies of ``database`` among the server's ``names``: (to drop, to keep).
+
+    Verification copies and a restore's fresh copy are dropped at the next backup or restore of ``database``
+    (a lost server or a killed job left them). A swapped-out database is kept and named: it holds the data a
+    restore replaced. Oracle schema names are upper case; they match as well.
+    """
+    prefix = (SCRATCH_PREFIX + name_hash(database) + "_").upper()
+    drop, keep = [], []
+    for name in names:
+        if not name.upper().startswith(prefix):
+            continue
+        (keep if name[len(prefix):].lower().startswith(REPLACED_TOKEN) else drop).append(name)
+    return sorted(drop), sorted(keep)
+
+
+#: Every scratch copy on the server (the caller keeps those of one database, ``leftover_scratch``).
+SCRATCH_LIST_SQL = {
+    "lab": "SELECT datname AS name FROM pg_catalog.pg_database WHERE datname LIKE 'ERPOPS\\_VERIFY\\_%'",
+    "mssql": "SELECT name FROM sys.databases WHERE name LIKE N'ERPOPS[_]VERIFY[_]%'",
+    "oracle": "SELECT username AS name FROM all_users WHERE username LIKE 'ERPOPS\\_VERIFY\\_%' ESCAPE '\\'",
+}
 
 
 #: Data file size of a database (bytes): an upper bound of a full backup's size.
