@@ -60,7 +60,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 
 GENERATIONS = ("mona", "mia", "luna", "gaia", "ori", "iris", "alba", "nara", "vega")
@@ -328,9 +327,12 @@ class Installer:
         return self.faults.get("fail_at") == step
 
     def hang(self, step):
+        """Hang before ``step`` in a child process, as a vendor installer hangs waiting on a program it started (msiexec); the
+        child's command line names the folder, so a test can look for anything left running."""
         if self.faults.get("hang") and self.faults.get("hang_at", "copy") == step:
             say("(lab) hanging for %s s" % self.faults["hang"])
-            time.sleep(float(self.faults["hang"]))
+            subprocess.run([sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1]))", str(float(self.faults["hang"])),
+                            "k2lab-installer-hang", self.folder], check=False)
 
     # -- 0 ------------------------------------------------------------------------------------------
     def checks(self):
