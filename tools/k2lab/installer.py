@@ -52,7 +52,9 @@ conversion creates.
 
 import argparse
 import configparser
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -274,8 +276,25 @@ def file_hash(path):
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def records_locked(records_path):
+    """One installer at a time changes the host's records (several sites install side by side on the lab host)."""
+    os.makedirs(os.path.dirname(os.path.abspath(records_path)), exist_ok=True)
+    with open(records_path + ".lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def register(records_path, folder, version, files, replace=True):
     """Write the record of an installation of ``folder`` ({relative path: sha256} of the installed files)."""
+    with records_locked(records_path):
+        return _register(records_path, folder, version, files, replace)
+
+
+def _register(records_path, folder, version, files, replace):
     data = load_records(records_path)
     old = find_record(data, folder)
     if old is not None and replace:
@@ -291,11 +310,12 @@ def register(records_path, folder, version, files, replace=True):
 
 def forget(records_path, folder):
     """Drop every record of ``folder`` (the lab builds a site without one)."""
-    data = load_records(records_path)
-    kept = [record for record in data["records"] if os.path.normpath(record["folder"]) != os.path.normpath(folder)]
-    if len(kept) != len(data["records"]):
-        data["records"] = kept
-        save_records(records_path, data)
+    with records_locked(records_path):
+        data = load_records(records_path)
+        kept = [record for record in data["records"] if os.path.normpath(record["folder"]) != os.path.normpath(folder)]
+        if len(kept) != len(data["records"]):
+            data["records"] = kept
+            save_records(records_path, data)
 
 
 def installed_files(folder, names):
