@@ -177,9 +177,8 @@ def plan_run(saved: Mapping[str, Any], target_version: str) -> Dict[str, str]:
             return {"action": "done", "why": "already reinstalled to %s by run %s (%s)" % (target_version, saved["run_id"], saved.get("finished"))}
         return {"action": "new", "why": "the last run %s finished" % run}
     if status == FAILED and saved.get("restore_required"):
-        return {"action": "refuse", "why": (
-            "the last run %s failed after one-time conversions ran; it cannot be resumed: %s" % (run, saved.get("advice")
-                                                                                              or "restore the site first (K2-16)"))}
+        advice_text = saved.get("advice") or "restore the site first (K2-16)"
+        return {"action": "refuse", "why": "the last run %s failed after one-time conversions ran; it cannot be resumed: %s" % (run, advice_text)}
     if saved.get("target_version") != target_version:
         return {"action": "refuse", "why": (
             "the site has an unfinished reinstall %s; finish it with k2_target_version=%s, or restore the site "
