@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +28,7 @@ from ansible.utils.display import Display
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as backup_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import convert as convert_core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version, run_lock
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_version, run_lock, server_slots
 from ansible_collections.erpops.upgrade.plugins.module_utils.conversions import DB_COMPANY, DB_CONF, only_files, select_conversions, within_versions
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
@@ -46,7 +47,8 @@ ARGUMENT_SPEC = dict(
     force_without_backup=dict(type="bool", default=False),
     strict=dict(type="bool", default=False),
     continue_on_error=dict(type="bool", default=False),
-    parallel=dict(type="int", default=8),
+    parallel=dict(type="int", default=convert_core.DEFAULT_PARALLEL),
+    server_slots=server_slots.OPTION,
     installer_baseline=dict(type="bool", default=False),
     files=dict(type="list", elements="str"),
     k2_profile=dict(type="dict", default={}),
@@ -69,7 +71,7 @@ class ActionModule(ActionBase):
         local_dir = tempfile.mkdtemp(prefix="erpops-konverze-", dir=C.DEFAULT_LOCAL_TMP)
         try:
             result.update(self._convert(args, local_dir))
-        except (ValueError, AnsibleError, k2db.DatabaseError, batch_core.BatchSyntaxError) as exc:
+        except (ValueError, AnsibleError, k2db.DatabaseError, batch_core.BatchSyntaxError, server_slots.SlotError) as exc:
             result.update(failed=True, changed=result.get("changed", False), msg=to_text(exc))
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)
@@ -147,16 +149,26 @@ class ActionModule(ActionBase):
             # Every database is planned and gated before anything runs: a refusal anywhere changes nothing anywhere.
             refusals = [reason for reason in (run.preflight() for run in runs) if reason]
             if not refusals and not self._task.check_mode:
+                slots = self._slots(args, params)
                 keeper = run_lock.keeper_for(args["lease"], params, args["conf_database"], k2db.connect)
                 if keeper is None:
-                    self._execute(runs, args["parallel"])
+                    self._execute(runs, args["parallel"], slots)
                 else:
                     with keeper:
-                        self._execute(runs, args["parallel"])
+                        self._execute(runs, args["parallel"], slots)
+                self._slot_notes = slots.notes
         finally:
             for run in runs:
                 run.db.close()
         return self._report(args, konverze, kind, selection, runs, refusals)
+
+    def _slots(self, args, params):
+        """The database server's slots (``server_slots``): each database's conversions hold one while they run."""
+        config = server_slots.settings(args["server_slots"], params["db_platform"])
+        identity = {"site_key": (args["lease"] or {}).get("site_key") or args["conf_database"], "run_id": args["run_id"],
+                    "controller_host": socket.gethostname()}
+        return server_slots.Slots(config, params["db_platform"], lambda: k2db.connect(params, config["database"]), identity,
+                                  say=self._progress)
 
     @staticmethod
     def _db_version(database, platform, name, profile):
@@ -183,19 +195,22 @@ class ActionModule(ActionBase):
                     result.status = "not recorded: database at %s" % (run.target.get("version") or "an unknown version")
         return []
 
-    @staticmethod
-    def _execute(runs, parallel):
+    def _execute(self, runs, parallel, slots):
         conf_runs = [run for run in runs if run.target["code"] == "CONF"]
         others = [run for run in runs if run.target["code"] != "CONF"]
         for run in conf_runs:
-            run.execute()
+            convert_core.execute_alone(run, slots)
         if any(run.stopped for run in conf_runs):
             for run in others:
                 run.stopped = "%s: not converted because CONF stopped" % run.target["database"]
                 run.execute()
             return
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            list(pool.map(lambda run: run.execute(), others))
+        if others:
+            self._progress("%d company database(s), %d at a time%s" % (
+                len(others), min(parallel, len(others)),
+                ", at most %d at once on the database server" % slots.limit if slots.limit else ""))
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(others) or 1))) as pool:
+            list(pool.map(lambda run: convert_core.execute_alone(run, slots), others))
 
     def _append_log(self, args, profile_log, lines):
         """Append ``lines`` to sql_inst.log in the K2 folder (fetch, append, put back)."""
@@ -229,7 +244,7 @@ class ActionModule(ActionBase):
             "databases": [run.as_dict() for run in runs],
             "log_lines": lines,
         }
-        warnings = [warning for run in runs for warning in run.warnings]
+        warnings = [warning for run in runs for warning in run.warnings] + list(getattr(self, "_slot_notes", []))
         if args["force_without_backup"]:
             warnings.insert(0, "force_without_backup is set: the backup gate of one-time conversions (K2-15) is OFF for this run")
         if warnings:

@@ -21,6 +21,7 @@ ARGUMENT_SPEC = dict(
     src=dict(type="path", required=True),
     dest=dict(type="str", required=True),
     sha256=dict(type="str"),
+    staged=dict(type="str"),
     protected=dict(type="list", elements="str", default=list(release_archive.DEFAULT_PROTECTED)),
 )
 
@@ -33,6 +34,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        self._task_vars = task_vars or {}
         try:
             result.update(self._unpack(args, task_vars or {}))
         except (release_archive.UnsafeArchive, AnsibleError, OSError) as exc:
@@ -53,7 +55,10 @@ class ActionModule(ActionBase):
             remote_archive = k2host.join(self, tmp, "release" + (".zip" if windows else ""))
             remote_plan = k2host.join(self, tmp, "plan.json")
             mode = "diff" if self._task.check_mode else "unpack"
-            if mode == "unpack":
+            if mode == "unpack" and args["staged"]:
+                self._check_staged(args["staged"], digest, windows)
+                remote_archive = args["staged"]
+            elif mode == "unpack":
                 self._transfer_file(args["src"], remote_archive)
             self._put_text(release_archive.plan_json(planned["files"], remote_archive, args["dest"], mode), remote_plan)
             if windows:
@@ -79,6 +84,20 @@ class ActionModule(ActionBase):
             result["diff"] = {"before_header": args["dest"], "after_header": os.path.basename(args["src"]),
                               "prepared": "".join("~ %s\n" % name for name in changed)}
         return result
+
+    def _check_staged(self, staged, digest, windows):
+        """The staged copy on the K2 host must be the archive judged here, byte for byte (SHA-256 read on the host)."""
+        stat_args = {"path": staged, "get_checksum": True, "checksum_algorithm": "sha256"}
+        if not windows:
+            stat_args.update(get_mime=False, get_attributes=False)
+        found = self._execute_module(module_name="ansible.windows.win_stat" if windows else "ansible.builtin.stat",
+                                     module_args=stat_args, task_vars=self._task_vars)
+        info = found.get("stat") or {}
+        if found.get("failed") or not info.get("exists"):
+            raise AnsibleError("the staged release %s is not on the K2 host%s" % (staged, (": " + found["msg"]) if found.get("msg") else ""))
+        if str(info.get("checksum") or "").lower() != digest:
+            raise AnsibleError("the staged release %s has SHA-256 %s, not the archive's %s; nothing was written"
+                               % (staged, info.get("checksum"), digest))
 
     def _put_text(self, text, remote):
         handle, local = tempfile.mkstemp(prefix="erpops-unpack-")

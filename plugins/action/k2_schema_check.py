@@ -47,11 +47,12 @@ ARGUMENT_SPEC = dict(
     apply=dict(type="bool", default=False),
     repair_kinds=dict(type="list", elements="str", choices=list(repair.SELECTABLE), default=[]),
     k2_version=dict(type="str"),
+    baseline=dict(type="dict", default={}),
     k2_profile=dict(type="dict", default={}),
     progress_after=dict(type="float", default=1.0),
     **DB_ARGUMENT_SPEC
 )
-MUTUALLY_EXCLUSIVE = [("snapshot", "apply"), ("snapshot", "save_snapshots_to"), ("snapshot", "databases")]
+MUTUALLY_EXCLUSIVE = [("snapshot", "apply"), ("snapshot", "save_snapshots_to"), ("snapshot", "databases"), ("snapshot", "baseline")]
 REQUIRED_ONE_OF = [("path", "scripts_dir")]
 # Errors that end the check of one database, never of the others.
 DATABASE_ERRORS = (k2db.DatabaseError, ValueError, OSError)
@@ -228,11 +229,55 @@ class Run(object):
         finally:
             conf.close()
         chosen = schema_check.targets(conf_database, mandants, args["databases"])
-        for kind in sorted(set(t.kind for t in chosen)):
-            self.ddl(kind)  # here, not in the threads: the task's connection is not shared
-        checks = self.in_parallel(self.check_one, [(target,) for target in chosen])
+        if args["baseline"]:
+            checks = self.recheck(chosen)
+        else:
+            for kind in sorted(set(t.kind for t in chosen)):
+                self.ddl(kind)  # here, not in the threads: the task's connection is not shared
+            checks = self.in_parallel(self.check_one, [(target,) for target in chosen])
         self.plan(checks)
         return checks
+
+    def recheck(self, chosen):
+        """Against ``baseline`` (database -> catalog fingerprint of an earlier check that found it consistent): a database
+        whose catalog is unchanged is consistent without comparing again; the others are compared with the scripts."""
+        baseline = self.args["baseline"]
+        catalogs = self.in_parallel(self.read_one, [(target,) for target in chosen])
+        again = [t for t, (actual, _trips, error) in zip(chosen, catalogs)
+                 if error is None and schema_check.catalog_fingerprint(actual) != baseline.get(t.database)]
+        for kind in sorted(set(t.kind for t in again)):
+            self.ddl(kind)
+        checks = []
+        for target, (actual, round_trips, error) in zip(chosen, catalogs):
+            if error is not None:
+                checks.append(schema_check.DatabaseCheck(target, error=error))
+                continue
+            fingerprint = schema_check.catalog_fingerprint(actual)
+            if fingerprint == baseline.get(target.database):
+                check = schema_check.DatabaseCheck(target, round_trips=round_trips, fingerprint=fingerprint, unchanged=True)
+            else:
+                script, expected, script_error = self.ddl(target.kind)
+                if script_error:
+                    checks.append(schema_check.DatabaseCheck(target, script=script, error=script_error))
+                    continue
+                check = self.compare(target, expected, actual)
+                check.script, check.round_trips = script, round_trips
+            check.fingerprint = fingerprint
+            checks.append(check)
+        return checks
+
+    def read_one(self, target):
+        """(catalog, round trips, None) or (None, 0, why it could not be read)."""
+        with self.progress.step("database %s" % target.database):
+            database = None
+            try:
+                database = k2db.connect(self.params, target.database)
+                return database.catalog(), database.round_trips, None
+            except DATABASE_ERRORS as exc:
+                return None, 0, str(exc)
+            finally:
+                if database is not None:
+                    database.close()
 
     def in_parallel(self, func, calls):
         """``func(*arguments)`` for every item of ``calls``, ``parallel`` at a time; results in order."""
@@ -265,6 +310,7 @@ class Run(object):
                 database.close()
         check = self.compare(target, expected, actual)
         check.script, check.round_trips, check.snapshot_saved = script, round_trips, saved
+        check.fingerprint = schema_check.catalog_fingerprint(actual)
         return check
 
     def compare(self, target, expected, actual):
@@ -303,6 +349,7 @@ class Run(object):
             applied.extend(s.to_dict() for s in ran)
             check.applied, check.findings_before_apply = ran, len(check.findings)
             check.findings, check.round_trips, check.taken_at = again.findings, again.round_trips, again.taken_at
+            check.fingerprint = again.fingerprint
             check.error = error or again.error
         self.plan(to_fix)
         return applied, []

@@ -7,7 +7,8 @@ Pure: no I/O. ``k2_backup`` takes and restores the backups, ``k2_convert`` reads
 manifest for its backup gate.
 
 **Manifest**: a JSON file, one per site, ``{"format": 1, "entries": [...]}``, one
-entry per attempt, appended in the order taken. Every entry has these fields:
+entry per attempt, in the order taken; the attempts of one call (backups run in parallel) in the
+order planned: CONF, then the mandants as ``FIRMY`` lists them. Every entry has these fields:
 
 - ``database``: the exact database name (on Oracle the schema), never altered;
 - ``code``: the mandant code of ``FIRMY``, or ``CONF``;
@@ -18,7 +19,11 @@ entry per attempt, appended in the order taken. Every entry has these fields:
 - ``size``: bytes of the file (MS SQL: the backup set's size from ``msdb``), or null;
 - ``checksum``: SHA-256 of the file where the module can read it (the lab), else null;
 - ``checksum_kind``: ``sha256`` or ``server-verified`` (MS SQL backup checksums, Oracle Data Pump);
-- ``taken_at``: UTC, ISO 8601, when the backup started;
+- ``taken_at``: UTC, ISO 8601 (to the millisecond), when the backup started (after it got its slot on the database server);
+- ``finished_at``: UTC, ISO 8601 (to the millisecond), when the backup and its verification ended (passed or failed), or null
+  while it runs; entries written before this field existed have none;
+- ``slot_wait_seconds``: how long the backup waited for a slot on the database server (``server_slots``), or null
+  when the server has no limit;
 - ``k2_version``: the K2 version the database said it had (``K2VERZE``), or null;
 - ``position``: ``before_check`` or ``after_check`` (before or after the structure check, K2-08 / K2-15);
 - ``run_id``: the reinstall run that took it, or null;
@@ -42,7 +47,9 @@ the file again (checksum on the lab, ``RESTORE VERIFYONLY`` on MS SQL, a ``SQL_F
 on Oracle) before reusing it: a damaged file is never reused.
 
 **Backup gate** (K2-15): a one-time conversion needs a verified entry of its
-database taken ``after_check`` in the same run.
+database taken ``after_check`` in the same run, or the entry the manifest's ``guards`` name
+for the run (``{"run_id", "databases": {name: {file, position, taken_at, why}}}``): the first
+backup after the users were logged off, of a database the structure step changed nothing in.
 
 **Restore** returns each database to exactly its state at backup time, never a merge:
 MS SQL ``RESTORE DATABASE ... WITH REPLACE`` replaces the whole database; Oracle empties the
@@ -58,7 +65,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 
@@ -72,17 +79,40 @@ _READABLE_LENGTH = 40
 VERIFICATION_LEVELS = ("lab-restore-compare", "mssql-verifyonly", "mssql-test-restore", "oracle-job", "oracle-test-import")
 
 
+#: Backups of one site at a time. A backup reads the data files and writes one stream to the target; on the database
+#: server of a typical K2 customer (4 to 8 cores, one data volume, one backup volume) four streams fill the backup
+#: volume's sequential bandwidth while half the cores stay free for the server, and the many small databases (DEMO,
+#: INIT, small mandants: their fixed cost of verification is most of their time) finish alongside the large ones.
+DEFAULT_PARALLEL = 4
+
+
 class BackupError(ValueError):
     """A backup or restore that must not go on; the message says why and what to do."""
+
+
+class BackupFailed(BackupError):
+    """Some databases' backups failed; ``result`` holds the others' (kept and reported), ``not_backed_up`` the failed ones."""
+
+    def __init__(self, message: str, result: Mapping[str, Any], not_backed_up: Sequence[str]) -> None:
+        super().__init__(message)
+        self.result = dict(result)
+        self.not_backed_up = list(not_backed_up)
+
+
+def failed_backups_message(failed: Sequence[Mapping[str, Any]], backed_up: Sequence[str]) -> str:
+    """One message for the databases whose backup failed, each with its reason, and those backed up."""
+    return ("backup failed for %d database(s): %s. Backed up and verified: %s. A failed attempt stays in the manifest with "
+            "verified=false; the backups taken stay valid"
+            % (len(failed), "; ".join("%s: %s" % (e["database"], e.get("message")) for e in failed), ", ".join(backed_up) or "none"))
 
 
 # --------------------------------------------------------------------------- manifest
 
 
-def utc_text(moment: datetime) -> str:
+def utc_text(moment: datetime, timespec: str = "seconds") -> str:
     if moment.tzinfo is None:
         raise ValueError("a time without a zone cannot go into the manifest")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec)
 
 
 def parse_time(text: str) -> datetime:
@@ -117,9 +147,9 @@ def new_entry(database: str, code: str, platform: str, file: str, position: str,
     if position not in POSITIONS:
         raise ValueError("position must be one of %s, got %r" % (", ".join(POSITIONS), position))
     return {"database": database, "code": code, "platform": platform, "file": file, "size": None, "checksum": None,
-            "checksum_kind": "sha256" if platform == "lab" else "server-verified", "taken_at": utc_text(taken_at),
-            "k2_version": k2_version, "position": position, "run_id": run_id, "verified": False, "verification": None,
-            "fingerprint": None, "message": None}
+            "checksum_kind": "sha256" if platform == "lab" else "server-verified", "taken_at": utc_text(taken_at, "milliseconds"),
+            "finished_at": None, "slot_wait_seconds": None, "k2_version": k2_version, "position": position, "run_id": run_id,
+            "verified": False, "verification": None, "fingerprint": None, "message": None}
 
 
 def _same_file(one: str, other: str, platform: str) -> bool:
@@ -174,7 +204,18 @@ def fresh_backup(manifest: Mapping[str, Any], database: str, position: str, max_
 
 
 def gate_backup(manifest: Mapping[str, Any], database: str, run_id: str) -> Optional[Mapping[str, Any]]:
-    """The backup that lets a one-time conversion run on ``database`` in run ``run_id`` (K2-15), or None."""
+    """The backup that lets a one-time conversion run on ``database`` in run ``run_id`` (K2-15), or None.
+
+    The manifest's ``guards`` (written from the run state, ``window.backup_guards``) name it for the run: the backup after
+    the structure step, or the first backup of a database the structure step changed nothing in. Without guards of
+    this run, only a backup ``after_check`` of the run counts.
+    """
+    guards = manifest.get("guards") or {}
+    guard = (guards.get("databases") or {}).get(database) if guards.get("run_id") == run_id else None
+    if guard:
+        named = latest(manifest["entries"], database, lambda e: e.get("file") == guard.get("file") and e.get("run_id") == run_id)
+        if named is not None:
+            return named
     return latest(manifest["entries"], database, lambda e: e.get("position") == "after_check" and e.get("run_id") == run_id)
 
 
@@ -341,9 +382,42 @@ def mssql_checkdb_sql(database: str) -> str:
     return "DBCC CHECKDB (%s) WITH NO_INFOMSGS, ALL_ERRORMSGS" % quote_ident("mssql", database)
 
 
+SCRATCH_PREFIX = "ERPOPS_VERIFY_"
+#: Token of the scratch copy that holds a database as it was before a restore swapped it out (the lab's restore).
+REPLACED_TOKEN = "o"
+
+
 def scratch_name(database: str, token: str, limit: int = 63) -> str:
-    """A database (schema) name for a test restore of ``database``: never a name a site uses."""
-    return ("ERPOPS_VERIFY_%s_%s" % (name_hash(database), token))[:limit]
+    """A database (schema) name for a test restore of ``database``: never a name a site uses.
+
+    Tokens: 8 hex for a verification, ``r`` + 8 hex for a restore's fresh copy, ``o`` + 8 hex for the database a
+    restore swapped out.
+    """
+    return ("%s%s_%s" % (SCRATCH_PREFIX, name_hash(database), token))[:limit]
+
+
+def leftover_scratch(names: Iterable[str], database: str) -> Tuple[List[str], List[str]]:
+    """The scratch copies of ``database`` among the server's ``names``: (to drop, to keep).
+
+    Verification copies and a restore's fresh copy are dropped at the next backup or restore of ``database``
+    (a lost server or a killed job left them). A swapped-out database is kept and named: it holds the data a
+    restore replaced. Oracle schema names are upper case; they match as well.
+    """
+    prefix = (SCRATCH_PREFIX + name_hash(database) + "_").upper()
+    drop, keep = [], []
+    for name in names:
+        if not name.upper().startswith(prefix):
+            continue
+        (keep if name[len(prefix):].lower().startswith(REPLACED_TOKEN) else drop).append(name)
+    return sorted(drop), sorted(keep)
+
+
+#: Every scratch copy on the server (the caller keeps those of one database, ``leftover_scratch``).
+SCRATCH_LIST_SQL = {
+    "lab": "SELECT datname AS name FROM pg_catalog.pg_database WHERE datname LIKE 'ERPOPS\\_VERIFY\\_%'",
+    "mssql": "SELECT name FROM sys.databases WHERE name LIKE N'ERPOPS[_]VERIFY[_]%'",
+    "oracle": "SELECT username AS name FROM all_users WHERE username LIKE 'ERPOPS\\_VERIFY\\_%' ESCAPE '\\'",
+}
 
 
 #: Data file size of a database (bytes): an upper bound of a full backup's size.

@@ -50,6 +50,10 @@ APPLIED = "applied"
 FAILED = "failed"
 PENDING = "pending"
 GATED = "refused: no backup"
+#: Company databases converted at a time. Conversions are many short transactions, each committed to the log: on
+#: the database server of a typical K2 customer (4 to 8 cores) four sessions keep it busy without starving it,
+#: the same number as backups (``backup.DEFAULT_PARALLEL``), so that one setting reasons about both.
+DEFAULT_PARALLEL = 4
 
 # Server messages that carry a line inside the batch: SQL Server "Line 3", Oracle "at line 3", PostgreSQL "LINE 3:".
 _SERVER_LINE = re.compile(r"\b(?:line|LINE)\s+(\d+)")
@@ -140,6 +144,10 @@ class DatabaseRun:
         self.warnings: List[str] = []
         self.stopped: Optional[str] = None
         self.changed = False
+        #: when the database's conversions started and ended (UTC), and how long they waited for a server slot
+        self.started_at: Optional[str] = None
+        self.finished_at: Optional[str] = None
+        self.slot_wait_seconds: Optional[float] = None
         #: called with one line of progress after each file (the action plugin shows it while the run goes on)
         self.progress: Callable[[str], None] = lambda text: None
 
@@ -320,7 +328,31 @@ class DatabaseRun:
     def as_dict(self) -> Dict[str, Any]:
         return {"database": self.target["database"], "code": self.target["code"], "role": self.target["role"],
                 "kind": DB_CONF if self.target["code"] == "CONF" else "company", "files": [r.as_dict() for r in self.results],
-                "changed": self.changed, "stopped": self.stopped}
+                "changed": self.changed, "stopped": self.stopped, "started_at": self.started_at, "finished_at": self.finished_at,
+                "slot_wait_seconds": self.slot_wait_seconds}
+
+
+def execute_alone(run: "DatabaseRun", slots: Any) -> None:
+    """``run.execute()`` holding a slot of the database server (``server_slots.Slots``), its failure its own.
+
+    Whatever one database raises (no slot within the wait, a connection lost before its first batch) stops that
+    database only, with the reason in ``stopped``; the other databases' runs and results are untouched.
+    """
+    database = run.target["database"]
+    try:
+        with slots.hold("conversion", database) as held:
+            run.slot_wait_seconds = held["waited_seconds"] if slots.limit else None
+            run.started_at = run.clock().isoformat(timespec="seconds")
+            try:
+                run.execute()
+            finally:
+                run.finished_at = run.clock().isoformat(timespec="seconds")
+    except Exception as exc:  # pylint: disable=broad-except  # one database's failure must not hide the others' results
+        run.stopped = run.stopped or "%s: %s" % (database, exc)
+        for result in run.results:
+            if result.status == "would run":
+                result.status = PENDING
+        run.progress("%s: stopped: %s" % (database, exc))
 
 
 def _with_duration(row: journal.JournalRow, started: float) -> journal.JournalRow:

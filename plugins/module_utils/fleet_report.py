@@ -24,6 +24,8 @@ import re
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from ansible_collections.erpops.upgrade.plugins.module_utils import outage as outage_core
+
 REDACTED = "********"
 
 FAILED = "failed"
@@ -151,6 +153,17 @@ def _state_step_status(result: Any) -> str:
     return text
 
 
+def _window_split(step: Dict[str, Any], state: Dict[str, Any]) -> Optional[Dict[str, float]]:
+    """The step's seconds before the ban, inside the outage and after it (``outage.split``); None without times."""
+    start, end = _parse_time(step.get("started")), _parse_time(step.get("ended"))
+    if start is None or end is None or start.tzinfo is None or end.tzinfo is None or end < start:
+        return None
+    recorded = state.get("outage") if isinstance(state.get("outage"), dict) else {}
+    ban_on, ban_off = _parse_time(recorded.get("ban_on")), _parse_time(recorded.get("ban_off"))
+    parts = outage_core.split(start, end, ban_on if ban_on and ban_on.tzinfo else None, ban_off if ban_off and ban_off.tzinfo else None)
+    return {name: round(value, 1) for name, value in parts.items()}
+
+
 def _steps(steps: Dict[str, Any], state: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Each step with its result, start, end and duration: from the run state, else one entry per reported result."""
     recorded = state.get("steps")
@@ -166,6 +179,7 @@ def _steps(steps: Dict[str, Any], state: Dict[str, Any]) -> List[Dict[str, Any]]
                 "ended": step.get("ended"),
                 "duration_seconds": duration_seconds(step.get("started"), step.get("ended")),
                 "window": step.get("window"),
+                "split": _window_split(step, state),
                 "msg": step.get("msg") or None,
             })
         return out
@@ -181,15 +195,17 @@ def _steps(steps: Dict[str, Any], state: Dict[str, Any]) -> List[Dict[str, Any]]
 
 
 def _outage(state: Dict[str, Any], finished: Any) -> Optional[Dict[str, Any]]:
-    """Ban on -> ban off; while the ban is still on, how long it has been on at the end of the run."""
+    """Ban on -> ban off; while the ban is still on, how long it has been on at the end of the run; the steps' time
+    before, inside and after the outage (``windows``, from the run state) and the run's outage mode."""
     outage = state.get("outage")
     if not isinstance(outage, dict) or not outage.get("ban_on"):
         return None
     ban_on, ban_off = outage.get("ban_on"), outage.get("ban_off")
-    seconds = outage.get("seconds")
+    seconds = outage.get("seconds") if ban_off else None
     if seconds is None:
         seconds = duration_seconds(ban_on, ban_off or finished)
-    return {"ban_on": ban_on, "ban_off": ban_off, "seconds": seconds, "still_on": not ban_off}
+    return {"ban_on": ban_on, "ban_off": ban_off, "seconds": seconds, "still_on": not ban_off,
+            "windows": outage.get("windows"), "mode": (state.get("decisions") or {}).get("outage_mode")}
 
 
 # A note the preflight wrote before the run that a finished step of the same run makes untrue:
@@ -342,7 +358,10 @@ def summary_line(row: Dict[str, Any]) -> str:
         timing.append("took " + format_duration(row["duration_seconds"]))
     outage = row.get("outage")
     if outage:
-        timing.append(("outage %s (ban still on)" if outage["still_on"] else "outage %s") % format_duration(outage["seconds"]))
+        text = ("outage %s (ban still on)" if outage["still_on"] else "outage %s") % format_duration(outage["seconds"])
+        if outage.get("mode"):
+            text += " [%s]" % outage["mode"]
+        timing.append(text)
     said = " ".join(parts) + "".join(", " + text for text in timing)
     details = []
     if row.get("failure"):

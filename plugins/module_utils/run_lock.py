@@ -76,6 +76,10 @@ class LockSql:
                     % ddl.replace("'", "''"))
         return ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
 
+    def table_exists(self):
+        """(SQL, binds): one row whose first value is truthy when the table exists."""
+        return table_exists_sql(self.dialect, self.table, self.table_name)
+
     def insert_free_row(self) -> str:
         """The free row of a site, unless it exists (bind: site key). A racing insert hits the key."""
         key = self._q("SITE_KEY")
@@ -150,6 +154,36 @@ class LockSql:
         return tuple(values[name] for name in order)
 
 
+def table_exists_sql(dialect: str, quoted: str, name: str, owner: Optional[str] = None):
+    """(SQL, binds) answering one row whose first value is truthy when the table ``quoted`` (named ``name``; on Oracle
+    in the schema ``owner``, else the user's own) exists."""
+    if dialect == "mssql":
+        return "SELECT CASE WHEN OBJECT_ID(?, N'U') IS NULL THEN 0 ELSE 1 END AS found", (quoted,)
+    if dialect == "oracle":
+        if owner:
+            return ("SELECT COUNT(*) AS found FROM all_tables WHERE owner = :owner AND table_name = :table_name",
+                    {"owner": owner, "table_name": name})
+        return "SELECT COUNT(*) AS found FROM user_tables WHERE table_name = :table_name", {"table_name": name}
+    return "SELECT CASE WHEN to_regclass(?) IS NULL THEN 0 ELSE 1 END AS found", (quoted,)
+
+
+def ensure_table(db: Any, create_sql: str, exists) -> None:
+    """Create a table when it is missing. Two jobs creating it at the same moment: one wins, and the other's error
+    (PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent create) is forgiven once the table
+    is there. ``exists``: (SQL, binds) of ``table_exists_sql``."""
+    def found() -> bool:
+        rows = db.query(*exists)
+        return bool(rows and int(list(rows[0].values())[0]))
+
+    if found():
+        return
+    try:
+        db.execute(create_sql)
+    except Exception:  # pylint: disable=broad-except  # re-raised unless a concurrent job created the table
+        if not found():
+            raise
+
+
 Connect = Callable[[], Any]
 
 
@@ -164,7 +198,7 @@ def acquire(connect: Connect, dialect: str, site_key: str, run_id: str, token: s
     sql = LockSql(dialect)
     db = connect()
     try:
-        db.execute(sql.create_table())
+        ensure_table(db, sql.create_table(), sql.table_exists())
         db.execute(sql.insert_free_row(), sql.insert_free_row_binds(site_key))
         with db.transaction():
             rows = db.query(sql.select_for_update(), sql.binds("select", site_key=site_key))

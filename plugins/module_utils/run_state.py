@@ -19,31 +19,92 @@ Times are UTC ISO 8601 text; callers pass ``now`` so that tests can fix it.
 from __future__ import annotations
 
 import copy
+import json
 import ntpath
 import posixpath
+import shlex
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.erpops.upgrade.plugins.module_utils import outage, window
 
 SCHEMA = 1
 
-#: The steps of the runbook's main branch after the preflight, in order, with the outage window they belong to.
-STEPS = (
-    ("preflight", "before"),
-    ("maintenance_on", "inside"),
-    ("backup", "inside"),
-    ("gates", "inside"),
-    ("structure", "inside"),
-    ("backup_after_check", "inside"),
-    ("disk", "inside"),
-    ("install", "inside"),
-    ("conversions", "inside"),
-    ("extensions", "inside"),
-    ("post_checks", "inside"),
-    ("maintenance_off", "inside"),
-)
+#: How a run places its steps around the maintenance window (``k2_reinstall_outage_mode``):
+#: ``short`` does before the login ban what needs no closed site (the structure check, K2-08: "can be run during
+#: normal operation, before the login ban"; staging the release on the K2 host); ``conservative`` keeps every step
+#: after the preflight inside the window, as the runbook's diagram draws it.
+OUTAGE_MODES = ("short", "conservative")
+DEFAULT_OUTAGE_MODE = "short"
+
+#: The steps of the runbook's main branch, in order, with the outage window they belong to, per outage mode.
+#: structure_check only reads; in short mode the structure step inside the window re-checks that nothing changed
+#: since and runs the repairs; in conservative mode structure_check is skipped and structure checks and repairs.
+STEPS_BY_MODE = {
+    "short": (
+        ("preflight", "before"),
+        ("structure_check", "before"),
+        ("stage", "before"),
+        ("maintenance_on", "inside"),
+        ("backup", "inside"),
+        ("gates", "inside"),
+        ("structure", "inside"),
+        ("backup_after_check", "inside"),
+        ("disk", "inside"),
+        ("install", "inside"),
+        ("conversions", "inside"),
+        ("extensions", "inside"),
+        ("post_checks", "inside"),
+        ("maintenance_off", "inside"),
+    ),
+    "conservative": (
+        ("preflight", "before"),
+        ("maintenance_on", "inside"),
+        ("backup", "inside"),
+        ("gates", "inside"),
+        ("structure_check", "inside"),
+        ("structure", "inside"),
+        ("backup_after_check", "inside"),
+        ("disk", "inside"),
+        ("stage", "inside"),
+        ("install", "inside"),
+        ("conversions", "inside"),
+        ("extensions", "inside"),
+        ("post_checks", "inside"),
+        ("maintenance_off", "inside"),
+    ),
+}
+STEPS = STEPS_BY_MODE[DEFAULT_OUTAGE_MODE]
 STEP_NAMES = tuple(name for name, _window in STEPS)
 WINDOW = dict(STEPS)
+
+
+def outage_mode(state: Optional[Mapping[str, Any]]) -> str:
+    """The run's outage mode as its decisions recorded it (a run recorded before the modes existed: conservative's order)."""
+    decisions = (state or {}).get("decisions") or {}
+    mode = decisions.get("outage_mode")
+    if mode in OUTAGE_MODES:
+        return mode
+    # Decided before the modes existed: its steps ran in the old order, which is conservative's.
+    return "conservative" if decisions.get("go") is not None else DEFAULT_OUTAGE_MODE
+
+
+def check_outage_mode(mode: Any) -> str:
+    text = str(mode or DEFAULT_OUTAGE_MODE).strip().lower()
+    if text not in OUTAGE_MODES:
+        raise RunStateError("k2_reinstall_outage_mode must be one of %s, got %r" % (", ".join(OUTAGE_MODES), mode))
+    return text
+
+
+def step_names(mode: str = DEFAULT_OUTAGE_MODE) -> Tuple[str, ...]:
+    return tuple(name for name, _window in STEPS_BY_MODE[check_outage_mode(mode)])
+
+
+def window_of(name: str, mode: str = DEFAULT_OUTAGE_MODE) -> str:
+    return dict(STEPS_BY_MODE[check_outage_mode(mode)])[name]
+
+
 #: Steps after which a failure leaves the databases changed by one-time conversions.
 ONE_TIME_STEPS = ("conversions", "extensions", "post_checks", "maintenance_off")
 
@@ -52,7 +113,9 @@ INSTALLER_METHODS = ("installer", "operator", "vendor_installer")
 COPY_METHODS = ("copy", "files")
 
 RUNNING, DONE, FAILED, NO_GO, RESTORED = "running", "done", "failed", "no-go", "restored"
-STATUSES = (RUNNING, DONE, FAILED, NO_GO, RESTORED)
+#: A restore that stopped part-way (server lost): some databases are at their backup state, the others are not.
+PARTLY_RESTORED = "partly-restored"
+STATUSES = (RUNNING, DONE, FAILED, NO_GO, RESTORED, PARTLY_RESTORED)
 #: How many earlier runs the state keeps a summary of.
 HISTORY_LENGTH = 20
 
@@ -100,8 +163,6 @@ def empty_state(site: str) -> Dict[str, Any]:
 
 def load_state(text: Optional[str], site: str) -> Dict[str, Any]:
     """The state from its JSON text (None or empty: no run yet); refuses another schema or another site."""
-    import json
-
     if not text or not text.strip():
         return empty_state(site)
     try:
@@ -119,8 +180,6 @@ def load_state(text: Optional[str], site: str) -> Dict[str, Any]:
 
 
 def dump_state(state: Mapping[str, Any]) -> str:
-    import json
-
     return json.dumps(state, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
 
 
@@ -170,6 +229,13 @@ def plan_run(saved: Mapping[str, Any], target_version: str) -> Dict[str, str]:
         restore = (saved.get("restores") or [{}])[-1]
         return {"action": "new", "why": "starts afresh: the databases were restored at %s from the backups of run %s"
                 % (restore.get("at", "?"), restore.get("run_id", "?"))}
+    if status == PARTLY_RESTORED:
+        restore = (saved.get("restores") or [{}])[-1]
+        return {"action": "refuse", "why": (
+            "the site is partly restored: the restore of %s from the backups of run %s stopped part-way; restored: %s; NOT "
+            "restored: %s. Finish the restore first: %s; then run the reinstall again (it starts afresh)"
+            % (restore.get("at", "?"), restore.get("run_id", "?"), ", ".join(restore.get("databases") or []) or "none",
+               ", ".join(restore.get("not_restored") or []) or "?", restore.get("next_command") or "playbooks/k2_restore.yml"))}
     if status == NO_GO:
         return {"action": "new", "why": "the last run %s was no-go and changed nothing" % run}
     if status == DONE:
@@ -195,7 +261,7 @@ def steps_done(state: Mapping[str, Any]) -> List[str]:
 def next_step(state: Mapping[str, Any]) -> Optional[str]:
     """The first step of ``STEPS`` not ended ok or skipped; None when all are."""
     done = set(steps_done(state))
-    for name in STEP_NAMES:
+    for name in step_names(outage_mode(state)):
         if name not in done:
             return name
     return None
@@ -203,7 +269,7 @@ def next_step(state: Mapping[str, Any]) -> Optional[str]:
 
 def pending_steps(state: Mapping[str, Any]) -> List[str]:
     done = set(steps_done(state))
-    return [name for name in STEP_NAMES if name not in done]
+    return [name for name in step_names(outage_mode(state)) if name not in done]
 
 
 def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime, msg: Optional[str] = None,
@@ -215,6 +281,7 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
     """
     if name not in WINDOW:
         raise RunStateError("unknown step %r (steps: %s)" % (name, ", ".join(STEP_NAMES)))
+    step_window = window_of(name, outage_mode(state))
     if result not in ("started", "ok", "failed", "skipped"):
         raise RunStateError("unknown step result %r" % result)
     new = copy.deepcopy(dict(state))
@@ -223,9 +290,9 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
     open_entry = next((step for step in reversed(steps) if step["name"] == name and step.get("result") == "started"), None)
     if result == "started":
         if open_entry is None:
-            steps.append({"name": name, "started": when, "ended": None, "result": "started", "msg": msg, "window": WINDOW[name]})
+            steps.append({"name": name, "started": when, "ended": None, "result": "started", "msg": msg, "window": step_window})
     else:
-        entry = open_entry or {"name": name, "started": started or when, "window": WINDOW[name]}
+        entry = open_entry or {"name": name, "started": started or when, "window": step_window}
         if open_entry is None:
             steps.append(entry)
         entry.update(ended=when, result=result, msg=msg)
@@ -234,17 +301,40 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
     if name == converts and result in ("started", "ok", "failed") and decisions.get("upgrade_kind") == "generation":
         # The K2 installer runs the conversions inside its install step (K2-11).
         new["one_time_started"] = True
+    extra = dict(extra or {})
+    ban_start = parse_time(extra.pop("ban_in_force_at", None))
     if result == "ok" and name == "maintenance_on":
-        new["outage"] = dict(new.get("outage") or {}, ban_on=when, ban_off=None, seconds=None)
+        # The ban is in force from its start, or from this step's start when it was set earlier (a rerun, an admin).
+        step_start = parse_time((open_entry or {}).get("started")) or now
+        ban_on = max(step_start, ban_start) if ban_start else now
+        new["outage"] = {"ban_on": utc_text(ban_on), "ban_off": None, "seconds": None}
     if result == "ok" and name == "maintenance_off":
-        outage = dict(new.get("outage") or {})
-        outage["ban_off"] = when
-        ban_on = parse_time(outage.get("ban_on"))
-        outage["seconds"] = int((now - ban_on).total_seconds()) if ban_on else None
-        new["outage"] = outage
-    for key, value in (extra or {}).items():
+        new["outage"] = dict(new.get("outage") or {}, ban_off=when)
+    new["outage"] = measure_outage(new, now)
+    for key, value in extra.items():
         new[key] = value
+    if name in ("backup", "structure", "backup_after_check") and result in ("ok", "skipped"):
+        new["backup_guards"] = window.backup_guards(new)
     return new
+
+
+def measure_outage(state: Mapping[str, Any], now: datetime) -> Dict[str, Any]:
+    """The state's outage (ban in force -> ban lifted) with each step's time before, inside and after it (``outage.measure``).
+
+    ``seconds`` is the outage when the ban was lifted, else None; ``open_seconds`` how long it has been on so far.
+    """
+    recorded = dict(state.get("outage") or {})
+    ban_on, ban_off = recorded.get("ban_on"), recorded.get("ban_off")
+    measured = outage.measure(state.get("steps") or [], ban_on, ban_off, now=now)
+    seconds = measured["outage_seconds"]
+    return {
+        "ban_on": ban_on, "ban_off": ban_off,
+        "seconds": int(round(seconds)) if seconds is not None and ban_off else None,
+        "open_seconds": int(round(seconds)) if seconds is not None and not ban_off else None,
+        "windows": measured["windows"], "declared": measured["declared"],
+        "steps": [{key: step[key] for key in ("name", "window", "seconds", "before", "inside", "after")} for step in measured["steps"]],
+        "misplaced": measured["misplaced"],
+    }
 
 
 def finish(state: Mapping[str, Any], status: str, now: datetime, advice: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
@@ -264,6 +354,7 @@ def finish(state: Mapping[str, Any], status: str, now: datetime, advice: Optiona
             if advice["takeover"] not in reasons:
                 reasons.append(advice["takeover"])
             decisions["takeover_reasons"] = reasons
+    new["outage"] = measure_outage(new, now)
     return new
 
 
@@ -297,8 +388,11 @@ def merge_backups(known: Sequence[Mapping[str, Any]], found: Iterable[Mapping[st
 
 
 def manifest_from_state(state: Mapping[str, Any]) -> Dict[str, Any]:
-    """A k2_backup manifest (format 1) holding the state's backup entries."""
-    return {"format": 1, "entries": [dict(entry) for entry in state.get("backups") or []]}
+    """A k2_backup manifest (format 1) holding the state's backup entries, and which backup guards which database."""
+    manifest: Dict[str, Any] = {"format": 1, "entries": [dict(entry) for entry in state.get("backups") or []]}
+    if state.get("backup_guards"):
+        manifest["guards"] = copy.deepcopy(state["backup_guards"])
+    return manifest
 
 
 def restore_run_id(state: Mapping[str, Any], requested: Optional[str] = None) -> str:
@@ -315,18 +409,60 @@ def restore_run_id(state: Mapping[str, Any], requested: Optional[str] = None) ->
 
 
 def record_restore(state: Mapping[str, Any], run_id: str, databases: Sequence[str], now: datetime, by_run: str,
-                   controller: Mapping[str, Any], entries: Sequence[Mapping[str, Any]] = ()) -> Dict[str, Any]:
-    """The state after a restore: status ``restored``; the next reinstall starts afresh."""
+                   controller: Mapping[str, Any], entries: Sequence[Mapping[str, Any]] = (), not_restored: Sequence[str] = (),
+                   folder_restored: Optional[bool] = None, next_command: Optional[str] = None,
+                   error: Optional[str] = None) -> Dict[str, Any]:
+    """The state after a restore: status ``restored``, and the next reinstall starts afresh.
+
+    With ``not_restored`` (or ``folder_restored`` False: the folder was asked for and not restored) the restore stopped
+    part-way: status ``partly-restored``, the record names what is restored and what is not, and ``next_command``
+    (``finish_restore_command``) is the advice; a reinstall refuses until a restore ends whole.
+    """
     new = copy.deepcopy(dict(state))
-    new.setdefault("restores", []).append({
+    record = {
         "at": utc_text(now), "run_id": run_id, "databases": list(databases), "by_run": by_run, "controller": dict(controller),
         "files": [entry.get("file") for entry in entries],
-        "from_status": state.get("status"), "target_version": state.get("target_version")})
-    new["status"] = RESTORED
+        "from_status": state.get("status"), "target_version": state.get("target_version")}
+    if folder_restored is not None:
+        record["folder_restored"] = bool(folder_restored)
+    partly = bool(not_restored) or folder_restored is False
+    if partly:
+        record.update(not_restored=list(not_restored), next_command=next_command, error=error)
+    new.setdefault("restores", []).append(record)
     new["finished"] = utc_text(now)
-    new["restore_required"] = False
-    new["advice"] = ("databases restored from the backups of run %s; the next reinstall starts afresh" % run_id)
+    if partly:
+        new["status"] = PARTLY_RESTORED
+        new["restore_required"] = True
+        new["advice"] = ("The restore from the backups of run %s stopped part-way: %s. Restored to their backup state: %s. "
+                         "NOT restored: %s.%s Keep the login ban on, bring the database server back, then finish the restore: %s"
+                         % (run_id, error or "failed", ", ".join(databases) or "none", ", ".join(not_restored) or "none",
+                            " The K2 folder is not restored." if folder_restored is False else "",
+                            next_command or "playbooks/k2_restore.yml"))
+    else:
+        new["status"] = RESTORED
+        new["restore_required"] = False
+        new["advice"] = "databases restored from the backups of run %s; the next reinstall starts afresh" % run_id
     return new
+
+
+def finish_restore_command(host: str, inventory: Optional[str], run_id: str, not_restored: Sequence[str], folder: bool,
+                           force_lock: bool) -> str:
+    """The command that finishes a restore cut off part-way: the databases not restored (and the folder when asked).
+
+    ``force_lock``: the site's lock row may not be free (CONF came back with the row of backup time, or the server was gone
+    when the restore tried to free its own), and the run that held it is over.
+    """
+    parts = ["ansible-playbook", "erpops.upgrade.k2_restore"]
+    if inventory:
+        parts += ["-i", shlex.quote(inventory)]
+    parts += ["-l", shlex.quote(host), "-e", shlex.quote("k2_restore_run_id=%s" % run_id)]
+    if not_restored:
+        parts += ["-e", shlex.quote(json.dumps({"k2_restore_databases": list(not_restored)}, ensure_ascii=False))]
+    if folder:
+        parts += ["-e", "k2_restore_folder=true"]
+    if force_lock:
+        parts += ["-e", "k2_restore_force_lock=true"]
+    return " ".join(parts)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -356,7 +492,7 @@ def installer_record(setting: Any, method: str) -> bool:
 
 
 def run_decisions(preflight: Mapping[str, Any], method: str, installer_record_setting: Any, takeover_asked: bool,
-                  test_of: Optional[str] = None) -> Dict[str, Any]:
+                  outage_mode_setting: Any = DEFAULT_OUTAGE_MODE, test_of: Optional[str] = None) -> Dict[str, Any]:
     """The ``decisions`` of a run from the preflight's result and the request; ``test_of``: the production folder this run is
     the test reinstall of (K2-18)."""
     record = installer_record(installer_record_setting, method)
@@ -367,6 +503,7 @@ def run_decisions(preflight: Mapping[str, Any], method: str, installer_record_se
         "upgrade_kind": preflight.get("upgrade_kind"),
         "site_kind": preflight.get("kind"),
         "method": method,
+        "outage_mode": check_outage_mode(outage_mode_setting),
         "go": bool(preflight.get("go")),
         "reasons": list(preflight.get("reasons") or []),
         "notes": list(preflight.get("notes") or []),
@@ -493,8 +630,10 @@ def advice(state: Mapping[str, Any], failed_step: Optional[str], convert_result:
                 "already applied, so no one-time conversion runs twice%s.%s" % (detail, back))
     else:
         text = "Fix the cause and run the reinstall again: it resumes at the step %s.%s" % (step, back)
+    window_open = (any(entry.get("name") == "maintenance_on" for entry in state.get("steps") or [])
+                   and not (state.get("outage") or {}).get("ban_off"))
     return {"restore_required": False, "resume_at": step, "takeover": None, "restore_command": restore_command if one_time else None,
-            "next": text + " The maintenance window stays on."}
+            "next": text + (" The maintenance window stays on." if window_open else " The maintenance window was not opened: users work as before.")}
 
 
 # --------------------------------------------------------------------------- the lock

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 from ansible_collections.erpops.upgrade.plugins.module_utils import conversions
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import repair, schema_diff
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import DdlResult
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Schema, key
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Schema, key, snapshot_to_dict
 
 DB_KINDS = ("conf", "company")
 REPORT_FORMATS = ("markdown", "html")
@@ -66,6 +67,8 @@ class DatabaseCheck:
     taken_at: Optional[str] = None
     applied: List[repair.RepairStep] = field(default_factory=list)
     findings_before_apply: Optional[int] = None
+    fingerprint: Optional[str] = None
+    unchanged: bool = False
 
     @property
     def consistent(self) -> bool:
@@ -77,8 +80,19 @@ class DatabaseCheck:
             "consistent": self.consistent, "findings": len(self.findings), "error": self.error, "round_trips": self.round_trips,
             "script": self.script, "taken_at": self.taken_at, "snapshot_saved": self.snapshot_saved,
             "applied": len(self.applied), "findings_before_apply": self.findings_before_apply,
+            "fingerprint": self.fingerprint, "unchanged": self.unchanged,
         })
         return data
+
+
+def catalog_fingerprint(actual) -> str:
+    """SHA-256 of a database's catalog as the check reads it (tables, columns, keys, indexes, full-text), time left out.
+
+    Equal fingerprints: the structure is what it was, so an earlier verdict on it still holds.
+    """
+    data = snapshot_to_dict(actual)
+    data.pop("taken_at", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def targets(conf_database: str, mandants: Sequence[Mapping[str, str]], only: Optional[Iterable[str]] = None) -> List[Target]:

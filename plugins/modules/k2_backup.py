@@ -43,8 +43,17 @@ description:
     after checking every file of the set (one bad file restores nothing). MS SQL C(RESTORE DATABASE ... WITH REPLACE);
     Oracle empties the schema, then imports; the lab restores into a fresh database and swaps the names. A restore that
     stops part-way names the databases restored and not restored, and the command to finish.
-  - Runs through an action plugin that calls the module once per database and prints a progress line before and after
-    each one (terminal and AWX job output).
+  - Scratch copies (test restores, the lab's fresh copy of a restore) are named C(ERPOPS_VERIFY_) plus a hash of the
+    database's exact name. Those an earlier verification or restore left behind (server lost, job killed) are dropped
+    before the next backup or restore of that database and listed in C(notes); a database the lab's restore swapped out
+    and could not drop is kept (it holds the data the restore replaced) and named in C(notes).
+  - Backs up O(parallel) databases at a time, each on connections of its own; with O(server_slots), each backup (and each
+    restore) first takes a slot of the database server, so that all the sites and jobs on one server together run at most
+    O(server_slots.limit) at once. Each database's failure is reported alone - the other backups go on, are verified and
+    recorded, and the task fails naming the databases not backed up.
+  - Runs through an action plugin that plans first (the module with O(preflight_only)), then runs the module once for every
+    database to back up and prints a progress line when each backup starts, waits for a slot, ends or fails (terminal and
+    AWX job output); restores run once per database, in order.
   - Connects to the databases from where the module runs (the controller or the execution environment); run it with
     C(delegate_to=localhost) for a Windows K2 host. The manifest is written there too.
 options:
@@ -134,7 +143,19 @@ options:
     description: Overrides of the K2 profile, merged into the default one entry by entry.
     type: dict
     default: {}
+  parallel:
+    description:
+      - How many databases are backed up at a time (V(1) - one after the other). The default suits the database server of a
+        typical K2 customer; see the section Concurrency of C(docs/backup_convert.md). The server's own limit across sites is O(server_slots).
+    type: int
+    default: 4
+  progress_file:
+    description:
+      - A file where the module appends one line per step while it works (started, waiting for a slot, done, failed). The
+        action plugin sets it and shows the lines as they come; not needed otherwise.
+    type: path
 extends_documentation_fragment:
+  - erpops.upgrade.server_slots
   - erpops.upgrade.lease
   - erpops.upgrade.db
   - erpops.upgrade.attributes
@@ -183,6 +204,7 @@ backups:
   elements: dict
   sample: [{"database": "K2_FIRMA", "code": "FIRMA", "file": "E:\\Backup\\K2_FIRMA_1f0c3a9b2e_20250305T170000123Z_after_r1.bak",
             "size": 1048576, "checksum": null, "checksum_kind": "server-verified", "taken_at": "2025-03-05T17:00:00+00:00",
+            "finished_at": "2025-03-05T17:04:10+00:00", "slot_wait_seconds": 12.5,
             "k2_version": "gaia.12.3", "position": "after_check", "run_id": "r1", "verified": true,
             "verification": "mssql-verifyonly", "fingerprint": null, "message": null, "reused": false}]
 excluded:
@@ -192,7 +214,9 @@ excluded:
   elements: dict
   sample: [{"code": "DEMO", "database": "K2_DEMO", "role": "system", "reason": "excluded by the exclude option; not backed up"}]
 not_backed_up:
-  description: When a backup failed, the databases not backed up (the one that failed and those after it).
+  description:
+    - When backups failed, the databases not backed up, each for its own reason in C(msg); the others are in C(backups),
+      verified.
   returned: failure of state=present
   type: list
   elements: str
@@ -210,6 +234,16 @@ not_restored:
   type: list
   elements: str
   sample: ["K2_FIRMA", "K2_INIT"]
+stopped_at:
+  description: The database whose restore failed when a restore stopped part-way (through the action plugin).
+  returned: failure of state=restored part-way
+  type: str
+  sample: K2_FIRMA
+error:
+  description: That database's failure, as the restore reported it.
+  returned: failure of state=restored part-way
+  type: str
+  sample: "pg_restore of /b/K2_FIRMA_....dump into ERPOPS_VERIFY_... failed (exit 1): connection to server lost"
 restored_databases:
   description: Names of the databases restored before a restore stopped part-way (the module alone, without the action plugin).
   returned: failure of state=restored part-way
@@ -218,7 +252,7 @@ restored_databases:
   sample: ["K2_CONF"]
 notes:
   description: What the module noticed but did not fail on (a reused file that failed its check, Express without compression,
-    a scratch database that could not be dropped).
+    a scratch database that could not be dropped, a leftover scratch copy dropped).
   returned: when there is something to say
   type: list
   elements: str
@@ -239,10 +273,13 @@ import hashlib
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
@@ -250,7 +287,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import db_copy
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, run_lock
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, run_lock, server_slots
+from ansible_collections.erpops.upgrade.plugins.module_utils.progress_lines import ProgressWriter
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 
@@ -275,6 +313,9 @@ def argument_spec():
         pg_bin_dir=dict(type="path"),
         k2_profile=dict(type="dict", default={}),
         lease=run_lock.LEASE_OPTION,
+        parallel=dict(type="int", default=core.DEFAULT_PARALLEL),
+        server_slots=server_slots.OPTION,
+        progress_file=dict(type="path"),
     )
     spec.update(DB_ARGUMENT_SPEC)
     return spec
@@ -351,6 +392,34 @@ class Engine:
         finally:
             conn.close()
         return int(list(rows[0].values())[0]) if rows else 0
+
+    # -- leftovers of a lost server or a killed job (restore side)
+    def scratch_names(self):
+        conn = self.admin_connection()
+        try:
+            return [str(list(row.values())[0]) for row in conn.query(core.SCRATCH_LIST_SQL[self.platform])]
+        finally:
+            conn.close()
+
+    def admin_connection(self):
+        return self.connect(self.admin_database(""))
+
+    def drop_scratch(self, name):
+        raise NotImplementedError
+
+    def drop_leftovers(self, database):
+        """Before a backup or restore of ``database``: its scratch copies an earlier, cut-off one left are dropped, and said."""
+        drop, keep = core.leftover_scratch(self.scratch_names(), database)
+        for name in drop:
+            try:
+                self.drop_scratch(name)
+            except (core.BackupError, k2db.DatabaseError) as exc:
+                self.notes.append("the leftover scratch copy %s of %s could not be dropped: %s" % (name, database, exc))
+            else:
+                self.notes.append("dropped %s, a scratch copy of %s an earlier verification or restore left behind" % (name, database))
+        for name in keep:
+            self.notes.append("%s holds %s as it was before an earlier restore replaced it (the drop after the swap failed); "
+                              "kept: drop it when it is no longer needed" % (name, database))
 
 
 class LabEngine(Engine):
@@ -463,7 +532,14 @@ class LabEngine(Engine):
         finally:
             restored.close()
 
+    def admin_connection(self):
+        return self._maintenance()
+
+    def drop_scratch(self, name):
+        self._on_maintenance([core.lab_drop_sql(name)])
+
     def backup(self, database, path, entry):
+        self.drop_leftovers(database)
         try:
             conn = self.connect(database)
             try:
@@ -519,6 +595,7 @@ class LabEngine(Engine):
     def restore(self, entry):
         """Into a fresh database, compared with the fingerprint, then one transaction swaps the names: all or nothing."""
         database = entry["database"]
+        self.drop_leftovers(database)
         properties = self._properties(database)
         token = uuid.uuid4().hex[:8]
         fresh, old = core.scratch_name(database, "r" + token), core.scratch_name(database, "o" + token)
@@ -560,7 +637,15 @@ class MssqlEngine(Engine):
         finally:
             conn.close()
 
+    def drop_scratch(self, name):
+        conn = self.connect("master")
+        try:
+            conn.execute(db_copy.mssql_drop_sql(name))
+        finally:
+            conn.close()
+
     def backup(self, database, path, entry):
+        self.drop_leftovers(database)
         conn = self.connect("master")
         try:
             compression = self.module.params["compression"]
@@ -650,7 +735,11 @@ class OracleEngine(Engine):
     def _job_name(kind):
         return ("ERPOPS_%s_%s" % (kind, uuid.uuid4().hex[:12])).upper()
 
+    def drop_scratch(self, name):
+        self._job((db_copy.oracle_drop_sql(name), {}), "drop of the scratch schema %s" % name)
+
     def backup(self, database, path, entry):
+        self.drop_leftovers(database)
         name = path.split(":", 1)[1]
         self._job(core.oracle_export(database, self._directory(), name, self._job_name("EXP")), "Data Pump export of %s" % database)
         self._job(core.oracle_verify(database, self._directory(), name, self._job_name("VFY")), "verification of %s" % path)
@@ -725,7 +814,7 @@ def reusable_entry(engine, manifest, target, params, now):
     return entry
 
 
-def take(module, engine, profile, now):
+def take(module, engine, profile, now, slots):
     params = module.params
     if params["db_platform"] != "oracle" and not params["target_dir"]:
         raise core.BackupError("target_dir is required to take backups on %s" % params["db_platform"])
@@ -770,24 +859,79 @@ def take(module, engine, profile, now):
         result["backups"] = reused + planned
         result["changed"] = bool(plan) and module.check_mode
         return result
-    taken = []
-    for target, path in plan:
-        entry = core.new_entry(target["database"], target["code"], params["db_platform"], path, params["position"], params["run_id"],
-                               datetime.now(timezone.utc),
-                               database_version(params, profile, target["database"]) if params["read_firmy"] else None)
-        core.add_entry(manifest, entry)
-        try:
-            engine.backup(target["database"], path, entry)
-        except (core.BackupError, k2db.DatabaseError) as exc:
-            entry["message"] = str(exc)
-            write_manifest(params["manifest"], manifest)
-            raise core.BackupError("%s; recorded in the manifest as failed (verified=false); backups taken before it stay valid"
-                                   % exc) from None
-        entry["verified"] = True
-        write_manifest(params["manifest"], manifest)
-        taken.append(dict(entry, reused=False))
+    outcomes = run_backups(module, engine, profile, manifest, plan, sizes, slots)
+    taken = [dict(o["entry"], reused=False) for o in outcomes if o["entry"].get("verified")]
+    failed = [o for o in outcomes if not o["entry"].get("verified")]
     result["backups"] = reused + taken
+    if failed:
+        raise core.BackupFailed(core.failed_backups_message([o["entry"] for o in failed], [t["database"] for t in taken]),
+                                result, [o["entry"]["database"] for o in failed])
     return result
+
+
+def run_backups(module, engine, profile, manifest, plan, sizes, slots):
+    """Back up the planned databases, ``parallel`` at a time, each holding a slot of the database server while it works.
+
+    Each database's outcome stands alone: a failure is recorded in its manifest entry and the others go on. Every
+    worker opens its own connections (engine calls connect per call). The manifest is written under one lock.
+    """
+    params = module.params
+    manifest_lock = threading.Lock()
+    base = len(manifest["entries"])
+    added = set()
+
+    def save(entry, index=None):
+        """Write the manifest; a new entry (``index``: its place in the plan) goes where the plan puts it, so that the
+        manifest, and a restore that follows it, keep the planned order (CONF first) whichever backup started first."""
+        with manifest_lock:
+            if index is not None:
+                core.add_entry(manifest, entry)
+                manifest["entries"].pop()
+                manifest["entries"].insert(base + sum(1 for other in added if other < index), entry)
+                added.add(index)
+            write_manifest(params["manifest"], manifest)
+
+    def one(index, target, path):
+        database = target["database"]
+        outcome = {"entry": None}
+        try:
+            with slots.hold("backup", database) as held:
+                version = database_version(params, profile, database) if params["read_firmy"] else None
+                entry = core.new_entry(database, target["code"], params["db_platform"], path, params["position"], params["run_id"],
+                                       datetime.now(timezone.utc), version)
+                entry["slot_wait_seconds"] = held["waited_seconds"] if slots.limit else None
+                outcome["entry"] = entry
+                save(entry, index)
+                progress.say("%s: backup started (database %s)" % (database, core.human_bytes(sizes.get(database) or 0)))
+                started = time.monotonic()
+                try:
+                    engine.backup(database, path, entry)
+                    entry["verified"] = True
+                except (core.BackupError, k2db.DatabaseError) as exc:
+                    entry["message"] = str(exc)
+                entry["finished_at"] = core.utc_text(datetime.now(timezone.utc), "milliseconds")
+                save(entry)
+                seconds = time.monotonic() - started
+                if entry["verified"]:
+                    progress.say("%s: backup done after %.1f s, file %s, verified (%s)" % (
+                        database, seconds, core.human_bytes(entry["size"]) if entry["size"] is not None else "size unknown",
+                        entry["verification"]))
+                else:
+                    progress.say("%s: backup FAILED after %.1f s: %s" % (database, seconds, entry["message"]))
+        except (server_slots.SlotError, core.BackupError, k2db.DatabaseError) as exc:
+            # No slot within the wait, or the entry could not be recorded: nothing was backed up.
+            entry = outcome["entry"] or core.new_entry(database, target["code"], params["db_platform"], path, params["position"],
+                                                       params["run_id"], datetime.now(timezone.utc))
+            entry["message"] = entry.get("message") or str(exc)
+            outcome["entry"] = entry
+            progress.say("%s: backup FAILED: %s" % (database, entry["message"]))
+        return outcome
+
+    progress = ProgressWriter(params.get("progress_file"))
+    slots.say = progress.say
+    workers = max(1, min(params["parallel"], len(plan)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda item: one(item[0], *item[1]), enumerate(plan)))
 
 
 def restore_set(params, manifest):
@@ -799,7 +943,7 @@ def restore_set(params, manifest):
     return core.restore_choice(manifest, names, params["run_id"])
 
 
-def restore(module, engine):
+def restore(module, engine, slots):
     params = module.params
     if not os.path.exists(params["manifest"]):
         raise core.BackupError("the manifest %s does not exist; nothing to restore from" % params["manifest"])
@@ -826,8 +970,9 @@ def restore(module, engine):
     done = []
     for number, entry in enumerate(chosen):
         try:
-            engine.restore(entry)
-        except (core.BackupError, k2db.DatabaseError) as exc:
+            with slots.hold("restore", entry["database"]):
+                engine.restore(entry)
+        except (core.BackupError, k2db.DatabaseError, server_slots.SlotError) as exc:
             left = [e["database"] for e in chosen[number:]]
             raise PartialRestore(core.partial_restore_message(entry["database"], str(exc), done, left, params["run_id"]),
                                  done, left) from None
@@ -835,31 +980,49 @@ def restore(module, engine):
     return result
 
 
+def server_slots_for(module, params):
+    """The database server's slots (``server_slots``) for this run; no limit: a ``Slots`` that takes nothing."""
+    config = server_slots.settings(module.params["server_slots"], params["db_platform"])
+    lease = module.params["lease"] or {}
+    identity = {"site_key": lease.get("site_key") or module.params["conf_database"] or ",".join(module.params["databases"] or []),
+                "run_id": module.params["run_id"], "controller_host": socket.gethostname()}
+    return server_slots.Slots(config, params["db_platform"], lambda: k2db.connect(params, config["database"]), identity)
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = db_params(module.params)
     engine = None
+    slots = None
     try:
+        if module.params["parallel"] < 1:
+            raise ValueError("parallel must be at least 1, got %d" % module.params["parallel"])
         profile = merge_profile(module.params["k2_profile"])
         engine = ENGINES[params["db_platform"]](module, params)
+        slots = server_slots_for(module, params)
         now = datetime.now(timezone.utc)
         if module.params["state"] == "present":
             keeper = None if module.check_mode else run_lock.keeper_for(
                 module.params["lease"], params, module.params["conf_database"], k2db.connect)
             if keeper is None:
-                result = take(module, engine, profile, now)
+                result = take(module, engine, profile, now, slots)
             else:
                 with keeper:
-                    result = take(module, engine, profile, now)
+                    result = take(module, engine, profile, now, slots)
         else:
-            result = restore(module, engine)
-        if engine.notes:
-            result["notes"] = engine.notes
+            result = restore(module, engine, slots)
+        notes = engine.notes + slots.notes
+        if notes:
+            result["notes"] = notes
+    except core.BackupFailed as exc:
+        failed = dict(exc.result, msg=str(exc), failed=True, not_backed_up=exc.not_backed_up,
+                      notes=engine.notes + slots.notes)
+        module.fail_json(**failed)
     except PartialRestore as exc:
         module.fail_json(msg=str(exc), changed=bool(exc.restored), restored_databases=exc.restored, not_restored=exc.not_restored,
-                         notes=engine.notes if engine else [])
-    except (ValueError, k2db.DatabaseError) as exc:
-        module.fail_json(msg=str(exc), notes=engine.notes if engine else [])
+                         notes=(engine.notes if engine else []) + (slots.notes if slots else []))
+    except (ValueError, k2db.DatabaseError, server_slots.SlotError) as exc:
+        module.fail_json(msg=str(exc), notes=(engine.notes if engine else []) + (slots.notes if slots else []))
     module.exit_json(**result)
 
 

@@ -91,9 +91,12 @@ options:
     type: bool
     default: false
   parallel:
-    description: How many company databases are converted at a time (CONF goes first, alone).
+    description:
+      - How many company databases are converted at a time (CONF goes first, alone), each on its own connection; V(1) - one
+        after the other. The default suits the database server of a typical K2 customer; see the section Concurrency of C(docs/backup_convert.md).
+      - Each database's failure stops that database only; the others go on and their results are reported.
     type: int
-    default: 8
+    default: 4
   files:
     description:
       - Run only these files of the selection (names as in C(SQL/konverze)); for resuming named files after the K2 installer
@@ -112,6 +115,7 @@ options:
     type: dict
     default: {}
 extends_documentation_fragment:
+  - erpops.upgrade.server_slots
   - erpops.upgrade.lease
   - erpops.upgrade.db
   - erpops.upgrade.attributes
@@ -183,12 +187,15 @@ databases:
     - Per database, its files with C(action) (skip, run, resume, refuse), C(batches), C(run) and C(skipped) batch numbers,
       C(status) (skipped, would run, applied, failed, pending, refused, refused - no backup), C(applied) batches,
       C(error) (batch, line, message) and the gate C(backup) file.
+    - C(started_at) and C(finished_at) (UTC) of the database's conversions and C(slot_wait_seconds), the wait for a slot of
+      the database server (null without O(server_slots)); C(stopped) says why the database stopped, if it did.
   returned: always
   type: list
   elements: dict
   sample: [{database: K2_CONF, code: CONF, role: conf, kind: conf, files: [{file: K2_C509.sql, one_time: true, action: run,
     batches: 5, run: [1, 2, 3, 4, 5], skipped: [], status: applied, applied: [1, 2, 3, 4, 5], error: null,
-    backup: 'E:\Backup\K2\K2_CONF_20250305T170000Z_r1.bak', forced_without_backup: false}]}]
+    backup: 'E:\Backup\K2\K2_CONF_20250305T170000Z_r1.bak', forced_without_backup: false}], changed: true, stopped: null,
+    started_at: '2025-03-05T18:10:02+00:00', finished_at: '2025-03-05T18:12:40+00:00', slot_wait_seconds: null}]
 log_lines:
   description: The lines appended to C(sql_inst.log).
   returned: always

@@ -29,6 +29,12 @@ options:
     description: The K2 folder on the K2 host.
     type: str
     required: true
+  staged:
+    description:
+      - A copy of O(src) already on the K2 host (staged before the maintenance window). Its SHA-256, read on the K2 host, must
+        be the archive's; it is then unpacked instead of transferring O(src) again. A different or missing copy fails the
+        task with nothing written.
+    type: str
   sha256:
     description: The expected SHA-256 of the archive (hex). A different archive fails the task with nothing written.
     type: str

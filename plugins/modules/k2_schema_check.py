@@ -107,6 +107,14 @@ options:
   k2_version:
     description: The installed K2 version, attached to what K2 support is asked. Defaults to what C(k2.ini) records.
     type: str
+  baseline:
+    description:
+      - A quick re-check against an earlier check, as a mapping of database name to the C(fingerprint) that check returned
+        for it when it found the database consistent (the reinstall's check before the login ban).
+      - A database whose catalog still has that fingerprint is reported consistent and C(unchanged) without comparing it
+        with the scripts again; every other database is checked in full (and repaired with O(apply)).
+    type: dict
+    default: {}
   k2_profile:
     description: Overrides of the K2 profile, merged into the default one entry by entry.
     type: dict
@@ -185,7 +193,8 @@ databases:
   elements: dict
   sample: [{code: FIRMA, database: K2_FIRMA, kind: company, role: production, consistent: false, findings: 1, error: null,
     round_trips: 3, script: K2t_FIRMA_MSSQL.SQL, taken_at: '2025-03-05T17:05:12+00:00', snapshot_saved: null,
-    applied: 0, findings_before_apply: null}]
+    applied: 0, findings_before_apply: null, fingerprint: 3f0c5b1e9a2d4c7b8e6f1a0d2c4b6e8f9a1c3e5d7f9b0a2c4e6f8a1b3d5c7e9f,
+    unchanged: false}]
 errors:
   description: The databases that could not be checked, and why.
   returned: success

@@ -171,11 +171,13 @@ def test_backup_refusals_check_mode_and_reuse(site):
         assert os.path.getsize(entry["file"]) == entry["size"] and len(entry["checksum"]) == 64
         assert entry["fingerprint"]["public.K2VERZE"]["rows"] == 1
     # progress while it runs: one line when each database starts and one when it ends, with size and time
-    for number, entry in enumerate(entries, start=1):
-        assert re.search(r"k2_backup \[conv\] %s: backup %d/5 started \(database [\d.]+ (KiB|MiB)\)" % (entry["database"], number),
+    assert re.search(r"k2_backup \[conv\] 5 backup\(s\) to take, 4 at a time: ", first.stdout), first.stdout
+    for entry in entries:
+        assert re.search(r"k2_backup \[conv\] %s: backup started \(database [\d.]+ (KiB|MiB)\)" % entry["database"],
                          first.stdout), first.stdout
-        assert re.search(r"k2_backup \[conv\] %s: backup done in [\d.]+ s, file [\d.]+ (B|KiB|MiB), verified \(lab-restore-compare\)"
+        assert re.search(r"k2_backup \[conv\] %s: backup done after [\d.]+ s, file [\d.]+ (B|KiB|MiB), verified \(lab-restore-compare\)"
                          % entry["database"], first.stdout), first.stdout
+        assert entry["taken_at"] <= entry["finished_at"] and entry["slot_wait_seconds"] is None
     assert not [name for name in k2lab_databases(site) if name.startswith("ERPOPS_VERIFY")], "a scratch database was left behind"
 
     # reuse: nothing changes, in the databases or in the files, not only in the answer

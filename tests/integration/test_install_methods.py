@@ -46,7 +46,12 @@ def lab():
     inventory = k2lab.up(lab_dir, fleet_path)["inventory"]
     cluster = k2cluster.load(lab_dir)
     with open(inventory, encoding="utf-8") as handle:
-        hosts = json.load(handle)["all"]["children"]["k2_sites"]["hosts"]
+        data = json.load(handle)
+    # The copied K2 is reinstalled in the outage mode conservative: every step inside the window, two full backups.
+    data["all"]["children"]["k2_sites"]["hosts"]["cpy"]["k2_outage_mode"] = "conservative"
+    with open(inventory, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    hosts = data["all"]["children"]["k2_sites"]["hosts"]
     yield {"dir": lab_dir, "inventory": inventory, "cluster": cluster, "hosts": hosts,
            "release": k2release.build_release(os.path.join(lab_dir, "releases"), TARGET, company_tables=4)["archive"]}
     k2cluster.stop(lab_dir)
@@ -148,6 +153,21 @@ def test_copy_method(lab, runs):
     # K2 ran version initialization at its first start on the new version (the extensions update started it).
     assert sql(lab, "SELECT count(*) FROM \"INICIALIZACE\" WHERE \"Funkce\" = 'Inicializace verze ori.09' AND \"Provedeno\" IS NOT NULL",
                "cpy", "FIRMA") == "1"
+    with open(lab["hosts"]["cpy"]["k2_folder"].rstrip("/") + ".erpops-run.json", encoding="utf-8") as handle:
+        state = json.load(handle)
+    assert state["decisions"]["outage_mode"] == "conservative"
+    steps = [(step["name"], step["result"], step["window"]) for step in state["steps"]]
+    assert steps[0] == ("preflight", "ok", "before") and {window for _name, _result, window in steps[1:]} == {"inside"}
+    assert [name for name, _result, _window in steps] == [
+        "preflight", "maintenance_on", "backup", "gates", "structure_check", "structure", "backup_after_check", "disk", "stage", "install",
+        "conversions", "extensions", "post_checks", "maintenance_off"]
+    assert dict((name, result) for name, result, _window in steps)["structure_check"] == "skipped"
+    backups = [entry for entry in state["backups"] if entry.get("run_id") == state["run_id"] and entry.get("kind", "database") == "database"]
+    first = sorted(entry["database"] for entry in backups if entry["position"] == "before_check")
+    assert sorted(entry["database"] for entry in backups if entry["position"] == "after_check") == first
+    assert {"cpy_CONF", "cpy_FIRMA", "cpy_FIRMA2"} <= set(first)
+    assert {guard["position"] for guard in state["backup_guards"]["databases"].values()} == {"after_check"}
+    assert state["outage"]["seconds"] > 0 and state["outage"]["windows"]["before"] > 0
 
 
 def test_operator_two_runs(lab, runs):

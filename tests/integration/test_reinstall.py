@@ -56,6 +56,8 @@ def fleet():
             {"name": "torso", "company_tables": 5, "mandants": ["HOLDING"], "torso": True, "outdated_extensions": ["Dochazka"]},
             {"name": "far", "company_tables": 5, "version": "luna.05", "mandants": ["FIRMA"]},
             {"name": "gates", "company_tables": 5, "mandants": ["FIRMA"], "missing_inits": ["FIRMA"], "preparation_done": False},
+            # findings the repairs cannot fix: no-go at the structure check before the ban, in every run
+            {"name": "drift", "company_tables": 30, "mandants": ["FIRMA"], "drift_mandants": ["FIRMA"]},
         ]}, handle)
     inventory_path = k2lab.up(lab_dir, fleet_path)["inventory"]
     with open(inventory_path, encoding="utf-8") as handle:
@@ -176,9 +178,9 @@ class IdleClient:
 @pytest.fixture(scope="module")
 def runs(fleet):
     """The four runs, in order; each entry keeps what was observed right after it."""
-    observed = {"before": {site: site_state(fleet, site) for site in ("gen", "torso", "far")}}
+    observed = {"before": {site: site_state(fleet, site) for site in ("gen", "torso", "far", "drift")}}
     observed["check"] = reinstall(fleet, fleet["release"], check=True)
-    observed["after_check"] = {site: site_state(fleet, site) for site in ("gen", "torso", "far")}
+    observed["after_check"] = {site: site_state(fleet, site) for site in ("gen", "torso", "far", "drift")}
 
     client = IdleClient(fleet)
     try:
@@ -186,7 +188,7 @@ def runs(fleet):
         # The inputs check would make every site no-go before the ban (tests/integration/test_inputs_check.py); turned
         # off, the archive goes missing only at the install, which is how a failure inside the window is reached here.
         observed["missing"] = reinstall(fleet, os.path.join(fleet["dir"], "releases", "no-such-release.zip"), k2_preflight_inputs_check=False)
-        observed["after_missing"] = {site: site_state(fleet, site) for site in ("far",)}
+        observed["after_missing"] = {site: site_state(fleet, site) for site in ("far", "drift")}
         observed["ban_after_missing"] = sql(fleet, 'SELECT "ZakazPrihlaseni" FROM "REINSTALACE"', "gen_CONF")
         observed["idle_after_missing"] = sql(fleet, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d" % client.pid, "postgres")
         observed["state_after_missing"] = run_state_of(fleet, "gen")
@@ -201,6 +203,9 @@ def runs(fleet):
     observed["broken_k2"] = reinstall(fleet, fleet["release"])
     observed["missing_kill"] = observed["missing"].results("Log users off")
     observed["gen_after"] = site_state(fleet, "gen")
+    observed["gen_state_after_broken"] = run_state_of(fleet, "gen")
+    with open(os.path.join(fleet["dir"], "state", "k2_reinstall", "gen-backups.json"), encoding="utf-8") as handle:
+        observed["gen_manifest_after_broken"] = json.load(handle)
     observed["torso_state_after_broken"] = run_state_of(fleet, "torso")
     with open(knobs_path, "w", encoding="utf-8") as handle:
         json.dump(knobs, handle)
@@ -268,34 +273,69 @@ def test_preparation_initialization_and_disk_gates(fleet):
     assert result["disk"][0]["need"] == 3 * 10 ** 15 and result["disk"][0]["free"] < 10 ** 15
 
 
-def test_missing_archive_stops_at_the_install_with_the_window_on(fleet, runs):
+def test_missing_archive_stops_at_the_staging_before_the_ban(fleet, runs):
     missing = runs["missing"]
     assert missing.failed_hosts() == ["gen", "torso"]
     result = reinstall_result(missing, "gen")
-    assert result["step"] == "Copy the release into the K2 folder"
+    assert result["step"] == "Stage the release archive on the K2 host"
     assert result["restore_command"] is None and result["restore_required"] is False
-    assert "resumes at the step install" in result["next"]
-    assert runs["ban_after_missing"] == "1"
-    # the idle session of the K2 login was ended when the window opened (K2-04)
-    assert runs["idle_after_missing"] == "0", runs["missing_kill"]
+    assert "resumes at the step stage" in result["next"] and "The maintenance window was not opened" in result["next"]
+    assert runs["ban_after_missing"] != "1"
+    # users work on: the idle session of the K2 login is still there (K2-04 happens only inside the window)
+    assert runs["idle_after_missing"] == "1", runs["missing_kill"]
     state = runs["state_after_missing"]
-    # the site's state holds each step with its start, end and result, in the seed's order
-    assert [(step["name"], step["result"]) for step in state["steps"]] == [
-        ("preflight", "ok"), ("maintenance_on", "ok"), ("backup", "ok"), ("gates", "ok"), ("structure", "ok"),
-        ("backup_after_check", "ok"), ("disk", "ok"), ("install", "failed")]
-    assert state["status"] == "failed" and state["outage"]["ban_on"] and state["outage"]["ban_off"] is None
-    assert state["repaired"] >= 1
-    assert {entry["position"] for entry in state["backups"]} == {"before_check", "after_check", "before_install"}
-    assert [entry["kind"] for entry in state["backups"] if entry.get("kind")] == ["folder"], "the K2 folder is in the backup"
-    assert all(entry["verified"] for entry in state["backups"])
+    # the site's state holds each step with its start, end, result and window: the structure check ran before the ban
+    assert [(step["name"], step["result"], step["window"]) for step in state["steps"]] == [
+        ("preflight", "ok", "before"), ("structure_check", "ok", "before"), ("stage", "failed", "before")]
+    assert state["status"] == "failed" and state["outage"]["ban_on"] is None
+    assert state["structure_to_repair"] == ["gen_FIRMA"] and {"gen_CONF", "gen_FIRMA2"} <= set(state["structure_baseline"])
+    assert not [entry for entry in state["backups"] if entry.get("run_id") == state["run_id"]]
     assert lock_row(fleet, "gen") == "free"
+
+
+def test_a_site_the_structure_check_finds_unrepairable_is_no_go_and_never_banned(fleet, runs):
+    result = reinstall_result(runs["missing"], "drift")
+    assert result["status"] == "no-go" and "drift_FIRMA has" in result["msg"] and "cannot repair" in result["msg"]
+    assert runs["after_missing"]["drift"] == runs["before"]["drift"]  # ban row, sessions, catalogs, folder
+    state = run_state_of(fleet, "drift")
+    assert [(step["name"], step["result"]) for step in state["steps"]] == [("preflight", "ok"), ("structure_check", "ok")]
+    assert state["status"] == "no-go" and state["outage"]["ban_on"] is None and state["backups"] == []
+    assert lock_row(fleet, "drift") == "free"
+    assert per_host_changed(runs["missing"], "drift") == 0
+
+
+def test_one_repaired_database_is_backed_up_twice_the_gate_takes_the_others_first_backup(fleet, runs):
+    state = runs["gen_state_after_broken"]
+    steps = [(step["name"], step["result"], step["window"]) for step in state["steps"]]
+    assert steps[:4] == [("preflight", "ok", "before"), ("structure_check", "ok", "before"), ("stage", "failed", "before"),
+                         ("stage", "ok", "before")]
+    assert [name for name, _result, window in steps[4:] if window != "inside"] == []
+    assert state["repaired"] >= 1 and state["structure_changed"] == ["gen_FIRMA"]
+    assert set(state["structure_unchanged"]) >= {"gen_CONF", "gen_FIRMA2"}
+    backups = [entry for entry in state["backups"] if entry.get("run_id") == state["run_id"]]
+    assert all(entry["verified"] for entry in backups)
+    assert [entry["kind"] for entry in backups if entry.get("kind")] == ["folder"], "the K2 folder is in the backup"
+    first = {entry["database"] for entry in backups if entry["position"] == "before_check"}
+    assert {"gen_CONF", "gen_FIRMA", "gen_FIRMA2"} <= first
+    assert [entry["database"] for entry in backups if entry["position"] == "after_check"] == ["gen_FIRMA"]
+    guards = runs["gen_manifest_after_broken"]["guards"]
+    assert guards["run_id"] == state["run_id"] and guards == state["backup_guards"]
+    assert {name: guard["position"] for name, guard in guards["databases"].items() if name in ("gen_CONF", "gen_FIRMA", "gen_FIRMA2")} == {
+        "gen_CONF": "before_check", "gen_FIRMA": "after_check", "gen_FIRMA2": "before_check"}
+    # the one-time conversions ran on every production database: the gate took CONF's and FIRMA2's first backup
+    assert state["one_time_started"] is True and state["status"] == "done"
+    outage = state["outage"]
+    assert outage["seconds"] > 0 and outage["windows"]["inside"] > 0 and outage["windows"]["before"] > 0
+    # only the two steps that open and close the window straddle its edges
+    assert {step["name"] for step in outage["misplaced"]} <= {"maintenance_on", "maintenance_off"}
 
 
 def test_resumed_generation_upgrade_ends_consistent_on_the_new_version(fleet, runs):
     broken = runs["broken_k2"]
     gen = reinstall_result(broken, "gen")
     assert gen["status"] == "done", gen
-    assert gen["steps_run"] == ["install", "conversions", "extensions", "post_checks", "maintenance_off"]
+    assert gen["steps_run"] == ["stage", "maintenance_on", "backup", "gates", "structure", "backup_after_check", "disk", "install",
+                                "conversions", "extensions", "post_checks", "maintenance_off"]
     assert gen["state"]["status"] == "done" and gen["state"]["outage"]["seconds"] >= 0
     info = k2_info(fleet, "gen").results("Read the site")["gen"]["k2"]
     assert info["version"] == TARGET and info["kind"] == "runnable"

@@ -18,7 +18,7 @@ import shlex
 import sys
 
 from tools.k2lab import cluster as pg
-from tools.k2lab.site import SiteSpec, build, database_name, installer_records_path, site_dir, web_config_path
+from tools.k2lab.site import SHARED_DATABASE, SiteSpec, build, database_name, installer_records_path, site_dir, web_config_path
 
 INSTALLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "installer.py")
 LAB_INSTALLER_COMMAND = ("{{ k2_installer_program }} --mode {{ k2_reinstall_installer_mode }} --folder {{ k2_reinstall_folder | quote }} "
@@ -51,6 +51,8 @@ def inventory(lab_dir, cluster, specs):
             "k2_db_user": cluster.login,
             "k2_db_password": cluster.password,
             "k2_conf_database": database_name(spec.name, "CONF"),
+            # The database of the server's slot table (server_slots); the limit itself is the inventory's choice.
+            "k2_db_server_slots_database": SHARED_DATABASE,
             "k2_webconfig_path": web_config_path(lab_dir, spec.name),
             # The lab host's K2 installer (installer.py) and its installation records; a shell command line, quoted
             # because the clone may live in a path with spaces.

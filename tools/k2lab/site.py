@@ -238,12 +238,24 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> Non
         os.chmod(os.path.join(root, "k2"), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
 
 
+#: The server's own small database for the collection (as a DBA gives one on a production server): the slot table of
+#: the database server's limit on heavy operations lives there, shared by every site on the cluster.
+SHARED_DATABASE = "erpops"
+
+
+def shared_database(cluster: pg.Cluster) -> None:
+    """Create the shared database, owned by the K2 login, unless it exists (kept when a site is rebuilt)."""
+    if pg.psql(cluster, "SELECT 1 FROM pg_database WHERE datname = %s" % quote_literal("lab", SHARED_DATABASE)).strip() != "1":
+        pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", SHARED_DATABASE), quote_ident("lab", cluster.login)))
+
+
 def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
     login = quote_ident("lab", cluster.login)
     pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
             % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
     # Making a test environment creates databases (MS SQL dbcreator, PostgreSQL CREATEDB).
     pg.psql(cluster, "ALTER ROLE %s CREATEDB" % login)
+    shared_database(cluster)
     for code in ["CONF"] + mandant_codes(spec):
         name = database_name(spec.name, code)
         pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))

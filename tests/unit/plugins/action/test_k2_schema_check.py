@@ -283,3 +283,26 @@ def test_refused_arguments(overrides, message):
             mock.patch.object(k2_schema_check.ActionModule, "validate_argument_spec", return_value=(None, args), create=True):
         result = action.run(task_vars={})
     assert result["failed"] is True and message in result["msg"]
+
+
+def test_a_quick_recheck_skips_the_unchanged_databases_and_checks_the_others_in_full(tmp_path):
+    server = Server("lab", _model(), drifted=("K2_FIRMA",))
+    first = _live(tmp_path, server, databases=["CONF", "FIRMA", "FIRMA2"])
+    fingerprints = dict((d["database"], d["fingerprint"]) for d in first["databases"])
+    assert all(len(fp) == 64 for fp in fingerprints.values()) and len(set(fingerprints.values())) == 3
+    baseline = dict((name, fp) for name, fp in fingerprints.items() if name != "K2_FIRMA")
+    baseline["K2_FIRMA2"] = "0" * 64  # FIRMA2's catalog differs from the baseline: checked in full
+    again = _live(tmp_path / "again", server, databases=["CONF", "FIRMA", "FIRMA2"], baseline=baseline)
+    state = dict((d["code"], d) for d in again["databases"])
+    assert [code for code, d in state.items() if d["unchanged"]] == ["CONF"]
+    assert state["CONF"]["consistent"] and state["CONF"]["script"] is None and state["CONF"]["round_trips"] == 3
+    assert state["FIRMA"]["findings"] == first["counts"]["by_database"]["K2_FIRMA"] > 0 and state["FIRMA"]["script"]
+    assert state["FIRMA2"]["consistent"] and not state["FIRMA2"]["unchanged"] and state["FIRMA2"]["script"]
+    assert [d["fingerprint"] for d in again["databases"]] == [fingerprints[d["database"]] for d in again["databases"]]
+    assert again["repair_plan"] == first["repair_plan"]
+
+
+def test_a_baseline_does_not_hide_a_database_that_cannot_be_read(tmp_path):
+    server = Server("lab", _model(), vanish=("K2_FIRMA2",))
+    data = _live(tmp_path, server, databases=["FIRMA2"], baseline={"K2_FIRMA2": "x"})
+    assert data["consistent"] is False and "database missing" in data["databases"][0]["error"]

@@ -297,3 +297,63 @@ def test_progress_is_told_per_database_and_file():
     run.preflight()
     run.execute()
     assert lines == ["K2_FIRMA: 1 file(s), 2 batch(es) to run", "K2_FIRMA: K2_D509LabAdditional.sql applied, 2 of 2 batches"]
+
+
+class _Slots:
+    """A server with ``limit`` slots, counting how many are held at once."""
+
+    def __init__(self, limit=None, refuse=None):
+        self.limit = limit
+        self.refuse = refuse
+        self.held = []
+        self.most = 0
+
+    @contextmanager
+    def hold(self, operation, database):
+        assert operation == "conversion"
+        if self.refuse == database:
+            raise RuntimeError("no slot on the database server within 60 s")
+        self.held.append(database)
+        self.most = max(self.most, len(self.held))
+        try:
+            yield {"waited_seconds": 2.5, "token": "t"}
+        finally:
+            self.held.remove(database)
+
+
+def test_execute_alone_holds_a_slot_and_records_times_and_the_wait():
+    slots = _Slots(limit=1)
+    run = make_run(SqliteDb(), {"K2_D509LabAdditional.sql": ADDITIONAL})
+    run.preflight()
+    convert.execute_alone(run, slots)
+    done = run.as_dict()
+    assert done["stopped"] is None and done["files"][0]["status"] == convert.APPLIED and slots.held == [] and slots.most == 1
+    assert done["slot_wait_seconds"] == 2.5 and done["started_at"] <= done["finished_at"]
+    unlimited = make_run(SqliteDb(), {"K2_D509LabAdditional.sql": ADDITIONAL})
+    unlimited.preflight()
+    convert.execute_alone(unlimited, _Slots())
+    assert unlimited.as_dict()["slot_wait_seconds"] is None
+
+
+def test_execute_alone_keeps_one_databases_failure_to_itself():
+    class Broken(SqliteDb):
+        def execute(self, sql, params=(), dont_exec=False):
+            if sql.startswith("CREATE TABLE IF NOT EXISTS"):
+                raise OSError("connection reset by peer")
+            return super().execute(sql, params, dont_exec)
+
+    lines = []
+    broken = make_run(Broken(), {"K2_D509LabAdditional.sql": ADDITIONAL}, target={"code": "B", "database": "K2_B", "role": "production"})
+    refused = make_run(SqliteDb(), {"K2_D509LabAdditional.sql": ADDITIONAL}, target={"code": "C", "database": "K2_C", "role": "production"})
+    fine = make_run(SqliteDb(), {"K2_D509LabAdditional.sql": ADDITIONAL})
+    for run in (broken, refused, fine):
+        run.progress = lines.append
+        run.preflight()
+    slots = _Slots(limit=2, refuse="K2_C")
+    for run in (broken, refused, fine):
+        convert.execute_alone(run, slots)
+    assert broken.stopped == "K2_B: connection reset by peer" and broken.as_dict()["files"][0]["status"] == convert.PENDING
+    assert refused.stopped == "K2_C: no slot on the database server within 60 s" and refused.started_at is None
+    assert refused.as_dict()["files"][0]["status"] == convert.PENDING
+    assert fine.stopped is None and fine.as_dict()["files"][0]["status"] == convert.APPLIED
+    assert "K2_B: stopped: connection reset by peer" in lines and slots.held == []

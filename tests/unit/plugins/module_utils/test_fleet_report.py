@@ -155,8 +155,24 @@ def test_the_run_state_gives_the_sites_own_times_each_step_and_the_outage():
     assert [(s["name"], s["status"], s["duration_seconds"]) for s in row["steps"]] == [
         ("preflight", "ok", 5.0), ("maintenance_on", "ok", 1.0), ("backup", "ok", 120.0), ("install", "ok", 354.0),
         ("maintenance_off", "ok", 1.0)]
-    assert row["outage"] == {"ban_on": "2025-02-12T21:00:05+00:00", "ban_off": "2025-02-12T21:09:00+00:00", "seconds": 535.0, "still_on": False}
+    assert row["outage"] == {"ban_on": "2025-02-12T21:00:05+00:00", "ban_off": "2025-02-12T21:09:00+00:00", "seconds": 535.0, "still_on": False,
+                             "windows": None, "mode": None}
     assert row["status"] == "changed"
+
+
+def test_each_step_is_split_before_inside_and_after_the_outage_and_the_line_names_the_mode():
+    steps = [step("preflight", "00:00", "00:03", window="before"), step("maintenance_on", "00:03", "00:06"),
+             step("install", "00:06", "08:00"), step("maintenance_off", "08:59", "09:01")]
+    site = state_site("north", steps)
+    state = site["steps"]["reinstall"]["state"]
+    state["decisions"] = {"outage_mode": "short"}
+    state["outage"]["windows"] = {"before": 5.0, "inside": 535.0, "after": 1.0}
+    row = fr.build_row(site)
+    assert [s["split"] for s in row["steps"]] == [
+        {"before": 3.0, "inside": 0.0, "after": 0.0}, {"before": 2.0, "inside": 1.0, "after": 0.0},
+        {"before": 0.0, "inside": 474.0, "after": 0.0}, {"before": 0.0, "inside": 1.0, "after": 1.0}]
+    assert row["outage"]["windows"] == {"before": 5.0, "inside": 535.0, "after": 1.0}
+    assert "outage 8 min 55 s [short]" in row["summary_line"]
 
 
 def test_sites_that_stopped_at_different_steps_have_different_durations():

@@ -131,3 +131,32 @@ def test_keeper_for_renews_on_a_fresh_connection_each_time():
     with keeper:
         time.sleep(0.2)
     assert opened[:2] == [(9, "gen_CONF", "t"), "closed"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_table_exists_parses_and_names_the_lock_table(dialect):
+    text, binds = LockSql(dialect).table_exists()
+    sqlglot.parse_one(text, read=READ[dialect])
+    assert binds == ({"table_name": TABLE} if dialect == "oracle" else (LockSql(dialect).table,))
+
+
+class _Racing:
+    """The lock table is missing when asked first; the create fails (another job made it meanwhile, or not)."""
+
+    def __init__(self, appears):
+        self.appears = appears
+        self.asked = 0
+
+    def query(self, sql, binds=()):
+        self.asked += 1
+        return [{"found": 1 if self.appears and self.asked > 1 else 0}]
+
+    def execute(self, sql, binds=()):
+        raise OSError('duplicate key value violates unique constraint "pg_type_typname_nsp_index"')
+
+
+def test_two_runs_creating_the_lock_table_at_once_do_not_fail_the_loser():
+    sql = LockSql("lab")
+    run_lock.ensure_table(_Racing(appears=True), sql.create_table(), sql.table_exists())
+    with pytest.raises(OSError, match="duplicate key"):
+        run_lock.ensure_table(_Racing(appears=False), sql.create_table(), sql.table_exists())

@@ -1,5 +1,7 @@
 """The reinstall's decisions (module_utils.run_state): plan, steps, takeover, go/no-go, gates, advice, lock verdict."""
 
+import json
+import shlex
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,7 +67,7 @@ def test_plan_first_run_is_new():
 
 
 def test_plan_resumes_an_unfinished_run_of_the_same_target_at_the_first_unfinished_step():
-    state = running(steps=["preflight", "maintenance_on", "backup"])
+    state = running(steps=["preflight", "structure_check", "stage", "maintenance_on", "backup"])
     state = rs.record_step(state, "gates", "started", NOW)
     plan = rs.plan_run(state, "ori.09")
     assert plan == {"action": "resume", "why": "resumes run gen-ori.09-x (running to ori.09) at the step gates"}
@@ -114,14 +116,55 @@ def test_history_is_bounded():
 
 # -- steps ---------------------------------------------------------------------------
 def test_next_step_and_pending_follow_the_seed_order():
-    state = running(steps=["preflight", "maintenance_on"])
+    state = running(steps=["preflight", "structure_check", "stage", "maintenance_on"])
     assert rs.next_step(state) == "backup"
     assert rs.pending_steps(state)[:2] == ["backup", "gates"]
     assert rs.next_step(running(steps=rs.STEP_NAMES)) is None
 
 
+def conservative(steps=()):
+    state = running()
+    state["decisions"].update(outage_mode="conservative", go=True)
+    for name in steps:
+        state = rs.record_step(state, name, "ok", NOW)
+    return state
+
+
+def test_short_mode_checks_and_stages_before_the_ban_conservative_mode_inside():
+    assert rs.step_names("short")[:4] == ("preflight", "structure_check", "stage", "maintenance_on")
+    assert [name for name in rs.step_names("short") if rs.window_of(name, "short") == "before"] == ["preflight", "structure_check", "stage"]
+    assert [name for name in rs.step_names("conservative") if rs.window_of(name, "conservative") == "before"] == ["preflight"]
+    names = rs.step_names("conservative")
+    assert names.index("maintenance_on") < names.index("structure_check") < names.index("structure")
+    assert names.index("stage") == names.index("install") - 1
+    assert sorted(rs.step_names("short")) == sorted(names) == sorted(rs.STEP_NAMES)
+
+
+def test_the_run_keeps_its_mode_in_order_and_windows():
+    state = conservative(steps=["preflight"])
+    assert rs.next_step(state) == "maintenance_on"
+    assert rs.pending_steps(state)[-6:] == ["stage", "install", "conversions", "extensions", "post_checks", "maintenance_off"]
+    state = rs.record_step(state, "structure_check", "skipped", NOW)
+    assert state["steps"][-1]["window"] == "inside"
+    assert rs.record_step(running(), "structure_check", "ok", NOW)["steps"][-1]["window"] == "before"
+
+
+def test_a_run_decided_before_the_modes_existed_resumes_in_the_old_order():
+    state = running(steps=["preflight", "maintenance_on"])
+    state["decisions"]["go"] = True  # decided, no outage_mode recorded
+    assert rs.outage_mode(state) == "conservative" and rs.next_step(state) == "backup"
+
+
+def test_the_outage_mode_is_checked():
+    assert rs.run_decisions({"go": True, "kind": "runnable"}, "copy", "auto", False, "Conservative")["outage_mode"] == "conservative"
+    assert rs.run_decisions({"go": True, "kind": "runnable"}, "copy", "auto", False)["outage_mode"] == "short"
+    with pytest.raises(rs.RunStateError, match="short, conservative"):
+        rs.run_decisions({"go": True}, "copy", "auto", False, "fast")
+
+
 def test_a_skipped_step_counts_as_done():
-    state = rs.record_step(running(steps=["preflight", "maintenance_on", "backup", "gates"]), "structure", "skipped", NOW)
+    state = rs.record_step(running(steps=["preflight", "structure_check", "stage", "maintenance_on", "backup", "gates"]), "structure",
+                           "skipped", NOW)
     assert rs.next_step(state) == "backup_after_check"
 
 
@@ -156,7 +199,39 @@ def test_starting_the_conversions_of_a_generation_change_marks_one_time_started(
 def test_the_outage_runs_from_the_ban_to_its_end():
     state = rs.record_step(running(), "maintenance_on", "ok", NOW)
     state = rs.record_step(state, "maintenance_off", "ok", NOW + timedelta(minutes=42))
-    assert state["outage"] == {"ban_on": "2026-11-30T02:15:00Z", "ban_off": "2026-11-30T02:57:00Z", "seconds": 42 * 60}
+    assert {key: state["outage"][key] for key in ("ban_on", "ban_off", "seconds", "open_seconds")} == {
+        "ban_on": "2026-11-30T02:15:00Z", "ban_off": "2026-11-30T02:57:00Z", "seconds": 42 * 60, "open_seconds": None}
+
+
+def test_the_outage_starts_when_the_ban_is_in_force_and_splits_every_step():
+    def at(minutes):
+        return NOW + timedelta(minutes=minutes)
+
+    state = rs.record_step(running(), "preflight", "started", at(0))
+    state = rs.record_step(state, "preflight", "ok", at(1))
+    state = rs.record_step(state, "structure_check", "started", at(1))
+    state = rs.record_step(state, "structure_check", "ok", at(3))
+    state = rs.record_step(state, "maintenance_on", "started", at(3))
+    # a ban set with a future start: users are warned until 02:25, then it is in force
+    state = rs.record_step(state, "maintenance_on", "ok", at(11), extra={"ban_in_force_at": "2026-11-30T03:25:00+01:00"})
+    assert state["outage"]["ban_on"] == "2026-11-30T02:25:00Z" and "ban_in_force_at" not in state
+    assert state["outage"]["seconds"] is None and state["outage"]["open_seconds"] == 60
+    state = rs.record_step(state, "backup", "started", at(11))
+    state = rs.record_step(state, "backup", "ok", at(20))
+    state = rs.record_step(state, "maintenance_off", "started", at(20))
+    state = rs.record_step(state, "maintenance_off", "ok", at(21))
+    outage = rs.finish(state, rs.DONE, at(30))["outage"]
+    assert outage["seconds"] == 11 * 60
+    assert outage["windows"] == {"before": 600.0, "inside": 660.0, "after": 0.0}
+    assert outage["declared"] == {"before": 180.0, "inside": 1080.0, "after": 0.0}
+    assert outage["steps"][2] == {"name": "maintenance_on", "window": "inside", "seconds": 480.0, "before": 420.0, "inside": 60.0, "after": 0.0}
+    assert [m["name"] for m in outage["misplaced"]] == ["maintenance_on"]
+
+
+def test_a_ban_set_before_the_run_counts_from_the_step():
+    state = rs.record_step(running(), "maintenance_on", "started", NOW)
+    state = rs.record_step(state, "maintenance_on", "ok", NOW + timedelta(seconds=5), extra={"ban_in_force_at": "2026-11-29T10:00:00Z"})
+    assert state["outage"]["ban_on"] == "2026-11-30T02:15:00Z"
 
 
 def test_step_data_goes_to_the_top_of_the_state():
@@ -213,6 +288,44 @@ def test_a_restore_is_recorded_and_the_state_says_so():
     assert restored["status"] == rs.RESTORED and restored["restore_required"] is False
     assert restored["restores"][-1]["databases"] == ["gen_CONF", "gen_FIRMA"] and restored["restores"][-1]["from_status"] == "failed"
     assert "next reinstall starts afresh" in restored["advice"]
+
+
+def test_a_restore_cut_off_part_way_is_recorded_and_the_next_reinstall_refuses_naming_the_command():
+    state = rs.finish(running(steps=["preflight", "maintenance_on", "backup"]), rs.FAILED, NOW, {"next": "x", "restore_required": True})
+    command = rs.finish_restore_command("gen", "/inv/lab.yml", "gen-ori.09-x", ["gen_FIRMA", "gen_INIT"], True, force_lock=True)
+    assert command == ("ansible-playbook erpops.upgrade.k2_restore -i /inv/lab.yml -l gen -e k2_restore_run_id=gen-ori.09-x "
+                       "-e '{\"k2_restore_databases\": [\"gen_FIRMA\", \"gen_INIT\"]}' -e k2_restore_folder=true "
+                       "-e k2_restore_force_lock=true")
+    partly = rs.record_restore(state, "gen-ori.09-x", ["gen_CONF"], NOW, "restore-1", CONTROLLER, [entry("gen_CONF", "t1")],
+                               not_restored=["gen_FIRMA", "gen_INIT"], folder_restored=False, next_command=command,
+                               error="restore of gen_FIRMA failed: server closed the connection")
+    assert partly["status"] == rs.PARTLY_RESTORED and partly["restore_required"] is True
+    record = partly["restores"][-1]
+    assert record["databases"] == ["gen_CONF"] and record["not_restored"] == ["gen_FIRMA", "gen_INIT"]
+    assert record["folder_restored"] is False and record["next_command"] == command
+    assert ("stopped part-way: restore of gen_FIRMA failed: server closed the connection. Restored to their backup state: gen_CONF. "
+            "NOT restored: gen_FIRMA, gen_INIT. The K2 folder is not restored.") in partly["advice"] and partly["advice"].endswith(command)
+    plan = rs.plan_run(partly, "ori.09")
+    assert plan["action"] == "refuse" and "partly restored" in plan["why"] and command in plan["why"]
+    assert "NOT restored: gen_FIRMA, gen_INIT" in plan["why"]
+
+    finished = rs.record_restore(partly, "gen-ori.09-x", ["gen_FIRMA", "gen_INIT"], NOW, "restore-2", CONTROLLER, folder_restored=True)
+    assert finished["status"] == rs.RESTORED and rs.plan_run(finished, "ori.09")["action"] == "new"
+    assert [r["databases"] for r in finished["restores"]] == [["gen_CONF"], ["gen_FIRMA", "gen_INIT"]]
+
+
+def test_a_folder_restore_that_failed_after_every_database_is_a_partial_restore_too():
+    state = rs.record_restore(running(), "r1", ["gen_CONF"], NOW, "restore-1", CONTROLLER, folder_restored=False,
+                              next_command=rs.finish_restore_command("gen", None, "r1", [], True, force_lock=False))
+    assert state["status"] == rs.PARTLY_RESTORED and state["restores"][-1]["not_restored"] == []
+    assert state["restores"][-1]["next_command"] == "ansible-playbook erpops.upgrade.k2_restore -l gen -e k2_restore_run_id=r1 -e k2_restore_folder=true"
+
+
+def test_the_finish_command_quotes_what_a_shell_would_split():
+    command = rs.finish_restore_command("it's", "/my inv/x.yml", "r1", ["a'b", "K2_Účetní"], False, force_lock=False)
+    words = shlex.split(command)
+    assert words[words.index("-i") + 1] == "/my inv/x.yml" and words[words.index("-l") + 1] == "it's"
+    assert json.loads(words[words.index("-e", words.index("-e") + 1) + 1]) == {"k2_restore_databases": ["a'b", "K2_Účetní"]}
 
 
 # -- decisions -----------------------------------------------------------------------
@@ -349,11 +462,19 @@ def test_advice_after_the_conversions_resumes_and_offers_the_way_back():
 
 
 def test_advice_without_a_failed_step_names_the_next_one():
-    assert rs.advice(running(steps=["preflight"]), None)["resume_at"] == "maintenance_on"
+    assert rs.advice(running(steps=["preflight"]), None)["resume_at"] == "structure_check"
+    assert rs.advice(running(steps=["preflight", "structure_check"]), None)["resume_at"] == "stage"
 
 
-def installer_run(steps=rs.STEP_NAMES[:7]):
-    state = running(steps=steps)
+def test_advice_says_whether_the_window_is_open():
+    before = rs.advice(running(steps=["preflight", "structure_check"]), "stage")
+    assert before["next"].endswith("The maintenance window was not opened: users work as before.")
+    inside = rs.advice(running(steps=["preflight", "structure_check", "stage", "maintenance_on"]), "backup")
+    assert inside["next"].endswith("The maintenance window stays on.")
+
+
+def installer_run():
+    state = running(steps=rs.STEP_NAMES[:rs.STEP_NAMES.index("install")])
     state["decisions"].update(method="installer", mode="upgrade", takeover_reasons=[])
     return rs.record_step(state, "install", "started", NOW)
 
@@ -395,7 +516,7 @@ def test_advice_after_a_failed_initialization_in_the_installer_resumes_at_the_in
 
 def test_a_test_environment_is_reinstalled_by_takeover():
     runnable = {"kind": "runnable", "go": True, "upgrade_kind": "generation", "reasons": [], "notes": []}
-    decisions = rs.run_decisions(runnable, "installer", "auto", False, "D:\\K2")
+    decisions = rs.run_decisions(runnable, "installer", "auto", False, test_of="D:\\K2")
     assert decisions["mode"] == "takeover" and decisions["test_of"] == "D:\\K2"
     assert "a test environment (a copy of D:\\K2)" in decisions["takeover_reasons"][0]
     assert decisions["orphan_warning"] is False, "the copy's takeover is the runbook's way, not a needless one"
