@@ -13,7 +13,9 @@ fill every option from the inventory variable ``k2_db_<option>`` (``login_host``
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.erpops.upgrade.plugins.module_utils.db import DatabaseError
 
 DB_ARGUMENT_SPEC = dict(
     db_platform=dict(type="str", choices=["mssql", "oracle", "lab"], default="mssql", fallback=(env_fallback, ["K2_DB_PLATFORM"])),
@@ -47,3 +49,14 @@ def inventory_options(values: dict) -> dict:
 def db_params(params: dict) -> dict:
     """The connection options out of a module's ``params`` (missing ones as their defaults)."""
     return {name: params.get(name, spec.get("default")) for name, spec in DB_ARGUMENT_SPEC.items()}
+
+
+def run_database_module(argument_spec: dict, run) -> None:
+    """The ``main()`` of a database module: ``run(module)`` returns the result; a bad value or a database error fails
+    the task with its one-line message (which never holds the password)."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    try:
+        result = run(module)
+    except (ValueError, DatabaseError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)

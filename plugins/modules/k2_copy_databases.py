@@ -145,12 +145,11 @@ import tempfile
 import uuid
 from datetime import datetime, timezone
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import backup as core
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import db_copy, k2_mandants
-from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
+from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params, run_database_module
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 
 
@@ -360,12 +359,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module)
-    except (ValueError, k2db.DatabaseError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_database_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

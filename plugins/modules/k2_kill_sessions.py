@@ -217,11 +217,10 @@ executed:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, sessions
-from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
+from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params, run_database_module
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 
 POLL_SECONDS = 0.5
@@ -365,12 +364,7 @@ def run(module, sleep=time.sleep, clock=time.monotonic):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module)
-    except (ValueError, k2db.DatabaseError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_database_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

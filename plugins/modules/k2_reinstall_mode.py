@@ -114,11 +114,10 @@ executed:
   sample: [UPDATE "REINSTALACE" SET "ReinstalacePovolena" = 1]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_state, reinstall_mode
-from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
+from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params, run_database_module
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 
 
@@ -192,12 +191,7 @@ def run(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module)
-    except (ValueError, k2db.DatabaseError) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_database_module(argument_spec(), run)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
+from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.erpops.upgrade.plugins.modules import k2_kill_sessions
@@ -136,7 +137,7 @@ def test_a_host_shared_with_the_exempt_user_is_left_alone_and_named(monkeypatch,
     server = Server()
     server.licences.append({"lic_user": "ADMIN", "lic_host": "PC-A", "lic_program": "K2", "lic_app_server": 0})
     warned = []
-    monkeypatch.setattr(k2_kill_sessions.AnsibleModule, "warn", lambda self, text: warned.append(text))
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, text: warned.append(text))
     run_module(monkeypatch, server, exempt_user="ADMIN")
     result = output(capsys)
     assert spids(result["exempt"]) == [64] and result["victims"] == []
