@@ -155,12 +155,14 @@ class ActionModule(ActionBase):
             done = self._module(dict(self._one(args, entry["database"]), run_id=entry.get("run_id")), task_vars)
             seconds = time.monotonic() - started
             notes += done.get("notes", [])
+            for note in done.get("notes", []):
+                self._say("%s: %s" % (entry["database"], note))
             if done.get("failed"):
                 self._say("%s: restore FAILED after %.1f s" % (entry["database"], seconds))
                 left = [e["database"] for e in chosen[number - 1:]]
                 done_names = [e["database"] for e in restored]
                 return {"failed": True, "changed": bool(restored), "manifest": args["manifest"], "restored": restored,
-                        "not_restored": left, "notes": notes,
+                        "not_restored": left, "notes": notes, "stopped_at": entry["database"], "error": done.get("msg", ""),
                         "msg": core.partial_restore_message(entry["database"], done.get("msg", ""), done_names, left,
                                                             args.get("run_id") or entry.get("run_id"), self._host)}
             restored.append(entry)

@@ -56,6 +56,10 @@ ARGUMENT_SPEC = dict(
     restore_command=dict(type="str"),
     run_id=dict(type="str"),
     restored=dict(type="list", elements="dict"),
+    not_restored=dict(type="list", elements="str", default=[]),
+    folder=dict(type="bool", default=False),
+    folder_restored=dict(type="bool", default=False),
+    inventory=dict(type="str"),
     release=dict(type="bool", default=True),
     copy_dir=dict(type="path"),
     **DB_ARGUMENT_SPEC
@@ -175,6 +179,9 @@ class ActionModule(ActionBase):
         site = self._site(args)
         remote, saved = self._load(args)
         plan = run_state.plan_run(saved, args["target_version"])
+        if plan["action"] == "refuse" and saved.get("status") == run_state.PARTLY_RESTORED:
+            # Before the lock: CONF may be back with the lock row of backup time, whose holder is long gone.
+            raise AnsibleActionFail(plan["why"])
         controller = controller_identity()
         token = uuid.uuid4().hex
         now = run_state.utc_now()
@@ -353,21 +360,49 @@ class ActionModule(ActionBase):
         return {"changed": False, "released": released}
 
     def _restored(self, args):
-        """Record a restore: status restored, so that the next reinstall starts afresh."""
+        """Record a restore: status restored, so that the next reinstall starts afresh; or partly-restored (see _partly)."""
         if not args["run_id"]:
             raise AnsibleActionFail("state=restored needs run_id (the run whose backups were restored)")
         remote, state = self._load(args)
         restored = args["restored"] or []
         token = self._token(args)
+        if args["not_restored"] or (args["folder"] and not args["folder_restored"]):
+            return self._partly(args, remote, state, restored, token)
         if not self._task.check_mode:
             # CONF came back as it was at the backup: its lock row names the run that took the backup. This job takes it back.
             run_lock.acquire(self._connect(args), args["db_platform"], args["conf_database"], args["lock"].get("run_id") or "restore",
                              token, controller_identity(), args["lease_seconds"], force=True)
         state = run_state.record_restore(state, args["run_id"], [entry.get("database") for entry in restored], run_state.utc_now(),
-                                         (args["lock"] or {}).get("run_id") or "restore", controller_identity(), restored)
+                                         (args["lock"] or {}).get("run_id") or "restore", controller_identity(), restored,
+                                         folder_restored=True if args["folder"] else None)
         state.pop("lock", None)
         self._save(args, remote, state)
         released = False
         if args["release"] and not self._task.check_mode:
             released = run_lock.release(self._connect(args), args["db_platform"], args["conf_database"], token)
         return self._result(state, not self._task.check_mode, released=released)
+
+    def _partly(self, args, remote, state, restored, token):
+        """A restore that stopped part-way (the server lost, most likely): recorded even when the server is still gone.
+
+        The lock is freed if the server answers; the command to finish says to force the lock when it may not be free.
+        """
+        names = [entry.get("database") for entry in restored]
+        released, problem = False, None
+        if not self._task.check_mode:
+            try:
+                released = run_lock.release(self._connect(args), args["db_platform"], args["conf_database"], token)
+            except (k2db.DatabaseError, run_lock.LockError) as exc:
+                problem = to_text(exc)
+        command = run_state.finish_restore_command(self._site(args), args["inventory"], args["run_id"], args["not_restored"],
+                                                   args["folder"], force_lock=not released or args["conf_database"] in names)
+        now = run_state.utc_now()
+        state = run_state.record_restore(state, args["run_id"], names, now, (args["lock"] or {}).get("run_id") or "restore",
+                                         controller_identity(), restored, not_restored=args["not_restored"],
+                                         folder_restored=args["folder_restored"] if args["folder"] else None,
+                                         next_command=command, error=args["msg"])
+        if problem:
+            state = run_state.add_event(state, "lock_not_freed", now, msg="the restore's lock could not be freed: " + problem)
+        state.pop("lock", None)
+        self._save(args, remote, state)
+        return self._result(state, not self._task.check_mode, released=released, next_command=command, msg=state["advice"])

@@ -65,7 +65,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 
@@ -382,9 +382,42 @@ def mssql_checkdb_sql(database: str) -> str:
     return "DBCC CHECKDB (%s) WITH NO_INFOMSGS, ALL_ERRORMSGS" % quote_ident("mssql", database)
 
 
+SCRATCH_PREFIX = "ERPOPS_VERIFY_"
+#: Token of the scratch copy that holds a database as it was before a restore swapped it out (the lab's restore).
+REPLACED_TOKEN = "o"
+
+
 def scratch_name(database: str, token: str, limit: int = 63) -> str:
-    """A database (schema) name for a test restore of ``database``: never a name a site uses."""
-    return ("ERPOPS_VERIFY_%s_%s" % (name_hash(database), token))[:limit]
+    """A database (schema) name for a test restore of ``database``: never a name a site uses.
+
+    Tokens: 8 hex for a verification, ``r`` + 8 hex for a restore's fresh copy, ``o`` + 8 hex for the database a
+    restore swapped out.
+    """
+    return ("%s%s_%s" % (SCRATCH_PREFIX, name_hash(database), token))[:limit]
+
+
+def leftover_scratch(names: Iterable[str], database: str) -> Tuple[List[str], List[str]]:
+    """The scratch copies of ``database`` among the server's ``names``: (to drop, to keep).
+
+    Verification copies and a restore's fresh copy are dropped at the next backup or restore of ``database``
+    (a lost server or a killed job left them). A swapped-out database is kept and named: it holds the data a
+    restore replaced. Oracle schema names are upper case; they match as well.
+    """
+    prefix = (SCRATCH_PREFIX + name_hash(database) + "_").upper()
+    drop, keep = [], []
+    for name in names:
+        if not name.upper().startswith(prefix):
+            continue
+        (keep if name[len(prefix):].lower().startswith(REPLACED_TOKEN) else drop).append(name)
+    return sorted(drop), sorted(keep)
+
+
+#: Every scratch copy on the server (the caller keeps those of one database, ``leftover_scratch``).
+SCRATCH_LIST_SQL = {
+    "lab": "SELECT datname AS name FROM pg_catalog.pg_database WHERE datname LIKE 'ERPOPS\\_VERIFY\\_%'",
+    "mssql": "SELECT name FROM sys.databases WHERE name LIKE N'ERPOPS[_]VERIFY[_]%'",
+    "oracle": "SELECT username AS name FROM all_users WHERE username LIKE 'ERPOPS\\_VERIFY\\_%' ESCAPE '\\'",
+}
 
 
 #: Data file size of a database (bytes): an upper bound of a full backup's size.

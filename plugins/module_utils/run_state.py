@@ -19,8 +19,10 @@ Times are UTC ISO 8601 text; callers pass ``now`` so that tests can fix it.
 from __future__ import annotations
 
 import copy
+import json
 import ntpath
 import posixpath
+import shlex
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -111,7 +113,9 @@ INSTALLER_METHODS = ("installer", "operator", "vendor_installer")
 COPY_METHODS = ("copy", "files")
 
 RUNNING, DONE, FAILED, NO_GO, RESTORED = "running", "done", "failed", "no-go", "restored"
-STATUSES = (RUNNING, DONE, FAILED, NO_GO, RESTORED)
+#: A restore that stopped part-way (server lost): some databases are at their backup state, the others are not.
+PARTLY_RESTORED = "partly-restored"
+STATUSES = (RUNNING, DONE, FAILED, NO_GO, RESTORED, PARTLY_RESTORED)
 #: How many earlier runs the state keeps a summary of.
 HISTORY_LENGTH = 20
 
@@ -159,8 +163,6 @@ def empty_state(site: str) -> Dict[str, Any]:
 
 def load_state(text: Optional[str], site: str) -> Dict[str, Any]:
     """The state from its JSON text (None or empty: no run yet); refuses another schema or another site."""
-    import json
-
     if not text or not text.strip():
         return empty_state(site)
     try:
@@ -178,8 +180,6 @@ def load_state(text: Optional[str], site: str) -> Dict[str, Any]:
 
 
 def dump_state(state: Mapping[str, Any]) -> str:
-    import json
-
     return json.dumps(state, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
 
 
@@ -229,6 +229,13 @@ def plan_run(saved: Mapping[str, Any], target_version: str) -> Dict[str, str]:
         restore = (saved.get("restores") or [{}])[-1]
         return {"action": "new", "why": "starts afresh: the databases were restored at %s from the backups of run %s"
                 % (restore.get("at", "?"), restore.get("run_id", "?"))}
+    if status == PARTLY_RESTORED:
+        restore = (saved.get("restores") or [{}])[-1]
+        return {"action": "refuse", "why": (
+            "the site is partly restored: the restore of %s from the backups of run %s stopped part-way; restored: %s; NOT "
+            "restored: %s. Finish the restore first: %s; then run the reinstall again (it starts afresh)"
+            % (restore.get("at", "?"), restore.get("run_id", "?"), ", ".join(restore.get("databases") or []) or "none",
+               ", ".join(restore.get("not_restored") or []) or "?", restore.get("next_command") or "playbooks/k2_restore.yml"))}
     if status == NO_GO:
         return {"action": "new", "why": "the last run %s was no-go and changed nothing" % run}
     if status == DONE:
@@ -392,18 +399,60 @@ def restore_run_id(state: Mapping[str, Any], requested: Optional[str] = None) ->
 
 
 def record_restore(state: Mapping[str, Any], run_id: str, databases: Sequence[str], now: datetime, by_run: str,
-                   controller: Mapping[str, Any], entries: Sequence[Mapping[str, Any]] = ()) -> Dict[str, Any]:
-    """The state after a restore: status ``restored``; the next reinstall starts afresh."""
+                   controller: Mapping[str, Any], entries: Sequence[Mapping[str, Any]] = (), not_restored: Sequence[str] = (),
+                   folder_restored: Optional[bool] = None, next_command: Optional[str] = None,
+                   error: Optional[str] = None) -> Dict[str, Any]:
+    """The state after a restore: status ``restored``, and the next reinstall starts afresh.
+
+    With ``not_restored`` (or ``folder_restored`` False: the folder was asked for and not restored) the restore stopped
+    part-way: status ``partly-restored``, the record names what is restored and what is not, and ``next_command``
+    (``finish_restore_command``) is the advice; a reinstall refuses until a restore ends whole.
+    """
     new = copy.deepcopy(dict(state))
-    new.setdefault("restores", []).append({
+    record = {
         "at": utc_text(now), "run_id": run_id, "databases": list(databases), "by_run": by_run, "controller": dict(controller),
         "files": [entry.get("file") for entry in entries],
-        "from_status": state.get("status"), "target_version": state.get("target_version")})
-    new["status"] = RESTORED
+        "from_status": state.get("status"), "target_version": state.get("target_version")}
+    if folder_restored is not None:
+        record["folder_restored"] = bool(folder_restored)
+    partly = bool(not_restored) or folder_restored is False
+    if partly:
+        record.update(not_restored=list(not_restored), next_command=next_command, error=error)
+    new.setdefault("restores", []).append(record)
     new["finished"] = utc_text(now)
-    new["restore_required"] = False
-    new["advice"] = ("databases restored from the backups of run %s; the next reinstall starts afresh" % run_id)
+    if partly:
+        new["status"] = PARTLY_RESTORED
+        new["restore_required"] = True
+        new["advice"] = ("The restore from the backups of run %s stopped part-way: %s. Restored to their backup state: %s. "
+                         "NOT restored: %s.%s Keep the login ban on, bring the database server back, then finish the restore: %s"
+                         % (run_id, error or "failed", ", ".join(databases) or "none", ", ".join(not_restored) or "none",
+                            " The K2 folder is not restored." if folder_restored is False else "",
+                            next_command or "playbooks/k2_restore.yml"))
+    else:
+        new["status"] = RESTORED
+        new["restore_required"] = False
+        new["advice"] = "databases restored from the backups of run %s; the next reinstall starts afresh" % run_id
     return new
+
+
+def finish_restore_command(host: str, inventory: Optional[str], run_id: str, not_restored: Sequence[str], folder: bool,
+                           force_lock: bool) -> str:
+    """The command that finishes a restore cut off part-way: the databases not restored (and the folder when asked).
+
+    ``force_lock``: the site's lock row may not be free (CONF came back with the row of backup time, or the server was gone
+    when the restore tried to free its own), and the run that held it is over.
+    """
+    parts = ["ansible-playbook", "erpops.upgrade.k2_restore"]
+    if inventory:
+        parts += ["-i", shlex.quote(inventory)]
+    parts += ["-l", shlex.quote(host), "-e", shlex.quote("k2_restore_run_id=%s" % run_id)]
+    if not_restored:
+        parts += ["-e", shlex.quote(json.dumps({"k2_restore_databases": list(not_restored)}, ensure_ascii=False))]
+    if folder:
+        parts += ["-e", "k2_restore_folder=true"]
+    if force_lock:
+        parts += ["-e", "k2_restore_force_lock=true"]
+    return " ".join(parts)
 
 
 # --------------------------------------------------------------------------- decisions

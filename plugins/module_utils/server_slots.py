@@ -217,12 +217,12 @@ def may_take(holders: Sequence[Mapping[str, Any]], limit: int, token: str) -> bo
 
 def holder_text(holder: Mapping[str, Any]) -> str:
     """``backup of K2_FIRMA (site K2_CONF, run r1, controller awx-1) since 17:00:05Z``."""
-    who = ", ".join("%s %s" % (label, holder[key]) for label, key in (("site", "site_key"), ("run", "run_id"),
-                                                                       ("controller", "controller_host")) if holder.get(key))
+    labels = (("site", "site_key"), ("run", "run_id"), ("controller", "controller_host"))
+    who = ", ".join("%s %s" % (label, holder[key]) for label, key in labels if holder.get(key))
     since = holder.get("since")
     since_text = run_state.utc_text(_aware(since)) if hasattr(since, "isoformat") else (since or "?")
-    return "%s of %s (%s) since %s" % (holder.get("operation") or "operation", holder.get("database_name") or "?", who or "?",
-                                      since_text)
+    what = holder.get("operation") or "operation"
+    return "%s of %s (%s) since %s" % (what, holder.get("database_name") or "?", who or "?", since_text)
 
 
 def busy_text(holders: Sequence[Mapping[str, Any]], limit: int) -> str:

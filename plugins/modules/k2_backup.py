@@ -43,6 +43,10 @@ description:
     after checking every file of the set (one bad file restores nothing). MS SQL C(RESTORE DATABASE ... WITH REPLACE);
     Oracle empties the schema, then imports; the lab restores into a fresh database and swaps the names. A restore that
     stops part-way names the databases restored and not restored, and the command to finish.
+  - Scratch copies (test restores, the lab's fresh copy of a restore) are named C(ERPOPS_VERIFY_) plus a hash of the
+    database's exact name. Those an earlier verification or restore left behind (server lost, job killed) are dropped
+    before the next backup or restore of that database and listed in C(notes); a database the lab's restore swapped out
+    and could not drop is kept (it holds the data the restore replaced) and named in C(notes).
   - Backs up O(parallel) databases at a time, each on connections of its own; with O(server_slots), each backup (and each
     restore) first takes a slot of the database server, so that all the sites and jobs on one server together run at most
     O(server_slots.limit) at once. Each database's failure is reported alone - the other backups go on, are verified and
@@ -230,6 +234,16 @@ not_restored:
   type: list
   elements: str
   sample: ["K2_FIRMA", "K2_INIT"]
+stopped_at:
+  description: The database whose restore failed when a restore stopped part-way (through the action plugin).
+  returned: failure of state=restored part-way
+  type: str
+  sample: K2_FIRMA
+error:
+  description: That database's failure, as the restore reported it.
+  returned: failure of state=restored part-way
+  type: str
+  sample: "pg_restore of /b/K2_FIRMA_....dump into ERPOPS_VERIFY_... failed (exit 1): connection to server lost"
 restored_databases:
   description: Names of the databases restored before a restore stopped part-way (the module alone, without the action plugin).
   returned: failure of state=restored part-way
@@ -238,7 +252,7 @@ restored_databases:
   sample: ["K2_CONF"]
 notes:
   description: What the module noticed but did not fail on (a reused file that failed its check, Express without compression,
-    a scratch database that could not be dropped).
+    a scratch database that could not be dropped, a leftover scratch copy dropped).
   returned: when there is something to say
   type: list
   elements: str
@@ -379,6 +393,34 @@ class Engine:
             conn.close()
         return int(list(rows[0].values())[0]) if rows else 0
 
+    # -- leftovers of a lost server or a killed job (restore side)
+    def scratch_names(self):
+        conn = self.admin_connection()
+        try:
+            return [str(list(row.values())[0]) for row in conn.query(core.SCRATCH_LIST_SQL[self.platform])]
+        finally:
+            conn.close()
+
+    def admin_connection(self):
+        return self.connect(self.admin_database(""))
+
+    def drop_scratch(self, name):
+        raise NotImplementedError
+
+    def drop_leftovers(self, database):
+        """Before a backup or restore of ``database``: its scratch copies an earlier, cut-off one left are dropped, and said."""
+        drop, keep = core.leftover_scratch(self.scratch_names(), database)
+        for name in drop:
+            try:
+                self.drop_scratch(name)
+            except (core.BackupError, k2db.DatabaseError) as exc:
+                self.notes.append("the leftover scratch copy %s of %s could not be dropped: %s" % (name, database, exc))
+            else:
+                self.notes.append("dropped %s, a scratch copy of %s an earlier verification or restore left behind" % (name, database))
+        for name in keep:
+            self.notes.append("%s holds %s as it was before an earlier restore replaced it (the drop after the swap failed); "
+                              "kept: drop it when it is no longer needed" % (name, database))
+
 
 class LabEngine(Engine):
     """PostgreSQL: pg_dump in a snapshot whose fingerprint is taken alongside; restore into a fresh database and swap names."""
@@ -490,7 +532,14 @@ class LabEngine(Engine):
         finally:
             restored.close()
 
+    def admin_connection(self):
+        return self._maintenance()
+
+    def drop_scratch(self, name):
+        self._on_maintenance([core.lab_drop_sql(name)])
+
     def backup(self, database, path, entry):
+        self.drop_leftovers(database)
         try:
             conn = self.connect(database)
             try:
@@ -546,6 +595,7 @@ class LabEngine(Engine):
     def restore(self, entry):
         """Into a fresh database, compared with the fingerprint, then one transaction swaps the names: all or nothing."""
         database = entry["database"]
+        self.drop_leftovers(database)
         properties = self._properties(database)
         token = uuid.uuid4().hex[:8]
         fresh, old = core.scratch_name(database, "r" + token), core.scratch_name(database, "o" + token)
@@ -587,7 +637,15 @@ class MssqlEngine(Engine):
         finally:
             conn.close()
 
+    def drop_scratch(self, name):
+        conn = self.connect("master")
+        try:
+            conn.execute(db_copy.mssql_drop_sql(name))
+        finally:
+            conn.close()
+
     def backup(self, database, path, entry):
+        self.drop_leftovers(database)
         conn = self.connect("master")
         try:
             compression = self.module.params["compression"]
@@ -677,7 +735,11 @@ class OracleEngine(Engine):
     def _job_name(kind):
         return ("ERPOPS_%s_%s" % (kind, uuid.uuid4().hex[:12])).upper()
 
+    def drop_scratch(self, name):
+        self._job((db_copy.oracle_drop_sql(name), {}), "drop of the scratch schema %s" % name)
+
     def backup(self, database, path, entry):
+        self.drop_leftovers(database)
         name = path.split(":", 1)[1]
         self._job(core.oracle_export(database, self._directory(), name, self._job_name("EXP")), "Data Pump export of %s" % database)
         self._job(core.oracle_verify(database, self._directory(), name, self._job_name("VFY")), "verification of %s" % path)

@@ -25,6 +25,10 @@ description:
     upgrade or takeover and why, go/no-go). V(step) records a step (V(started), V(ok), V(failed), V(skipped)) and renews the
     lease. V(finish) records the outcome with the advice after a failure and frees the lock. V(read) returns the state and
     writes a k2_backup manifest of its entries. V(lock), V(unlock) and V(restored) serve C(playbooks/k2_restore.yml).
+  - V(restored) with O(not_restored) (or O(folder) without O(folder_restored)) records a restore that stopped part-way -
+    status C(partly-restored), the databases restored and not restored, and the command that finishes the restore
+    (C(next_command)); it is written even when the database server is gone, and V(begin) refuses such a site, naming
+    that command, until a restore ends whole.
   - Decisions are made by C(module_utils/run_state.py); the lock by C(module_utils/run_lock.py). This is an action plugin,
     the module file only documents it.
 options:
@@ -143,6 +147,22 @@ options:
     description: The manifest entries k2_backup restored (V(restored)).
     type: list
     elements: dict
+  not_restored:
+    description: V(restored) - the databases a restore that stopped part-way did not restore (k2_backup's C(not_restored)).
+    type: list
+    elements: str
+    default: []
+  folder:
+    description: V(restored) - whether the restore was asked to restore the K2 folder too.
+    type: bool
+    default: false
+  folder_restored:
+    description: V(restored) - whether the K2 folder was restored (with O(folder)).
+    type: bool
+    default: false
+  inventory:
+    description: V(restored) - the inventory the command that finishes a partial restore names (C(-i)).
+    type: str
   release:
     description: Free the lock at V(finish) and V(restored).
     type: bool
@@ -269,4 +289,11 @@ restore_run_id:
   returned: state is read
   type: str
   sample: acme-k2-ori.09-20250305T170000Z-e84231ac
+next_command:
+  description: The command that finishes a restore that stopped part-way.
+  returned: state is restored and the restore stopped part-way
+  type: str
+  sample: >-
+    ansible-playbook erpops.upgrade.k2_restore -i inventory.yml -l acme-k2 -e k2_restore_run_id=acme-k2-ori.09-20250305T170000Z-e84231ac
+    -e '{"k2_restore_databases": ["K2_FIRMA", "K2_INIT"]}' -e k2_restore_folder=true -e k2_restore_force_lock=true
 """

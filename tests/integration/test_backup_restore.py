@@ -130,12 +130,9 @@ def test_a_server_stopped_between_two_databases_leaves_a_report_naming_the_resto
     at_backup = state(rest, databases)
     change_everything(rest, databases, "set2")
     changed = state(rest, databases)
-    cluster = rest["cluster"]
-    counter = os.path.join(rest["work"], "restores.count")
-    stop = "runuser -u %s -- %s -D %s -m immediate stop >/dev/null" % (cluster.owner, os.path.join(cluster.bin_dir, "pg_ctl"), cluster.data_dir) \
-        if os.geteuid() == 0 else "%s -D %s -m immediate stop >/dev/null" % (os.path.join(cluster.bin_dir, "pg_ctl"), cluster.data_dir)
+    counter = shlex.quote(os.path.join(rest["work"], "restores.count"))
     tools = wrapper(rest, "stopping-tools", 'if [ "$1" != "--list" ]; then echo x >> %s; '
-                                            'if [ "$(wc -l < %s)" -eq 2 ]; then %s; fi; fi' % (counter, counter, stop))
+                                            'if [ "$(wc -l < %s)" -eq 2 ]; then %s; fi; fi' % (counter, counter, stop_command(rest)))
     try:
         stopped = restore(rest, "set2", backup_pg_bin_dir=tools)
     finally:
@@ -152,13 +149,46 @@ def test_a_server_stopped_between_two_databases_leaves_a_report_naming_the_resto
     assert now[first] == at_backup[first], "the database restored before the stop is at its backup state"
     assert all(now[name] == changed[name] for name in rest_of_them), "the others are untouched (the swap never happened)"
     assert any("could not be dropped" in note for note in answer["notes"]), answer["notes"]
-    for leftover in scratch_databases(rest):
-        psql(rest, 'DROP DATABASE "%s"' % leftover.replace('"', '""'), "postgres")
+    leftovers = scratch_databases(rest)
+    assert len(leftovers) == 1, "the fresh copy the stopped restore had created is left: %s" % leftovers
 
-    # what the report says to do next
+    # what the report says to do next; it drops the leftover first and says so
     again = restore(rest, "set2", restore_databases=answer["not_restored"])
     assert again.rc == 0, again.stdout
     assert state(rest, databases) == at_backup
+    assert scratch_databases(rest) == []
+    dropped = "dropped %s, a scratch copy of %s an earlier verification or restore left behind" % (leftovers[0], rest_of_them[0])
+    assert dropped in result(again, "Restore", rest)["notes"] and dropped in again.stdout, again.stdout
+
+
+def stop_command(site):
+    """Shell text that stops the lab cluster at once, as a lost server."""
+    cluster = site["cluster"]
+    argv = [os.path.join(cluster.bin_dir, "pg_ctl"), "-D", cluster.data_dir, "-m", "immediate", "stop"]
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", cluster.owner, "--"] + argv
+    return " ".join(shlex.quote(part) for part in argv) + " >/dev/null"
+
+
+def test_a_verification_cut_off_by_a_lost_server_leaves_no_scratch_database_behind(rest):
+    """The server goes away during the test restore of a backup: the next backup of that database drops the scratch copy."""
+    firma = db(rest, "FIRMA")
+    tools = wrapper(rest, "stopping-verify", 'if [ "$1" != "--list" ]; then %s; fi' % stop_command(rest))
+    try:
+        lost = backup(rest, "lost", backup_databases=["FIRMA"], backup_pg_bin_dir=tools)
+    finally:
+        k2cluster.ensure_running(rest["lab"])
+    assert lost.rc != 0 and "test restore failed" in result(lost, "Back up", rest)["msg"], lost.stdout
+    assert [e["verified"] for e in entries(rest, "lost")] == [False]
+    leftovers = scratch_databases(rest)
+    assert len(leftovers) == 1, leftovers
+
+    again = backup(rest, "lost-again", backup_databases=["FIRMA"])
+    assert again.rc == 0, again.stdout
+    assert [e["verified"] for e in entries(rest, "lost-again")] == [True]
+    assert scratch_databases(rest) == []
+    assert "dropped %s, a scratch copy of %s an earlier verification or restore left behind" % (leftovers[0], firma) \
+        in result(again, "Back up", rest)["notes"]
 
 
 def test_single_byte_damage_anywhere_in_a_dump_is_never_recorded_verified(rest):

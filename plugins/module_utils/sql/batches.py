@@ -34,8 +34,9 @@ and ``commands.go``):
 * A string, name or comment still open at the end of the script is a
   ``BatchSyntaxError`` with the line where it opened: sqlcmd would send the rest
   and the server would reject it; we refuse the script before anything runs.
-* The scanner is ``lexer.go_skip_pattern``: one compiled pattern that skips plain
-  text, complete quotes and flat comments in C, so Python wakes only at GO lines.
+* The scanner is ``lexer.go_scan_pattern``: one compiled pattern that skips plain
+  text, complete quotes and flat comments in C and takes the GO line itself, so
+  Python wakes once per batch, and at quotes or comments that do not close in a chunk.
 
 Oracle (``oracle``) scripts are split as SQL*Plus runs them, by the statements of
 ``lexer.statements``: on a line holding only ``/`` and on ``;`` outside strings and
@@ -47,7 +48,10 @@ PACKAGE [BODY]|TRIGGER|TYPE [BODY]|LIBRARY|JAVA``) ignores ``;`` and ends at the
 before and after a statement are dropped. ``q'[...]'`` quotes (any delimiter,
 ``nq'`` too), ``'...'`` and ``"..."`` are honoured; block comments do not nest. A
 ``/`` after a statement that already ended with ``;`` would re-run it in SQL*Plus;
-here it ends nothing and is ignored. SQL*Plus client lines (``REM``, ``PROMPT``,
+here it ends nothing and is ignored. A blank line ends a SQL statement (not a PL/SQL
+unit) without running it, as SQL*Plus does with ``SQLBLANKLINES OFF`` (its default),
+unless a ``/`` line follows and runs it: such a statement is not a batch (``not_run``
+collects it). SQL*Plus client lines (``REM``, ``PROMPT``,
 ``SET``, ``SPOOL``, ``WHENEVER``, ``@`` ...) where a statement may start are not
 batches: they are skipped (``client_lines`` collects them), never sent.
 
@@ -299,20 +303,75 @@ def open_script(source, name: str = "") -> io.TextIOWrapper:
         binary = io.BufferedReader(_Prefixed(prefix, binary))
     if not isinstance(binary, io.BufferedIOBase) and not hasattr(binary, "read1"):
         binary = io.BufferedReader(binary)
-    return io.TextIOWrapper(binary, encoding=encoding, newline=None)
+    return _ScriptText(binary, encoding)
+
+
+class _ScriptText(io.TextIOWrapper):
+    """``open_script``'s stream: universal newlines, decoded in steps of ``CHUNK_CHARS``.
+
+    ``split_batches`` reads a fresh one's bytes itself (``_decoded_chunks``): one decoder
+    call per 1 MiB and one newline translation per chunk, about a third of the text layer's
+    time. Once text was read through the text layer, it reads through it as any stream.
+    """
+
+    def __init__(self, binary, encoding: str) -> None:
+        super().__init__(binary, encoding=encoding, newline=None)
+        self._CHUNK_SIZE = CHUNK_CHARS  # pylint: disable=invalid-name
+
+
+def _fresh(stream) -> bool:
+    """Whether ``stream`` is a ``_ScriptText`` nothing was read from yet (its bytes are all still ahead)."""
+    if not isinstance(stream, _ScriptText):
+        return False
+    try:
+        stream.reconfigure(newline="")   # refused once text was read
+    except io.UnsupportedOperation:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- chunks
 
 
+def _decoded_chunks(stream: _ScriptText) -> Iterator[str]:
+    """Chunks of whole lines decoded from a fresh ``_ScriptText``'s bytes; CRLF and CR become LF."""
+    decoder = codecs.getincrementaldecoder(stream.encoding)()
+    binary = stream.buffer
+    tail = ""
+    while True:
+        data = binary.read(CHUNK_CHARS)
+        try:
+            text = tail + decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise NotTextScript(_stream_name(stream), "%s cannot decode byte 0x%02x" % (exc.encoding, exc.object[exc.start]))
+        if data and text.endswith("\r"):   # perhaps the first half of a CRLF
+            text, tail = text[:-1], "\r"
+        else:
+            tail = ""
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if data:
+            cut = text.rfind("\n") + 1
+            text, tail = text[:cut], text[cut:] + tail
+        if text:
+            yield text
+        if not data:
+            return
+
+
 def _chunks(stream: IO[str]) -> Iterator[str]:
     """Chunks of whole lines, LF line ends, no BOM."""
     first = True
+    fresh = _fresh(stream)
+    reads = _decoded_chunks(stream) if fresh else None
     while True:
         try:
-            chunk = stream.read(CHUNK_CHARS)
-            if chunk and isinstance(chunk, str) and not chunk.endswith("\n"):
-                chunk += stream.readline()
+            if reads is not None:
+                chunk = next(reads, "")
+            else:
+                chunk = stream.read(CHUNK_CHARS)
+                if chunk and isinstance(chunk, str) and not chunk.endswith("\n"):
+                    chunk += stream.readline()
         except UnicodeDecodeError as exc:
             raise NotTextScript(_stream_name(stream), "%s cannot decode byte 0x%02x" % (exc.encoding, exc.object[exc.start]))
         if not chunk:
@@ -323,7 +382,7 @@ def _chunks(stream: IO[str]) -> Iterator[str]:
             first = False
             if chunk.startswith("\ufeff"):
                 chunk = chunk[1:]
-        if "\r" in chunk:
+        if "\r" in chunk and not fresh:
             chunk = chunk.replace("\r\n", "\n")
         yield chunk
 
@@ -360,10 +419,10 @@ def _skip_comments(text: str, pos: int, nest: bool) -> int:
 
 # --------------------------------------------------------------------------- GO scripts
 
-# The scanner (lexer.go_skip_pattern) skips plain text, complete quotes, bracketed names,
-# flat comments and lines that cannot be GO lines in C; Python wakes only at a GO line, at
-# a quote or comment that does not close in the chunk, and at a nested comment.
-_GO_AT = re.compile(r"[ \t]*+[Gg][Oo](?:[ \t]|$)", re.MULTILINE)
+# The scanner (lexer.go_scan_pattern) skips plain text, complete quotes, bracketed names,
+# flat comments and lines that cannot be GO lines in C and takes the GO line that ends the
+# batch: one match per batch. Python wakes only at a quote or comment that does not close
+# in the chunk, and at a nested comment.
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*+)?\$")
 _OPEN_WHAT = {"'": "string", '"': "quoted name", "]": "bracketed name"}
 
@@ -421,8 +480,8 @@ def _go_batch(text: str, line: int, index: int, count: int) -> Optional[Batch]:
 
 
 def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
-    skip = lexer.go_skip_pattern(dialect).match
-    go_at = _GO_AT.match
+    pattern = lexer.go_scan_pattern(dialect)
+    scan_all, scan = pattern.findall, pattern.finditer
     new_batch = tuple.__new__
     closer, depth, open_line = "", 0, 0   # what is open across a chunk boundary
     line = 1            # line number at ``counted`` in the current chunk
@@ -433,7 +492,29 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
         size = len(chunk)
         find = chunk.find
         counted = pos = start = 0
-        line_start = not (closer or depth)
+        if not (closer or depth):
+            # The chunk's batches in one call of the scanner, up to the first place where it
+            # stopped short of a GO line (the rest of the list is then read again below).
+            for text, go_line, args in scan_all(chunk):
+                if not go_line:
+                    break
+                pos += len(text) + len(go_line) + 1
+                line += text.count("\n")        # the GO line's number
+                count = 1 if not args else _go_count(args, line)
+                if pieces:
+                    pieces.append(text)
+                    text = "".join(pieces)
+                    pieces = []
+                if text and text[0] not in _SLOW_START:   # the common case, inlined
+                    index += 1
+                    yield new_batch(Batch, (text.rstrip(), index, batch_line, count))
+                else:
+                    batch = _go_batch(text, batch_line, index + 1, count)
+                    if batch is not None:
+                        index += 1
+                        yield batch
+                batch_line = line = line + 1
+            counted = pos = start = min(pos, size)
         while True:
             if closer or depth:
                 if depth:
@@ -447,65 +528,49 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                     break
                 closer, pos = "", end
                 continue
-            if line_start and go_at(chunk, pos):
-                candidate = pos   # a GO line right at a line start: the chunk's start, or after a GO line
-            else:
-                line_start = False
-                pos = skip(chunk, pos).end()
-                if pos >= size:
+            for match in scan(chunk, pos):
+                go_at = match.start(2)
+                if go_at < 0:
+                    pos = match.end()
                     break
-                char = chunk[pos]
-                if char != "\n":
-                    line += chunk.count("\n", counted, pos)
-                    counted, open_line = pos, line
-                    if char == "/":       # a comment that does not close here, or holds a nested one
-                        end, depth = _close_nested(chunk, pos + 2, 1)
-                    elif char == "$":
-                        tag = _DOLLAR_TAG.match(chunk, pos).group()
-                        end = find(tag, pos + len(tag))
-                        closer, end = (tag, -1) if end < 0 else ("", end + len(tag))
-                    else:
-                        closer = "]" if char == "[" else char
-                        end = _close_quote(chunk, pos + 1, closer)
-                        if end >= 0:
-                            closer = ""
-                    if end < 0:
-                        break
-                    pos = end
-                    continue
-                candidate = pos + 1
-            line_end = find("\n", candidate)
-            if line_end < 0:
-                line_end = size
-            line += chunk.count("\n", counted, candidate)
-            counted = candidate
-            if line_end - candidate == 2:   # "GO" alone: the common case
-                count = 1
-            else:
-                args = chunk[candidate:line_end].strip()[2:]
-                try:
-                    count = lexer.go_count(args or None, line)
-                except lexer.GoCountError as exc:
-                    raise BatchSyntaxError(exc.line, str(exc).split(": ", 1)[1])
-            if pieces:
-                pieces.append(chunk[start:candidate])
-                text = "".join(pieces)
-                pieces = []
-            else:
-                text = chunk[start:candidate]
-            if text and text[0] not in _SLOW_START:   # the common case, inlined
-                index += 1
-                yield new_batch(Batch, (text.rstrip(), index, batch_line, count))
-            else:
+                line += chunk.count("\n", counted, go_at)
+                counted = go_at
+                args = match.group(3)
+                count = 1 if not args else _go_count(args, line)
+                if pieces:
+                    pieces.append(chunk[start:go_at])
+                    text = "".join(pieces)
+                    pieces = []
+                else:
+                    text = chunk[start:go_at]
                 batch = _go_batch(text, batch_line, index + 1, count)
                 if batch is not None:
                     index += 1
                     yield batch
-            batch_line = line + 1
-            start = pos = line_end + 1
-            line_start = True
+                batch_line = line + 1
+                start = match.end()
+            # The scan stopped short of a GO line: at the end of the chunk, or at a quote or
+            # comment that does not close in the scanner's pattern (one match always ends the
+            # iteration: the scan matches, possibly empty, at any position).
             if pos >= size:
                 break
+            char = chunk[pos]
+            line += chunk.count("\n", counted, pos)
+            counted, open_line = pos, line
+            if char == "/":       # a comment that does not close here, or holds a nested one
+                end, depth = _close_nested(chunk, pos + 2, 1)
+            elif char == "$":
+                tag = _DOLLAR_TAG.match(chunk, pos).group()
+                end = find(tag, pos + len(tag))
+                closer, end = (tag, -1) if end < 0 else ("", end + len(tag))
+            else:
+                closer = "]" if char == "[" else char
+                end = _close_quote(chunk, pos + 1, closer)
+                if end >= 0:
+                    closer = ""
+            if end < 0:
+                break
+            pos = end
         line += chunk.count("\n", counted)
         if start < size:
             pieces.append(chunk[start:])
@@ -517,10 +582,18 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
         yield batch
 
 
+def _go_count(args: str, line: int) -> int:
+    try:
+        return lexer.go_count(args, line)
+    except lexer.GoCountError as exc:
+        raise BatchSyntaxError(exc.line, str(exc).split(": ", 1)[1])
+
+
 # --------------------------------------------------------------------------- Oracle scripts
 
 
-def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]) -> Iterator[Batch]:
+def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]],
+                  not_run: Optional[List[Tuple[int, str]]]) -> Iterator[Batch]:
     """Statements of ``lexer.statements``, read from a growing window of whole lines.
 
     The window keeps the statement still open at its end and reads on; when a read ends
@@ -555,6 +628,10 @@ def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]
                 if client_lines is not None:
                     client_lines.append((base_line + statement.line - 1, statement.tokens[0][1].rstrip()))
                 continue
+            if statement.ended == "blank":   # SQL*Plus does not run it
+                if not_run is not None:
+                    not_run.append((base_line + statement.line - 1, window[statement.start:statement.end]))
+                continue
             end = statement.end - 1 if statement.ended == ";" else statement.end
             text = window[statement.start:end].rstrip()
             if not text:
@@ -568,14 +645,17 @@ def _split_oracle(stream: IO[str], client_lines: Optional[List[Tuple[int, str]]]
         want = 1 if emitted else want * 2
 
 
-def split_batches(stream: IO[str], dialect: str, client_lines: Optional[List[Tuple[int, str]]] = None) -> Iterator[Batch]:
+def split_batches(stream: IO[str], dialect: str, client_lines: Optional[List[Tuple[int, str]]] = None,
+                  not_run: Optional[List[Tuple[int, str]]] = None) -> Iterator[Batch]:
     """Yield the batches of a script read from a text ``stream`` (see the module doc).
 
     Oracle: SQL*Plus client lines are not batches; pass a list as ``client_lines`` to get
-    them as ``(line, text)``.
+    them as ``(line, text)``. Nor are SQL statements a blank line ended (SQL*Plus, with
+    ``SQLBLANKLINES OFF``, its default, does not run them); pass a list as ``not_run`` to
+    get them as ``(line, text)``.
     """
     if dialect == "oracle":
-        return _split_oracle(stream, client_lines)
+        return _split_oracle(stream, client_lines, not_run)
     if dialect in ("mssql", "lab"):
         return _split_go(stream, dialect)
     raise ValueError("unknown SQL dialect %r (expected one of %s)" % (dialect, ", ".join(DIALECTS)))

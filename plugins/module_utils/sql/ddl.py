@@ -23,16 +23,18 @@ over ``to_tsvector(...)`` is full-text).
 
 The reader is hand-written on purpose: one regular-expression tokenizer without nested
 quantifiers (no catastrophic backtracking) and a small recursive-descent parser per
-statement. ``benchmarks/bench_ddl.py`` measures it against sqlglot, which is more than ten
-times slower on a 2,000-table script and does not keep source lines.
+statement. On SQL Server scripts, GO batches that are exactly one of the common statement
+shapes are read whole by compiled patterns (``ddl_fast``), with the same result (``fast=False``
+turns that off). ``benchmarks/bench_ddl.py`` measures it against sqlglot with its C extension.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql import lexer
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl_fast, lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key,
 )
@@ -338,7 +340,7 @@ class _Parser(object):
     # --- column definitions ----------------------------------------------------------------
     def data_type(self) -> Tuple[str, Optional[int], Optional[int], Optional[int], Optional[str]]:
         """``(type, length, precision, scale, semantics)``; ``semantics`` is Oracle's ``char``/``byte``."""
-        type_name = self.name().lower()
+        type_name = sys.intern(self.name().lower())   # one string per type name, not one per column
         semantics = None
         if type_name == "interval" and self.word() in ("YEAR", "DAY"):
             return self.interval_type()
@@ -550,7 +552,8 @@ class _Parser(object):
                 self.i += 1
                 self.name_list()
             elif word == "WHERE":
-                raise DdlError("filtered index is not supported")
+                raise DdlError("filtered index (INDEX ... WHERE) is not read: the structure check does not compare"
+                               " index filters")
             elif word == "WITH":
                 self.i += 1
                 self.skip_parens()
@@ -675,6 +678,24 @@ _COMPUTED_STOP = frozenset(("PERSISTED", "VIRTUAL", "STORED", "NOT", "NULL", "CO
 _COLUMN_FLAGS = frozenset(("ROWGUIDCOL", "SPARSE", "ENABLE", "DISABLE", "VALIDATE", "NOVALIDATE", "FILESTREAM",
                            "PERSISTED", "VIRTUAL", "STORED", "HIDDEN", "VISIBLE", "INVISIBLE", "RELY", "NORELY"))
 _CONSTRAINT_START = frozenset(("CONSTRAINT", "PRIMARY", "UNIQUE", "FOREIGN", "CHECK"))
+# Oracle MODIFY: words that follow the column's name when no new type is given.
+_MODIFY_WITHOUT_TYPE = frozenset(("NULL", "NOT", "DEFAULT", "CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "REFERENCES",
+                                  "ENABLE", "DISABLE", "VISIBLE", "INVISIBLE", "COLLATE"))
+
+
+def _query_follows(p: _Parser, word: str) -> bool:
+    """Whether ``word`` comes outside parentheses: ``AS [(] SELECT|WITH`` (CREATE TABLE), ``INTO`` (SELECT)."""
+    depth = 0
+    tokens = p.tokens[p.i:]
+    for position, (kind, value, dummy) in enumerate(tokens):
+        if kind == _PUNCT:
+            depth += 1 if value == "(" else -1 if value == ")" else 0
+        elif kind == _WORD and depth == 0 and value.upper() == word:
+            if word != "AS":
+                return True
+            following = [t[1].upper() for t in tokens[position + 1:position + 3]]
+            return following[:1] in (["SELECT"], ["WITH"]) or following in (["(", "SELECT"], ["(", "WITH"])
+    return False
 
 
 class _TableBuild(object):
@@ -727,19 +748,25 @@ class _TableBuild(object):
 
 
 class _Reader(object):
-    def __init__(self, text: str, platform: str, filename: str, database: str) -> None:
+    def __init__(self, text: str, platform: str, filename: str, database: str, fast: bool) -> None:
         self.text = text
         self.platform = platform
         self.filename = filename
+        self.fast = fast and platform == "mssql"
         self.result = DdlResult(Schema(platform=platform, database=database))
         self.types: Dict[str, List[Column]] = {}   # Oracle object types by key, for tables OF them
+        self.columns_seen: Dict[str, Column] = {}  # the fast path's columns by their definition text
 
     def run(self) -> DdlResult:
         result = self.result
-        for statement in split_statements(self.text, self.platform):
+        for statement in (self.fast_statements() if self.fast else split_statements(self.text, self.platform)):
             result.statements += 1
             if statement.problem is not None:
                 self.problem(statement, statement.problem, statement.problem_line)
+                continue
+            if statement.ended == "blank":
+                self.ignore(statement, "statement ended by a blank line: SQL*Plus does not run it (SET SQLBLANKLINES OFF,"
+                            " its default)")
                 continue
             if statement.ended == "client":
                 command = statement.tokens[0][1].split(None, 1)[0] if statement.tokens[0][1].strip() else "@"
@@ -763,6 +790,88 @@ class _Reader(object):
             result.problems.append(Problem(self.filename, result.problems[-1].line, "",
                                            "%d more statements could not be read (not listed one by one)" % result.unlisted_problems))
         return result
+
+    def fast_statements(self) -> Iterator[Statement]:
+        """The script's statements, read by ``ddl_fast`` where its patterns match a GO batch whole.
+
+        Yields, for the token parser, the statements of every other batch (read by the
+        tokenizer over the batch alone: the batch's quotes and comments close inside it), and
+        all of the rest of the script from a batch the GO scanner cannot walk in C (a nested
+        comment, an unclosed quote) or a GO line with a bad count.
+        """
+        text = self.text
+        size = len(text)
+        line = 1
+        for found in lexer.go_scan_pattern("mssql").finditer(text):
+            start = found.start()
+            go_at = found.start(2)
+            end = go_at if go_at >= 0 else found.end()
+            bad_count = False
+            if go_at >= 0 and found.group(3):
+                try:
+                    lexer.go_count(found.group(3), line)
+                except lexer.GoCountError:
+                    bad_count = True
+            if (go_at < 0 and end < size) or bad_count:
+                yield from lexer.statements(text, "mssql", True, MAX_STATEMENT_TOKENS, start=start, line=line)
+                return
+            first = ddl_fast.skip_leading(text, start, end)
+            if first < end and not self.read_fast(first, end, line + text.count("\n", start, first)):
+                yield from lexer.statements(text, "mssql", True, MAX_STATEMENT_TOKENS, start=start, end=end, line=line)
+            if go_at < 0:
+                return
+            line += text.count("\n", start, found.end())
+
+    def read_fast(self, first: int, end: int, line: int) -> bool:
+        """Read the statement ``text[first:end]`` with ``ddl_fast`` if it matches and applies cleanly."""
+        if end - first > MAX_STATEMENT_TOKENS:   # the token path would report it as too long
+            return False
+        try:
+            found = ddl_fast.match(self.text, first, end, self.columns_seen)
+        except ddl_fast.Unsure:
+            return False
+        if found is None:
+            return False
+        core_end, kind, data = found
+        statement = Statement(line, first, core_end, [], "GO")
+        schema = self.result.schema
+        if kind == "ignored":
+            if data not in _IGNORED_FIRST or data in ("EXEC", "EXECUTE"):
+                return False
+            self.result.statements += 1
+            self.ignore(statement, "%s (%s)" % (data, _IGNORED_FIRST[data]))
+            return True
+        if kind == "table":
+            name, columns = data
+            if schema.table(name) is not None or len(set(key(c.name) for c in columns)) != len(columns):
+                return False
+            ref = self.ref(statement)
+            schema.add(Table(name, columns))
+            self.result.sources[key(name)] = TableSources(ref)
+        else:
+            table = schema.table(data[0])
+            if table is None:
+                return False
+            build = _TableBuild(table, self.result.sources[key(data[0])], self.ref(statement))
+            if kind == "key":
+                dummy, key_name, columns, clustered, defaults = data
+                if table.primary_key is not None or any(table.column(c) is None for c in columns) or any(
+                        table.column(column) is None for dummy_default, column in defaults):
+                    return False
+                build.set_primary_key(PrimaryKey(key_name, columns, clustered))
+                for default, column in defaults:
+                    build.set_default(column, default)
+                build.key_columns_not_null()
+            elif kind == "index":
+                dummy, index_name, columns, unique, clustered, include = data
+                if table.index(index_name) is not None:
+                    return False
+                build.add_index(Index(index_name, columns, unique, clustered, include))
+            else:
+                build.add_fulltext(data[1], data[2])
+        self.result.statements += 1
+        self.result.read += 1
+        return True
 
     def problem(self, statement: Statement, reason: str, line: int = 0) -> None:
         if len(self.result.problems) >= MAX_LISTED:
@@ -798,6 +907,8 @@ class _Reader(object):
             self.alter(p, statement)
         elif first in ("EXEC", "EXECUTE") and p.n > 1 and p.tokens[1][1].upper().split(".")[-1] in _UNSUPPORTED_EXEC:
             raise DdlError("legacy full-text procedure %s is not supported" % p.tokens[1][1])
+        elif first == "SELECT" and _query_follows(p, "INTO"):
+            raise DdlError("SELECT ... INTO creates a table from a query, which the reader does not run")
         elif first in _IGNORED_FIRST:
             self.ignore(statement, "%s (%s)" % (first, _IGNORED_FIRST[first]))
         else:
@@ -833,6 +944,8 @@ class _Reader(object):
 
     def create_table(self, p: _Parser, statement: Statement) -> None:
         name = p.name()
+        if _query_follows(p, "AS"):
+            raise DdlError("CREATE TABLE %r AS SELECT: its columns come from a query, which the reader does not run" % name)
         if self.result.schema.table(name) is not None:
             raise DdlError("table %r is created twice" % name)
         ref = self.ref(statement)
@@ -938,9 +1051,23 @@ class _Reader(object):
         if p.accept("WITH"):
             p.expect("NOCHECK", "CHECK")
         verb = p.word()
-        if verb != "ADD":
+        if verb in ("ALTER", "MODIFY"):
+            p.i += 1
+            self.alter_columns(p, build, verb)
+        elif verb == "DROP":
+            p.i += 1
+            self.drop(p, build)
+        elif verb == "ADD":
+            p.i += 1
+            self.add(p, build)
+        else:
             raise DdlError("ALTER TABLE ... %s is not a structure definition" % p.describe())
-        p.i += 1
+        if not p.done():
+            raise DdlError("unexpected %s" % p.describe())
+        build.key_columns_not_null()
+
+    def add(self, p: _Parser, build: _TableBuild) -> None:
+        """``ADD`` columns and constraints."""
         wrapped = p.at("(")
         if wrapped:
             p.i += 1
@@ -960,9 +1087,149 @@ class _Reader(object):
             break
         if wrapped:
             p.expect_punct(")")
-        if not p.done():
-            raise DdlError("unexpected %s" % p.describe())
-        build.key_columns_not_null()
+
+    def alter_columns(self, p: _Parser, build: _TableBuild, verb: str) -> None:
+        """A column redefined: SQL Server ``ALTER COLUMN``, Oracle ``MODIFY``, PostgreSQL ``ALTER [COLUMN]``.
+
+        SQL Server: the new type replaces the old, and the column is nullable unless ``NOT
+        NULL`` is said (as in CREATE TABLE); its default and identity stay. Oracle: only
+        what is said changes (type, default, nullability). PostgreSQL: ``[SET DATA] TYPE``,
+        ``SET|DROP NOT NULL``, ``SET|DROP DEFAULT``.
+        """
+        table = build.table
+        if verb == "MODIFY":
+            wrapped = p.at("(")
+            if wrapped:
+                p.i += 1
+            while True:
+                self.modify_column(p, build)
+                if not p.at(","):
+                    break
+                p.i += 1
+            if wrapped:
+                p.expect_punct(")")
+            return
+        if self.platform == "lab":
+            while True:
+                p.accept("COLUMN")
+                column = self.existing_column(table, p.ident())
+                if p.accept("SET"):
+                    if p.accept("NOT"):
+                        p.expect("NULL")
+                        column = replace(column, nullable=False)
+                    elif p.accept("DEFAULT"):
+                        column = replace(column, default=p.expression())
+                    else:
+                        p.expect("DATA")
+                        column = self.retyped(p, column)
+                elif p.accept("DROP"):
+                    if p.accept("NOT"):
+                        p.expect("NULL")
+                        column = replace(column, nullable=True)
+                    else:
+                        p.expect("DEFAULT")
+                        column = replace(column, default=None)
+                else:
+                    column = self.retyped(p, column)
+                table.columns[table.columns.index(table.column(column.name))] = column
+                if not p.at(","):
+                    return
+                p.i += 1
+                p.expect("ALTER")
+        p.expect("COLUMN")
+        probe = p.i
+        old = self.existing_column(table, p.ident())
+        if p.word() in ("ADD", "DROP"):   # ADD|DROP ROWGUIDCOL, PERSISTED, MASKED, NOT FOR REPLICATION
+            p.i = p.n
+            return
+        p.i = probe
+        new = p.column(build)
+        nullable = new.nullable and not old.identity
+        table.columns[table.columns.index(old)] = replace(
+            old, type=new.type, length=new.length, precision=new.precision, scale=new.scale, nullable=nullable,
+            semantics=new.semantics)
+
+    def retyped(self, p: _Parser, column: Column) -> Column:
+        """PostgreSQL ``TYPE t [COLLATE c] [USING expression]``."""
+        p.expect("TYPE")
+        type_name, length, precision, scale, semantics = p.data_type()
+        if p.accept("COLLATE"):
+            p.ident()
+        if p.accept("USING"):
+            p.expression(stop=frozenset())
+        return replace(column, type=type_name, length=length, precision=precision, scale=scale, semantics=semantics)
+
+    def modify_column(self, p: _Parser, build: _TableBuild) -> None:
+        """Oracle ``MODIFY col [type] [DEFAULT expr] [NULL | NOT NULL] ...``: what is not said stays."""
+        table = build.table
+        probe = p.i
+        old = self.existing_column(table, p.ident())
+        typed = not (p.at(",") or p.at(")") or p.done() or p.word() in _MODIFY_WITHOUT_TYPE)
+        p.i = probe
+        new = p.column(build, typed=typed)
+        said = set(t[1].upper() for t in p.tokens[probe:p.i] if t[0] == _WORD)
+        column = old
+        if typed:
+            column = replace(column, type=new.type, length=new.length, precision=new.precision, scale=new.scale,
+                             semantics=new.semantics)
+        if "NULL" in said:
+            column = replace(column, nullable=new.nullable and not old.identity)
+        if "DEFAULT" in said:
+            column = replace(column, default=new.default)
+        table.columns[table.columns.index(old)] = column
+
+    def existing_column(self, table: Table, name: str) -> Column:
+        column = table.column(name)
+        if column is None:
+            raise DdlError("table %r has no column %r" % (table.name, name))
+        return column
+
+    def drop(self, p: _Parser, build: _TableBuild) -> None:
+        """``DROP COLUMN`` (Oracle also ``DROP (a, b)``) and ``DROP CONSTRAINT`` of a key or unique constraint.
+
+        A column a key, an index or the full-text index uses is not dropped: SQL Server
+        refuses it, Oracle and PostgreSQL drop what uses it with it; either way the reader
+        reports it rather than guess.
+        """
+        table = build.table
+        if p.accept("CONSTRAINT"):
+            if p.accept("IF"):
+                p.expect("EXISTS")
+            name = p.ident()
+            if table.primary_key is not None and key(table.primary_key.name) == key(name):
+                table.primary_key = None
+            elif table.index(name) is not None:
+                table.indexes.remove(table.index(name))
+            else:
+                raise DdlError("DROP CONSTRAINT %r: not a primary key or unique constraint of table %r the script made"
+                               " (a default or check constraint is not read)" % (name, table.name))
+            while p.accept("CASCADE", "KEEP", "DROP", "INDEX"):
+                pass
+            return
+        if self.platform == "oracle" and p.at("("):
+            names = list(p.name_list())
+        else:
+            p.accept("COLUMN")
+            if p.accept("IF"):
+                p.expect("EXISTS")
+            names = [p.ident()]
+            while p.at(","):
+                p.i += 1
+                p.accept("COLUMN")
+                names.append(p.ident())
+        while p.accept("CASCADE", "CONSTRAINTS", "INVALIDATE", "RESTRICT"):
+            pass
+        dropped = set()
+        for name in names:
+            column = self.existing_column(table, name)
+            users = ["the primary key"] if table.primary_key and key(name) in set(key(c) for c in table.primary_key.columns) else []
+            users += ["index %r" % ix.name for ix in table.indexes if key(name) in set(key(c) for c in ix.columns + ix.include)]
+            if table.fulltext is not None and key(name) in set(key(c) for c in table.fulltext.columns):
+                users.append("the full-text index")
+            if users:
+                raise DdlError("drops column %r, which %s uses: not read" % (column.name, ", ".join(users)))
+            dropped.add(key(name))
+        table.columns[:] = [c for c in table.columns if key(c.name) not in dropped]
 
     def create_index(self, p: _Parser, statement: Statement, unique: bool, clustered: bool) -> None:
         if p.accept("IF"):
@@ -997,7 +1264,8 @@ class _Reader(object):
                     raise DdlError("unsupported INDEXTYPE %s" % indextype)
                 fulltext = True
             elif stop == "WHERE":
-                raise DdlError("filtered index %r is not supported" % index_name)
+                raise DdlError("filtered index %r (CREATE INDEX ... WHERE) is not read: the structure check does not"
+                               " compare index filters" % index_name)
         if fulltext:
             build.add_fulltext(columns, None)
         else:
@@ -1071,15 +1339,19 @@ class _Reader(object):
         build.add_fulltext(tuple(columns), key_index)
 
 
-def read_ddl(text: str, platform: str, filename: str = "", database: str = "") -> DdlResult:
-    """Read one structure script into a ``DdlResult`` (see the module docstring)."""
+def read_ddl(text: str, platform: str, filename: str = "", database: str = "", fast: bool = True) -> DdlResult:
+    """Read one structure script into a ``DdlResult`` (see the module docstring).
+
+    ``fast`` reads the common SQL Server statements with whole-statement patterns
+    (``ddl_fast``); the result is the same without it, only slower.
+    """
     if platform not in PLATFORMS:
         raise ValueError("unknown DDL platform %r (expected one of %s)" % (platform, ", ".join(PLATFORMS)))
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # keep offsets; a BOM is not part of the first statement
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    return _Reader(text, platform, filename, database).run()
+    return _Reader(text, platform, filename, database, fast).run()
 
 
 # Public handles on the tokenizer for the repair plan's search through conversion scripts.

@@ -8,7 +8,7 @@ they must agree on where a string, a quoted name, a comment and a statement end.
 they agree on lives here:
 
 * ``fragments(dialect)``: the regular expressions of strings, quoted names and comments.
-  ``token_pattern`` builds the DDL tokenizer from them; ``go_skip_pattern`` builds the GO
+  ``token_pattern`` builds the DDL tokenizer from them; ``go_scan_pattern`` builds the GO
   splitter's fast scanner from the same pieces.
 * ``statements(text, dialect)``: a script as a stream of ``Statement`` objects (tokens,
   first line, span, how it ended), with the statement rules of each dialect.
@@ -34,6 +34,10 @@ like the vendor's, with ``GO`` lines; ``oracle``: SQL*Plus scripts):
   runs it. With ``implicit`` (the DDL reader) a ``CREATE`` or ``ALTER`` at a line start,
   outside parentheses and bodies, also starts a new statement: vendor scripts often omit
   separators.
+* SQL*Plus blank lines (Oracle): with ``SET SQLBLANKLINES OFF``, SQL*Plus's default, a blank
+  line ends a SQL statement being entered *without running it* (a ``/`` line after it runs
+  it after all). Such a statement ends as ``"blank"``; what follows starts a new one. PL/SQL
+  units are not affected (blank lines are part of a block).
 * SQL*Plus client lines (Oracle): where a new statement may start, a line beginning with
   ``REM[ARK]``, ``PRO[MPT]``, ``SET`` (not ``SET TRANSACTION|ROLE|CONSTRAINT[S]``, which are
   SQL), ``SPO[OL]``, ``WHENEVER``, ``@``/``@@``, ``DEF[INE]``, ``EXEC[UTE]`` and the other
@@ -54,6 +58,7 @@ The patterns use possessive quantifiers (Python 3.11+): the readers run on the c
 
 from __future__ import annotations
 
+import array
 import re
 from typing import Iterator, List, NamedTuple, Optional, Tuple
 
@@ -165,7 +170,8 @@ class Statement(NamedTuple):
     """One statement: 1-based first line, span ``[start, end)`` of its text, tokens, how it ended.
 
     ``ended`` is ``";"``, ``"GO"``, ``"/"``, ``"implicit"`` (a line-initial CREATE/ALTER
-    started the next one), ``"client"`` (a SQL*Plus client line: ``tokens`` holds one
+    started the next one), ``"blank"`` (Oracle: a blank line ended it, SQL*Plus does not run
+    it), ``"client"`` (a SQL*Plus client line: ``tokens`` holds one
     ``CLIENT`` token) or ``"end"`` (end of text). ``count`` is the ``GO`` repeat count.
     ``problem`` says why the statement cannot be read as it stands (an open quote or comment
     at the end, a GO line with a bad count, too many tokens), else it is ``None``.
@@ -255,11 +261,81 @@ def _open_name(opener: str) -> str:
     return _OPEN_NAMES.get(opener[-1], "quote")
 
 
-def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int = 0) -> Iterator[Statement]:
+# Tokens kept as tuples per statement; a longer statement moves them into a TokenArray.
+TUPLE_TOKENS = 512
+
+
+class TokenArray(object):
+    """The tokens of a long statement, about 6 bytes each instead of a tuple's hundred.
+
+    A token's text is always ``text[start:start + length]``, so only its kind, start and
+    length are stored; indexing gives the same ``(kind, text, start)`` tuples as a list.
+    A hostile statement of dense tokens then costs a few times its size, not a hundred.
+    """
+
+    __slots__ = ("text", "kinds", "starts", "lengths", "long", "limit", "overflowed")
+
+    def __init__(self, tokens: List[Token], text: str, limit: int) -> None:
+        self.text = text
+        self.kinds = bytearray()
+        self.starts = array.array("I" if len(text) < 1 << 32 else "Q")
+        self.lengths = bytearray()
+        self.long: dict = {}      # lengths of 255 characters and more, by index
+        self.limit = limit
+        self.overflowed = False
+        for token in tokens:
+            self.append(token)
+
+    def append(self, token: Token) -> None:
+        if len(self.kinds) == self.limit:
+            self.overflowed = True
+            return
+        size = len(token[1])
+        if size >= 255:
+            self.long[len(self.kinds)] = size
+            size = 255
+        self.kinds.append(token[0])
+        self.starts.append(token[2])
+        self.lengths.append(size)
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def _token(self, index: int) -> Token:
+        start = self.starts[index]
+        size = self.lengths[index]
+        if size == 255:
+            size = self.long[index if index >= 0 else len(self.kinds) + index]
+        return (self.kinds[index], self.text[start:start + size], start)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._token(i) for i in range(*index.indices(len(self.kinds)))]
+        if not -len(self.kinds) <= index < len(self.kinds):
+            raise IndexError("token index out of range")
+        return self._token(index)
+
+    def __iter__(self):
+        return (self._token(i) for i in range(len(self.kinds)))
+
+
+def _spill(tokens: List[Token], token: Token, text: str, max_tokens: int) -> Tuple[List[Token], bool]:
+    """At the tuple limit: the tokens moved into a TokenArray (or, at ``max_tokens``, the overflow)."""
+    if len(tokens) == max_tokens:
+        return tokens, True
+    spilled = TokenArray(tokens, text, max_tokens or -1)
+    spilled.append(token)
+    return spilled, False  # type: ignore[return-value]
+
+
+def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int = 0,
+               start: int = 0, end: Optional[int] = None, line: int = 1) -> Iterator[Statement]:
     """Yield the statements of ``text`` (see the module doc for the rules).
 
     ``max_tokens`` (0: no limit) bounds the tokens kept per statement; a longer statement is
-    still found whole but comes with a ``problem`` and only its first tokens.
+    still found whole but comes with a ``problem`` and only its first tokens. ``start`` and
+    ``end`` read only ``text[start:end]`` (``start`` at a line start, ``line`` its number),
+    as if the text ended there; positions stay those of ``text``.
     """
     if dialect not in DIALECTS:
         raise ValueError("unknown SQL dialect %r (expected one of %s)" % (dialect, ", ".join(DIALECTS)))
@@ -267,26 +343,26 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
     nested = not oracle
     first_pattern = _PATTERNS[(dialect, True)]
     rest_pattern = _PATTERNS[(dialect, False)]
-    size = len(text)
+    size = len(text) if end is None else end
     tokens: List[Token] = []
     words: List[str] = []          # the first upper-case words, until the body question is decided
     body: Optional[bool] = None
     depth = 0
-    line = 1
-    counted_to = 0
+    counted_to = start
     overflow = False
-    limit = max_tokens or -1
-    scanner = first_pattern.scanner(text, 0)
+    blank_seen = False             # Oracle: a blank line came after the statement's last token
+    limit = TUPLE_TOKENS if not max_tokens or max_tokens > TUPLE_TOKENS else max_tokens
+    scanner = first_pattern.scanner(text, start, size)
     match_next = scanner.match
 
-    def finish(end: int, ended: str, count: int = 1, problem: Optional[str] = None, problem_pos: int = -1):
+    def finish(stop: int, ended: str, count: int = 1, problem: Optional[str] = None, problem_pos: int = -1):
         nonlocal line, counted_to
         line += text.count("\n", counted_to, tokens[0][2])
         counted_to = tokens[0][2]
         problem_line = line + text.count("\n", counted_to, problem_pos) if problem_pos >= 0 else 0
-        if overflow and problem is None:
+        if (overflow or getattr(tokens, "overflowed", False)) and problem is None:
             problem, problem_line = "statement of more than %d tokens: too long to read" % max_tokens, line
-        return Statement(line, tokens[0][2], end, tokens, ended, count, problem, problem_line)
+        return Statement(line, tokens[0][2], stop, tokens, ended, count, problem, problem_line)
 
     while True:
         match = match_next()
@@ -297,6 +373,16 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             break
         value = match.group(kind)
         start = match.start(kind)
+        if oracle and tokens and body is not True and kind != SEPARATOR:
+            if text.count("\n", match.start(), start) >= 2:
+                blank_seen = True
+            if blank_seen and kind != COMMENT and not (kind == SPECIAL and value == "/*"):
+                last = tokens[-1]
+                yield finish(last[2] + len(last[1]), "blank")
+                tokens, words, body, depth, overflow, blank_seen = [], [], None, 0, False, False
+                scanner = first_pattern.scanner(text, text.rfind("\n", 0, start) + 1, size)
+                match_next = scanner.match
+                continue
         if kind == WORD:
             if body is None:
                 words.append(value.upper())
@@ -305,12 +391,12 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                   and text[text.rfind("\n", 0, start) + 1:start].strip() == ""):
                 last = tokens[-1]
                 yield finish(last[2] + len(last[1]), "implicit")
-                tokens, words, overflow, depth = [], [value.upper()], False, 0
+                tokens, words, overflow, depth, blank_seen = [], [value.upper()], False, 0, False
                 body = starts_body(words, dialect)
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
             else:
-                overflow = True
+                tokens, overflow = _spill(tokens, (kind, value, start), text, max_tokens)
         elif kind == PUNCT:
             if value == "(":
                 depth += 1
@@ -319,8 +405,8 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             elif value == ";" and not body:
                 if tokens:
                     yield finish(match.end(kind), ";")
-                    tokens, words, body, depth, overflow = [], [], None, 0, False
-                scanner = first_pattern.scanner(text, match.end())
+                    tokens, words, body, depth, overflow, blank_seen = [], [], None, 0, False, False
+                scanner = first_pattern.scanner(text, match.end(), size)
                 match_next = scanner.match
                 continue
             if body is None:
@@ -328,19 +414,19 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
             else:
-                overflow = True
+                tokens, overflow = _spill(tokens, (kind, value, start), text, max_tokens)
         elif kind >= BRACKET and kind != OPEN:
             if body is None:
                 body = False
             if len(tokens) != limit:
                 tokens.append((kind, value, start))
             else:
-                overflow = True
+                tokens, overflow = _spill(tokens, (kind, value, start), text, max_tokens)
         elif kind == COMMENT:
             continue
         elif kind == SPECIAL:
-            end = _close_special(text, value, match.end(kind), nested)
-            if end < 0:
+            closed = _close_special(text, value, match.end(kind), nested)
+            if closed < 0 or closed > size:
                 tokens.append((OPEN, value, start))
                 yield finish(size, "end", problem="unterminated %s" % _open_name(value), problem_pos=start)
                 return
@@ -348,10 +434,10 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
                 if body is None:
                     body = False
                 if len(tokens) != limit:
-                    tokens.append((STRING, text[start:end], start))
+                    tokens.append((STRING, text[start:closed], start))
                 else:
-                    overflow = True
-            scanner = (first_pattern if not tokens else rest_pattern).scanner(text, end)
+                    tokens, overflow = _spill(tokens, (STRING, text[start:closed], start), text, max_tokens)
+            scanner = (first_pattern if not tokens else rest_pattern).scanner(text, closed, size)
             match_next = scanner.match
             continue
         elif kind == SEPARATOR:
@@ -370,8 +456,8 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             if problem is not None:   # the bad GO line is a statement of its own: reported, never lost
                 tokens, overflow = [(SEPARATOR, value, start)], False
                 yield finish(start + len(value), ended, count, problem, start)
-            tokens, words, body, depth, overflow = [], [], None, 0, False
-            scanner = first_pattern.scanner(text, match.end())
+            tokens, words, body, depth, overflow, blank_seen = [], [], None, 0, False, False
+            scanner = first_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
             continue
         elif kind == CLIENT:
@@ -380,7 +466,7 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             tokens = [(CLIENT, value, start)]
             yield finish(start + len(value), "client")
             tokens = []
-            scanner = first_pattern.scanner(text, match.end())
+            scanner = first_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
             continue
         else:  # OPEN: a quote or bracket that never closes
@@ -388,28 +474,41 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
             yield finish(size, "end", problem="unterminated %s" % _open_name(value), problem_pos=start)
             return
         if len(tokens) == 1:
-            scanner = rest_pattern.scanner(text, match.end())
+            scanner = rest_pattern.scanner(text, match.end(), size)
             match_next = scanner.match
     if tokens:
         last = tokens[-1]
         yield finish(last[2] + len(last[1]), "end")
 
 
-def go_skip_pattern(dialect: str) -> "re.Pattern[str]":
-    """The GO splitter's scanner: skips, in C, everything up to a possible GO line or an open quote.
+def go_scan_pattern(dialect: str) -> "re.Pattern[str]":
+    """The GO splitter's scanner: one match per batch in the common case, in C.
 
-    It stops at a newline followed by ``GO`` (a candidate: the caller checks the whole line),
-    at a quote or comment that does not close in the text (or holds a nested comment), or at
-    the end. Built from the same fragments as the tokenizer, as one unrolled loop (plain text,
-    then any number of "special piece, plain text"), most frequent pieces first: measured
-    (benchmarks/bench_batches.py) about 1.5x the speed of a plain alternation.
+    From a line start or from the end of a quote, it skips plain text, complete quotes,
+    bracketed names, flat comments and lines that cannot be GO lines (group 1: the batch's
+    text up to and including the newline before the GO line), then takes the GO line that
+    ends the batch, if one comes: group 2 is the line (``[ \t]*GO...`` without its newline),
+    group 3 what follows ``GO`` and a blank on it; the match ends after the line's newline.
+    Without group 2 the scan stopped at the end of the text or at a quote or comment that
+    does not close there (or holds a nested comment), which the caller walks before scanning
+    on. Built from the same fragments as the tokenizer, as one unrolled loop (plain text,
+    then any number of "special piece, plain text"), most frequent pieces first.
     """
     frag = fragments(dialect)
-    plain = (r"[^'\"/\-\n\[$]*+" if dialect == "lab" else r"[^'\"/\-\n\[]*+")
-    # A bracketed name as "[...]" runs ("]]" inside is "]" "]...]"): no alternation inside.
-    bracket = r"\[[^\]]*+\](?:\][^\]]*+\])*+" if dialect == "mssql" else r"\["
-    pieces = [bracket, r"\n(?![ \t]*+[Gg][Oo](?![^ \t\n]))", frag["string"], r"-(?!-)", r"--[^\n]*+", frag["quoted"],
+    # Lab: a "$" opens a dollar quote unless it is inside a word (as in the tokenizer, which
+    # reads "a$$" as one word and "1$$" as a number and an opener), so words and numbers are
+    # pieces of their own there; SQL Server scripts keep the fast plain run.
+    plain = (r"[^'\"/\-\n\[$\w@#]*+" if dialect == "lab" else r"[^'\"/\-\n\[]*+")
+    # A bracketed name as "[...]" runs ("]]" inside is "]" "]...]"): no alternation inside. A
+    # "]" right after the last run would make its "]" an escape: then the name is not closed.
+    bracket = r"\[[^\]]*+\](?:\][^\]]*+\])*+(?!\])" if dialect == "mssql" else r"\["
+    go_ahead = r"[ \t]*+[Gg][Oo](?![^ \t\n])"
+    pieces = [bracket, r"\n(?!" + go_ahead + ")", frag["string"], r"-(?!-)", r"--[^\n]*+", frag["quoted"],
               frag["flat_comment"], r"/(?!\*)"]
     if dialect == "lab":
-        pieces.append(r"\$(?!(?:[^\W\d]\w*+)?\$)|(?<=[\w$])\$")
-    return re.compile(plain + "(?:(?:" + "|".join(pieces) + ")" + plain + ")*+", re.MULTILINE)
+        pieces[:0] = [r"[^\W\d][\w@#$]*+|[@#][\w@#$]*+", r"\d++(?:\.\d++)?(?:[eE][+-]?\d++)?"]
+        pieces.append(r"\$(?!(?:[^\W\d]\w*+)?\$)")
+    body = plain + "(?:(?:" + "|".join(pieces) + ")" + plain + ")*+"
+    at_go_line = r"(?<![^\n])(?=" + go_ahead + ")"
+    go_line = r"(?:([ \t]*+[Gg][Oo](?![^ \t\n])(?:[ \t]([^\n]*+))?)\n?)?"
+    return re.compile("((?:" + at_go_line + "|" + body + r")\n?)" + go_line)

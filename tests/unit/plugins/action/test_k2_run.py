@@ -18,6 +18,7 @@ from ansible.plugins.shell.sh import ShellModule as Sh
 
 from ansible_collections.erpops.upgrade.plugins.action import k2_run
 from ansible_collections.erpops.upgrade.plugins.action.k2_run import ActionModule, controller_identity
+from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import run_lock
 
 FOLDER = "/srv/k2/site/K2"
@@ -233,6 +234,34 @@ def test_restored_retakes_the_restored_lock_row_records_and_frees_it(lock):
     state = host.state()
     assert state["status"] == "restored" and state["restores"][-1]["databases"] == ["site01_CONF"]
     assert begin(host)["plan"]["action"] == "new"
+
+
+def test_a_restore_cut_off_by_a_lost_server_is_recorded_without_the_server_and_a_reinstall_refuses(lock, monkeypatch):
+    host = Host()
+    first = begin(host)
+    run_action(host, {"state": "finish", "path": FOLDER, "lock": first["lock"], "status": "failed"})
+    restore_lock = run_action(host, {"state": "lock", "path": FOLDER})["lock"]
+
+    def server_gone(*_args):
+        raise k2db.DatabaseError("connect", "could not connect to server: Connection refused")
+    monkeypatch.setattr(run_lock, "release", server_gone)
+    acquired = len(lock["acquire"])
+    result = run_action(host, {"state": "restored", "path": FOLDER, "lock": restore_lock, "run_id": first["run_id"],
+                               "restored": [{"database": "site01_CONF", "file": "/b/c"}], "not_restored": ["site01_FIRMA"],
+                               "folder": True, "inventory": "/inv/lab.yml", "msg": "restore of site01_FIRMA failed: server lost"})
+    assert result["changed"] and not result.get("failed") and result["released"] is False
+    assert len(lock["acquire"]) == acquired, "nothing is taken from a server that is gone"
+    state = host.state()
+    assert state["status"] == "partly-restored" and state["restores"][-1]["not_restored"] == ["site01_FIRMA"]
+    assert result["next_command"] == state["restores"][-1]["next_command"] and result["next_command"].endswith(
+        "-e k2_restore_folder=true -e k2_restore_force_lock=true"), result["next_command"]
+    assert result["msg"] == state["advice"] and "NOT restored: site01_FIRMA." in result["msg"]
+    assert state["events"][-1]["event"] == "lock_not_freed" and "Connection refused" in state["events"][-1]["msg"]
+
+    monkeypatch.setattr(run_lock, "release", lambda *_args: True)
+    refused = begin(host)
+    assert refused["failed"] and "partly restored" in refused["msg"] and result["next_command"] in refused["msg"]
+    assert len(lock["acquire"]) == acquired, "the refusal comes before the lock (CONF may hold the lock row of backup time)"
 
 
 def test_powershell_state_path_and_create(lock):

@@ -281,3 +281,38 @@ def test_restore_advice_names_the_exact_command():
     assert text.startswith("restore stopped at K2_B: server gone. Restored to their backup state: K2_A. NOT restored: K2_B, it's.")
     assert "ansible-playbook erpops.upgrade.k2_restore --limit site01 -e k2_restore_run_id=r1 -e '{\"k2_restore_databases\": [\"K2_B\", \"it'\\''s\"]}'" in text
     assert backup.partial_restore_message("K2_A", "x", [], ["K2_A"], None).count("Restored to their backup state: none") == 1
+
+
+def test_leftover_scratch_copies_are_those_of_the_database_and_a_swapped_out_one_is_kept():
+    mine = [backup.scratch_name("K2_FIRMA", token) for token in ("0a1b2c3d", "r1234abcd", "o1234abcd")]
+    theirs = backup.scratch_name("K2_FIRMA2", "0a1b2c3d")
+    drop, keep = backup.leftover_scratch(mine + [theirs, "K2_FIRMA", "ERPOPS_VERIFY_x"], "K2_FIRMA")
+    assert drop == sorted(mine[:2]) and keep == [mine[2]]
+    oracle = [backup.scratch_name("K2FIRMA", "0a1b2c3d", 128).upper(), backup.scratch_name("K2FIRMA", "o1234abcd").upper()]
+    assert backup.leftover_scratch(oracle, "K2FIRMA") == ([oracle[0]], [oracle[1]]), "Oracle keeps its schema names upper case"
+    assert backup.leftover_scratch([], "K2_FIRMA") == ([], [])
+
+
+def like_regex(pattern, escape=None):
+    """A LIKE pattern as a regular expression: % and _ wildcards, ``escape`` + char literal, T-SQL's [x] a literal x."""
+    out, chars = [], iter(pattern)
+    for char in chars:
+        if escape and char == escape:
+            out.append(re.escape(next(chars)))
+        elif char == "[":
+            out.append(re.escape(next(chars)))
+            assert next(chars) == "]"
+        else:
+            out.append({"%": ".*", "_": "."}.get(char, re.escape(char)))
+    return re.compile("".join(out) + r"\Z", re.S)
+
+
+@pytest.mark.parametrize("platform, dialect", [("lab", "postgres"), ("mssql", "tsql"), ("oracle", "oracle")])
+def test_scratch_list_sql_finds_only_scratch_names_by_a_literal_prefix(platform, dialect):
+    parsed = sqlglot.parse_one(backup.SCRATCH_LIST_SQL[platform], read=dialect, error_level=ErrorLevel.RAISE)
+    like = parsed.find(sqlglot.exp.Like)
+    escape = parsed.find(sqlglot.exp.Escape)
+    # PostgreSQL's LIKE escapes with a backslash by default; Oracle's only with ESCAPE; T-SQL uses [_]
+    matcher = like_regex(like.expression.this, {"lab": "\\", "oracle": escape and escape.expression.this, "mssql": None}[platform])
+    assert matcher.match(backup.scratch_name("K2_FIRMA", "0a1b2c3d")) and matcher.match(backup.scratch_name("K2", "o1").upper())
+    assert not matcher.match("ERPOPSxVERIFYx1") and not matcher.match("K2_FIRMA")

@@ -289,6 +289,24 @@ def test_open_script_crlf_and_bom():
     assert [(b.text, b.line) for b in split_batches(stream, "mssql")] == [("SELECT 1", 1), ("SELECT 2", 3)]
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 1 << 20])
+def test_open_script_line_ends_at_any_chunk_boundary(monkeypatch, chunk):
+    """open_script's stream is read untranslated and split_batches turns CRLF and CR into LF itself."""
+    monkeypatch.setattr(mod, "CHUNK_CHARS", chunk)
+    data = b"SELECT 1\r\nGO\r\nSELECT 'a\r\nb'\rGO\rSELECT 3\n\r\nGO 2\r\n"
+    stream = open_script(io.BytesIO(data))
+    assert [(b.text, b.line, b.count) for b in split_batches(stream, "mssql")] == [
+        ("SELECT 1", 1, 1), ("SELECT 'a\nb'", 3, 1), ("SELECT 3", 6, 2)]
+    universal = open_script(io.BytesIO(data))
+    assert universal.read() == data.decode("ascii").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def test_open_script_read_before_splitting_keeps_universal_newlines():
+    stream = open_script(io.BytesIO(b"-- head\r\nSELECT 1\r\nGO\rSELECT 2\r"))
+    assert stream.readline() == "-- head\n"
+    assert [(b.text, b.line) for b in split_batches(stream, "mssql")] == [("SELECT 1", 1), ("SELECT 2", 3)]
+
+
 def test_cp1250_letter_after_a_long_ascii_prefix_is_detected_on_a_seekable_stream(monkeypatch):
     monkeypatch.setattr(mod, "SNIFF_BYTES", 16)
     data = b"SELECT 1\nGO\n" * 10 + "SELECT 'kůň'\n".encode("cp1250")

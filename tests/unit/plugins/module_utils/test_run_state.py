@@ -1,5 +1,7 @@
 """The reinstall's decisions (module_utils.run_state): plan, steps, takeover, go/no-go, gates, advice, lock verdict."""
 
+import json
+import shlex
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -286,6 +288,44 @@ def test_a_restore_is_recorded_and_the_state_says_so():
     assert restored["status"] == rs.RESTORED and restored["restore_required"] is False
     assert restored["restores"][-1]["databases"] == ["gen_CONF", "gen_FIRMA"] and restored["restores"][-1]["from_status"] == "failed"
     assert "next reinstall starts afresh" in restored["advice"]
+
+
+def test_a_restore_cut_off_part_way_is_recorded_and_the_next_reinstall_refuses_naming_the_command():
+    state = rs.finish(running(steps=["preflight", "maintenance_on", "backup"]), rs.FAILED, NOW, {"next": "x", "restore_required": True})
+    command = rs.finish_restore_command("gen", "/inv/lab.yml", "gen-ori.09-x", ["gen_FIRMA", "gen_INIT"], True, force_lock=True)
+    assert command == ("ansible-playbook erpops.upgrade.k2_restore -i /inv/lab.yml -l gen -e k2_restore_run_id=gen-ori.09-x "
+                       "-e '{\"k2_restore_databases\": [\"gen_FIRMA\", \"gen_INIT\"]}' -e k2_restore_folder=true "
+                       "-e k2_restore_force_lock=true")
+    partly = rs.record_restore(state, "gen-ori.09-x", ["gen_CONF"], NOW, "restore-1", CONTROLLER, [entry("gen_CONF", "t1")],
+                               not_restored=["gen_FIRMA", "gen_INIT"], folder_restored=False, next_command=command,
+                               error="restore of gen_FIRMA failed: server closed the connection")
+    assert partly["status"] == rs.PARTLY_RESTORED and partly["restore_required"] is True
+    record = partly["restores"][-1]
+    assert record["databases"] == ["gen_CONF"] and record["not_restored"] == ["gen_FIRMA", "gen_INIT"]
+    assert record["folder_restored"] is False and record["next_command"] == command
+    assert ("stopped part-way: restore of gen_FIRMA failed: server closed the connection. Restored to their backup state: gen_CONF. "
+            "NOT restored: gen_FIRMA, gen_INIT. The K2 folder is not restored.") in partly["advice"] and partly["advice"].endswith(command)
+    plan = rs.plan_run(partly, "ori.09")
+    assert plan["action"] == "refuse" and "partly restored" in plan["why"] and command in plan["why"]
+    assert "NOT restored: gen_FIRMA, gen_INIT" in plan["why"]
+
+    finished = rs.record_restore(partly, "gen-ori.09-x", ["gen_FIRMA", "gen_INIT"], NOW, "restore-2", CONTROLLER, folder_restored=True)
+    assert finished["status"] == rs.RESTORED and rs.plan_run(finished, "ori.09")["action"] == "new"
+    assert [r["databases"] for r in finished["restores"]] == [["gen_CONF"], ["gen_FIRMA", "gen_INIT"]]
+
+
+def test_a_folder_restore_that_failed_after_every_database_is_a_partial_restore_too():
+    state = rs.record_restore(running(), "r1", ["gen_CONF"], NOW, "restore-1", CONTROLLER, folder_restored=False,
+                              next_command=rs.finish_restore_command("gen", None, "r1", [], True, force_lock=False))
+    assert state["status"] == rs.PARTLY_RESTORED and state["restores"][-1]["not_restored"] == []
+    assert state["restores"][-1]["next_command"] == "ansible-playbook erpops.upgrade.k2_restore -l gen -e k2_restore_run_id=r1 -e k2_restore_folder=true"
+
+
+def test_the_finish_command_quotes_what_a_shell_would_split():
+    command = rs.finish_restore_command("it's", "/my inv/x.yml", "r1", ["a'b", "K2_Účetní"], False, force_lock=False)
+    words = shlex.split(command)
+    assert words[words.index("-i") + 1] == "/my inv/x.yml" and words[words.index("-l") + 1] == "it's"
+    assert json.loads(words[words.index("-e", words.index("-e") + 1) + 1]) == {"k2_restore_databases": ["a'b", "K2_Účetní"]}
 
 
 # -- decisions -----------------------------------------------------------------------

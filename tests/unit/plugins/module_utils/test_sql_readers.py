@@ -345,3 +345,151 @@ def test_a_flood_of_bad_statements_is_counted_not_listed(monkeypatch):
     assert (len(result.problems), result.unlisted_problems, len(result.ignored), result.unlisted_ignored) == (6, 7, 5, 4)
     assert result.problems[-1].reason == "7 more statements could not be read (not listed one by one)"
     assert result.schema.table("t") is not None
+
+
+# --------------------------------------------------------------------------- columns redefined or dropped
+
+def test_sql_server_alter_column_redefines_type_and_nullability():
+    """ALTER TABLE ... ALTER COLUMN: the new type replaces the old; NULL or NOT NULL as said, nullable when not
+    said (as in CREATE TABLE, ANSI_NULL_DFLT_ON); a default constraint and IDENTITY stay with the column."""
+    schema = clean("CREATE TABLE [t] ([a] [int] NOT NULL CONSTRAINT [DF_a] DEFAULT (0), [b] [varchar] (10) NOT NULL,"
+                   " [c] [int] IDENTITY (1, 1) NOT NULL)\nGO\n"
+                   "ALTER TABLE [dbo].[t] ALTER COLUMN [a] [bigint] NOT NULL\nGO\n"
+                   "ALTER TABLE [t] ALTER COLUMN [b] [nvarchar] (20)\nGO\n"
+                   "ALTER TABLE [t] ALTER COLUMN [c] [bigint]\nGO\n"
+                   "ALTER TABLE [t] ALTER COLUMN [a] ADD ROWGUIDCOL\nGO\n")
+    table = schema.table("t")
+    assert table.column("a") == Column("a", "bigint", nullable=False, default="(0)")
+    assert table.column("b") == Column("b", "nvarchar", 20, nullable=True)
+    assert table.column("c") == Column("c", "bigint", nullable=False, identity=True)
+
+
+def test_oracle_modify_changes_only_what_it_says():
+    schema = clean("CREATE TABLE t (a NUMBER(5) DEFAULT 1 NOT NULL, b VARCHAR2(10 BYTE), c DATE);\n"
+                   "ALTER TABLE t MODIFY (a NUMBER(10), b NOT NULL);\n"
+                   "ALTER TABLE t MODIFY b VARCHAR2(20 CHAR);\n"
+                   "ALTER TABLE t MODIFY c DEFAULT SYSDATE NULL;\n", "oracle")
+    table = schema.table("T")
+    assert table.column("A") == Column("A", "number", precision=10, scale=0, nullable=False, default="1")
+    assert table.column("B") == Column("B", "varchar2", 20, nullable=False, semantics="char")
+    assert table.column("C") == Column("C", "date", nullable=True, default="SYSDATE")
+
+
+def test_postgresql_alter_column_actions():
+    schema = clean("CREATE TABLE t (a int, b int NOT NULL DEFAULT 0)\nGO\n"
+                   "ALTER TABLE t ALTER COLUMN a TYPE bigint USING a::bigint, ALTER a SET NOT NULL\nGO\n"
+                   "ALTER TABLE t ALTER COLUMN b DROP NOT NULL, ALTER COLUMN b DROP DEFAULT\nGO\n"
+                   "ALTER TABLE t ALTER COLUMN b SET DATA TYPE numeric(9, 2)\nGO\n", "lab")
+    table = schema.table("t")
+    assert table.column("a") == Column("a", "bigint", nullable=False)
+    assert table.column("b") == Column("b", "numeric", precision=9, scale=2, nullable=True)
+
+
+@pytest.mark.parametrize("platform, statements", [
+    ("mssql", "ALTER TABLE [t] DROP COLUMN [b], [c]\nGO\n"),
+    ("mssql", "ALTER TABLE [t] DROP COLUMN IF EXISTS [b], COLUMN [c]\nGO\n"),
+    ("oracle", "ALTER TABLE t DROP COLUMN b;\nALTER TABLE t DROP (c) CASCADE CONSTRAINTS;\n"),
+    ("lab", "ALTER TABLE t DROP COLUMN b\nGO\nALTER TABLE t DROP c CASCADE\nGO\n"),
+])
+def test_drop_column(platform, statements):
+    create = "CREATE TABLE t (a int NOT NULL, b int, c int, CONSTRAINT t_pk PRIMARY KEY (a))\nGO\n"
+    if platform == "oracle":
+        create = create.replace("\nGO\n", ";\n")
+    schema = clean(create + statements, platform)
+    assert [c.name.lower() for c in schema.tables["T"].columns] == ["a"]
+
+
+def test_dropping_a_column_a_key_or_index_uses_is_reported_and_changes_nothing():
+    result = read("CREATE TABLE [t] ([a] [int] NOT NULL, [b] [int], CONSTRAINT [pk] PRIMARY KEY ([a]))\nGO\n"
+                  "CREATE INDEX [ib] ON [t] ([b])\nGO\n"
+                  "ALTER TABLE [t] DROP COLUMN [b]\nGO\nALTER TABLE [t] DROP COLUMN [a]\nGO\n"
+                  "ALTER TABLE [t] DROP COLUMN [zz]\nGO\n")
+    assert [(p.line, p.reason) for p in result.problems] == [
+        (5, "drops column 'b', which index 'ib' uses: not read"), (7, "drops column 'a', which the primary key uses: not read"),
+        (9, "table 't' has no column 'zz'")]
+    assert [c.name for c in result.schema.table("t").columns] == ["a", "b"]
+
+
+def test_drop_constraint_of_a_key_or_unique_constraint():
+    result = read("CREATE TABLE [t] ([a] [int] NOT NULL, [b] [int], CONSTRAINT [pk] PRIMARY KEY ([a]),"
+                  " CONSTRAINT [uq] UNIQUE ([b]))\nGO\n"
+                  "ALTER TABLE [t] DROP CONSTRAINT [pk]\nGO\nALTER TABLE [t] DROP CONSTRAINT [uq]\nGO\n"
+                  "ALTER TABLE [t] DROP CONSTRAINT [DF_t_b]\nGO\n")
+    table = result.schema.table("t")
+    assert table.primary_key is None and table.indexes == []
+    assert [p.line for p in result.problems] == [7] and "default or check constraint" in result.problems[0].reason
+
+
+# --------------------------------------------------------------------------- tables from queries, filtered indexes
+
+@pytest.mark.parametrize("platform, text", [
+    ("oracle", "CREATE TABLE t2 AS SELECT * FROM t;\n"),
+    ("oracle", "CREATE TABLE t2 (a, b) TABLESPACE users AS (SELECT a, b FROM t);\n"),
+    ("lab", "CREATE TABLE t2 AS WITH x AS (SELECT 1 AS a) SELECT * FROM x\nGO\n"),
+    ("mssql", "SELECT [a], [b] INTO [t2] FROM [t]\nGO\n"),
+])
+def test_a_table_made_from_a_query_is_a_problem_naming_the_construct(platform, text):
+    result = read("\n" + text, platform)
+    assert [p.line for p in result.problems] == [2]
+    assert "from a query" in result.problems[0].reason and result.schema.tables == {}
+
+
+def test_lob_store_as_is_not_a_query():
+    schema = clean("CREATE TABLE t (a CLOB) LOB (a) STORE AS SECUREFILE (DISABLE STORAGE IN ROW);\n", "oracle")
+    assert schema.table("T").column("A").type == "clob"
+
+
+@pytest.mark.parametrize("platform, text", [
+    ("mssql", "CREATE NONCLUSTERED INDEX [f] ON [t] ([a]) WHERE [a] IS NOT NULL WITH (FILLFACTOR = 90)\nGO\n"),
+    ("lab", "CREATE UNIQUE INDEX f ON t (a) WHERE a > 0\nGO\n"),
+])
+def test_filtered_index_is_a_problem_naming_the_construct(platform, text):
+    result = read("CREATE TABLE t (a int)\nGO\n" + text, platform)
+    assert [p.line for p in result.problems] == [3]
+    assert "filtered index 'f' (CREATE INDEX ... WHERE)" in result.problems[0].reason
+    assert result.schema.table("t").indexes == []
+
+
+# --------------------------------------------------------------------------- SQL*Plus blank lines
+
+def test_sqlplus_blank_line_ends_a_sql_statement_without_running_it():
+    """SQL*Plus User's Guide, SET SQLBLANKLINES: OFF (the default) does not allow blank lines in a SQL command;
+    a blank line ends the command being entered without running it, and "/" runs what was entered."""
+    text = ("CREATE TABLE t (a NUMBER)\n\nCREATE TABLE u (b NUMBER);\n"
+            "CREATE TABLE v (c NUMBER)\n  \n/\n"
+            "CREATE TABLE w (\n  d NUMBER,\n\n  e NUMBER);\n"
+            "CREATE OR REPLACE PROCEDURE p IS\nBEGIN\n\n  NULL;\nEND;\n/\n"
+            "CREATE TABLE x (f NUMBER /* a\n\n comment */, g NUMBER);\n")
+    result = read(text, "oracle")
+    assert sorted(result.schema.tables) == ["U", "V", "X"]
+    blank = [i.line for i in result.ignored if "blank line" in i.what]
+    assert blank == [1, 7]
+    assert [(p.line, p.reason) for p in result.problems] == [(10, "unknown statement E")]
+    not_run, client = [], []
+    batches = list(split_batches(io.StringIO(text), "oracle", client, not_run))
+    assert [b.text.split("(")[0] for b in batches] == [
+        "CREATE TABLE u ", "CREATE TABLE v ", "e NUMBER)", "CREATE OR REPLACE PROCEDURE p IS\nBEGIN\n\n  NULL;\nEND;",
+        "CREATE TABLE x "]
+    assert [line for line, dummy in not_run] == [1, 7]
+
+
+def test_blank_lines_do_not_end_sql_server_or_postgresql_statements():
+    assert clean("CREATE TABLE t (\n  a int,\n\n  b int)\nGO\n").table("t").column("b") is not None
+    assert clean("CREATE TABLE t (\n  a int,\n\n  b int)\nGO\n", "lab").table("t").column("b") is not None
+
+
+# --------------------------------------------------------------------------- long statements
+
+def test_a_long_statement_keeps_compact_tokens_that_read_the_same(monkeypatch):
+    columns = ", ".join("c%d NUMBER(%d) DEFAULT 'x''%d' NOT NULL" % (i, 5 + i % 9, i) for i in range(400))
+    text = "CREATE TABLE t (%s, long_default VARCHAR2(400) DEFAULT '%s');\n" % (columns, "y" * 300)
+    statement = next(lexer.statements(text, "oracle", max_tokens=50000))
+    compact = read_ddl(text, "oracle", "t")
+    assert isinstance(statement.tokens, lexer.TokenArray)
+    monkeypatch.setattr(lexer, "TUPLE_TOKENS", 10 ** 6)
+    as_tuples = next(lexer.statements(text, "oracle", max_tokens=50000))
+    assert isinstance(as_tuples.tokens, list)
+    assert list(statement.tokens) == as_tuples.tokens
+    assert statement.tokens[-4:] == as_tuples.tokens[-4:] and statement.tokens[-2][1] == "'%s'" % ("y" * 300)
+    assert compact == read_ddl(text, "oracle", "t")
+    assert len(compact.schema.table("T").columns) == 401 and compact.problems == []

@@ -28,10 +28,11 @@ MANDANTS = [{"code": "DEMO", "name": "Demo", "dbname": "K2_DEMO"}, {"code": "FIR
 class Server:
     """One database server: the statements it received, in order, and the faults to raise."""
 
-    def __init__(self, fail_on=(), sessions=0):
+    def __init__(self, fail_on=(), sessions=0, scratch=()):
         self.executed = []
         self.fail_on = list(fail_on)
         self.sessions = sessions
+        self.scratch = list(scratch)
 
     def connect(self, _params, database):
         return Connection(self, database)
@@ -63,6 +64,8 @@ class Connection:
                     {"LogicalName": "K2_FIRMA_log", "PhysicalName": "L:\\Log\\K2_FIRMA_log.ldf"}]
         if "all_directories" in sql:
             return [{"directory_path": "/u01/dp"}]
+        if sql == backup.SCRATCH_LIST_SQL["mssql"] or sql == backup.SCRATCH_LIST_SQL["oracle"]:
+            return [{"name": name} for name in self.server.scratch]
         raise AssertionError("unexpected query: %s" % sql)
 
     def execute(self, sql, params=()):
@@ -209,3 +212,22 @@ def test_named_databases_of_another_product_are_backed_up_without_reading_firmy(
         ("CDN_Firma", "CDN_Firma", True, None), ("CDN_KNF_Konfiguracja", "CDN_KNF_Konfiguracja", True, None)]
     missing_conf = run_module(monkeypatch, capsys, NoK2(), manifest=manifest, target_dir="E:\\Backup", conf_database=None)
     assert missing_conf["failed"] and "conf_database" in missing_conf["msg"]
+
+
+@pytest.mark.parametrize("platform, drop", [("mssql", "DROP DATABASE [%s]"), ("oracle", 'DROP USER "%s" CASCADE')])
+def test_scratch_copies_a_lost_server_left_are_dropped_before_the_next_backup_and_said(tmp_path, monkeypatch, capsys, platform, drop):
+    firma = "K2 ]FIRMA"
+    upper = (lambda name: name.upper()) if platform == "oracle" else (lambda name: name)
+    left = upper(backup.scratch_name(firma, "0a1b2c3d"))
+    replaced = upper(backup.scratch_name(firma, "o1a2b3c4d"))
+    other = upper(backup.scratch_name("K2_DEMO", "0a1b2c3d"))
+    server = Server(scratch=[left, replaced, other])
+    result = run_module(monkeypatch, capsys, server, platform=platform, manifest=str(tmp_path / "m.json"), target_dir="E:\\Backup",
+                        oracle_directory="DP", run_id="r1", databases=["FIRMA"])
+    assert not result.get("failed"), result
+    drops = statements(server, "DROP")
+    assert drops == [drop % left], "only the leftover of the database backed up"
+    assert "dropped %s, a scratch copy of %s an earlier verification or restore left behind" % (left, firma) in result["notes"]
+    assert any(note.startswith("%s holds %s as it was before an earlier restore" % (replaced, firma)) for note in result["notes"])
+    first_backup = next(i for i, s in enumerate(server.executed) if "BACKUP DATABASE" in str(s) or "DBMS_DATAPUMP" in str(s))
+    assert server.executed.index(drops[0]) < first_backup, "dropped before the backup"
