@@ -154,10 +154,11 @@ def hostile_inputs(megabytes):
     inputs = []
     for size in sorted(set((50000, 100000, 250000, 500000, int(megabytes * 1e6)))):
         label = "%.2f MB" % (size / 1e6)
-        inputs += [
-            ("dense tokens, one statement, " + label, "mssql", "INSERT INTO t VALUES (" + ",".join(["1"] * (size // 2)) + ")\n"),
-            ("dense tokens, Oracle, " + label, "oracle", "INSERT INTO t VALUES (" + ",".join(["1"] * (size // 2)) + ");\n"),
-        ]
+        inputs.append(("dense tokens, one statement, " + label, "mssql",
+                       "INSERT INTO t VALUES (" + ",".join(["1"] * (size // 2)) + ")\n"))
+        if size == 50000:   # the other tokenizer, where dense statements cost the most
+            inputs.append(("dense tokens, Oracle, " + label, "oracle",
+                           "INSERT INTO t VALUES (" + ",".join(["1"] * (size // 2)) + ");\n"))
     size = int(megabytes * 1e6)
     inputs += [
         ("one-token statements", "mssql", "x;" * (size // 2)),

@@ -112,7 +112,7 @@ class ActionModule(ActionBase):
         """Run the module in a background thread and show the lines it appends to its progress file meanwhile.
 
         The file is on the controller: it is read only when the module runs there too (``delegate_to: localhost``,
-        an execution environment); elsewhere the lines come with the result.
+        an execution environment); elsewhere only the lines before and after the call show.
         """
         local = self._connection.transport in ("local", "ansible.builtin.local")
         handle, path = tempfile.mkstemp(prefix="erpops-backup-progress-", dir=C.DEFAULT_LOCAL_TMP)

@@ -45,6 +45,7 @@ ARGUMENT_SPEC = dict(
     installer_record=dict(type="raw", default="auto"),
     takeover=dict(type="bool", default=False),
     outage_mode=dict(type="str", choices=list(run_state.OUTAGE_MODES), default=run_state.DEFAULT_OUTAGE_MODE),
+    test_of=dict(type="str"),
     step=dict(type="str", choices=list(run_state.STEP_NAMES)),
     result=dict(type="str", choices=["started", "ok", "failed", "skipped"], default="ok"),
     msg=dict(type="str"),
@@ -53,6 +54,7 @@ ARGUMENT_SPEC = dict(
     status=dict(type="str", choices=["done", "failed", "no-go"]),
     failed_step=dict(type="str"),
     convert_result=dict(type="dict"),
+    install_verdict=dict(type="dict"),
     restore_command=dict(type="str"),
     run_id=dict(type="str"),
     restored=dict(type="list", elements="dict"),
@@ -259,7 +261,7 @@ class ActionModule(ActionBase):
         remote, state = self._load(args)
         self._check_run(args, state)
         decisions = run_state.run_decisions(args["preflight"], args["method"], args["installer_record"], args["takeover"],
-                                            args["outage_mode"])
+                                            args["outage_mode"], test_of=args["test_of"])
         state = dict(state, decisions=decisions, from_version=args["preflight"].get("version"), preflight=args["preflight"])
         self._save(args, remote, state)
         return self._result(state, False, decisions=decisions)
@@ -307,7 +309,7 @@ class ActionModule(ActionBase):
             state["backups"] = run_state.merge_backups(state.get("backups") or [], self._manifest_entries(args["manifest"]))
         found = None
         if args["status"] == "failed":
-            found = run_state.advice(state, args["failed_step"], args["convert_result"], args["restore_command"])
+            found = run_state.advice(state, args["failed_step"], args["convert_result"], args["restore_command"], args["install_verdict"])
             if args["failed_step"] in run_state.STEP_NAMES:
                 state = run_state.record_step(state, args["failed_step"], "failed", now, msg=args["msg"])
         state = run_state.finish(state, args["status"], now, found)

@@ -60,6 +60,10 @@ def k2_install_gate(value, gate, *args):
     raise AnsibleFilterError("k2_install_gate: unknown gate %r (structure, test_reinstall, extensions)" % gate)
 
 
+def k2_test_of(link, explicit="", folder=""):
+    return install_gates.test_of(explicit or None, link if isinstance(link, dict) else None, folder or "")
+
+
 class FilterModule:
     def filters(self):
-        return {"k2_install_gate": k2_install_gate}
+        return {"k2_install_gate": k2_install_gate, "k2_test_of": k2_test_of}

@@ -8,6 +8,9 @@
 * ``test_reinstall_gate``: a production generation change needs a successful test reinstall of the
   same target first (K2-18) unless the user waives it, and the report then says so; a release change
   is advised to have one (a warning);
+* ``test_of``: whether a run is itself the test reinstall of a production folder (named by the user, or by the
+  link ``k2_test_environment`` leaves beside the copy's folder), whose success is then recorded beside the
+  production folder for the gate above;
 * ``extensions_gate``: outdated extensions after the update are reported; they keep the site closed
   only when the user asks for that (K2-14, K2-20).
 """
@@ -41,6 +44,39 @@ def structure_gate(check: Mapping[str, Any]) -> Dict[str, Any]:
 def test_reinstall_record(target: str, run_id: str, folder: str, finished: str) -> Dict[str, Any]:
     """What the test reinstall leaves for the production run (K2-18)."""
     return {"target_version": target, "run_id": run_id, "folder": folder, "finished": finished, "status": "done"}
+
+
+def test_environment_link(production_folder: str, copy_folder: str, site: str, production_conf: str, copy_conf: str) -> Dict[str, Any]:
+    """What k2_test_environment leaves beside the copy's folder: which production site the copy is a test environment of."""
+    return {"test_of": production_folder, "folder": copy_folder, "site": site,
+            "production_conf_database": production_conf, "conf_database": copy_conf}
+
+
+def test_of(explicit: Optional[str], link: Optional[Mapping[str, Any]], folder: str) -> Dict[str, Any]:
+    """{"test_of", "source", "note"}: the production folder this run is the test reinstall of (K2-18), or None.
+
+    ``explicit`` (k2_reinstall_test_of) wins; else the link k2_test_environment left beside ``folder``, when it names
+    this folder (a link beside a folder it does not name is ignored, and the run is judged as a production run).
+    """
+    if explicit:
+        return {"test_of": explicit, "source": "k2_reinstall_test_of", "note": None}
+    if not link or not link.get("test_of"):
+        return {"test_of": None, "source": None, "note": None}
+    if not same_folder(link.get("folder") or "", folder):
+        return {"test_of": None, "source": None,
+                "note": "the test environment link beside %s names another folder (%s); ignored" % (folder, link.get("folder"))}
+    return {"test_of": link["test_of"], "source": "test environment link",
+            "note": "a test environment of %s (%s): its success is recorded for the production run (K2-18)" % (
+                link.get("site") or link["test_of"], link["test_of"])}
+
+
+def same_folder(one: str, other: str) -> bool:
+    """The same folder, ignoring trailing separators; Windows paths (a drive or a backslash) also ignoring case."""
+    def key(path: str) -> str:
+        windows = "\\" in path or (len(path) > 1 and path[1] == ":")
+        path = path.rstrip("/\\")
+        return path.replace("/", "\\").lower() if windows else path
+    return bool(one) and key(one) == key(other)
 
 
 def test_reinstall_gate(record: Optional[Mapping[str, Any]], target: str, upgrade_kind: Optional[str], waived: bool) -> Dict[str, Any]:

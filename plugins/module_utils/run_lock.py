@@ -18,10 +18,10 @@ fresh connection each time (so that it holds no session between renewals).
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import run_state
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_qualified
 
 TABLE = "ERPOPS_RUN_LOCK"
 DEFAULT_LEASE_SECONDS = 300
@@ -38,7 +38,8 @@ _COLUMNS = (
     ("LEASE_UNTIL", "datetime2 NULL", "TIMESTAMP NULL", "timestamp NULL"),
 )
 _TYPE_INDEX = {"mssql": 1, "oracle": 2, "lab": 3}
-_NOW = {"mssql": "SYSUTCDATETIME()", "oracle": "SYS_EXTRACT_UTC(SYSTIMESTAMP)", "lab": "(now() AT TIME ZONE 'UTC')"}
+#: The server's clock in UTC, per dialect.
+NOW_UTC = {"mssql": "SYSUTCDATETIME()", "oracle": "SYS_EXTRACT_UTC(SYSTIMESTAMP)", "lab": "(now() AT TIME ZONE 'UTC')"}
 
 
 class LockError(Exception):
@@ -49,15 +50,22 @@ class LockError(Exception):
         self.holder = dict(holder) if holder else None
 
 
-class LockSql:
-    """SQL text of the lock table in one dialect (``?`` binds; ``:name`` on Oracle)."""
+class LeaseTableSql:
+    """SQL text of a table of lease rows in one dialect (``?`` binds; ``:name`` on Oracle): what the site's lock and
+    the database server's slots (``server_slots``) share. A subclass names its ``columns`` (column, MS SQL type,
+    Oracle type, lab type), the ``key_column`` and the bind order of each statement (``bind_order``)."""
 
-    def __init__(self, dialect: str, table: str = TABLE) -> None:
+    columns: Tuple[Tuple[str, str, str, str], ...] = ()
+    key_column = ""
+    bind_order: Mapping[str, Tuple[str, ...]] = {}
+
+    def __init__(self, dialect: str, table: str, schema: Optional[str] = None) -> None:
         if dialect not in _TYPE_INDEX:
             raise ValueError("unknown SQL dialect %r" % dialect)
         self.dialect = dialect
         self.table_name = table
-        self.table = quote_ident(dialect, table)
+        self.schema = schema if dialect == "oracle" else None
+        self.table = quote_qualified(dialect, self.schema, table) if self.schema else quote_ident(dialect, table)
 
     def _q(self, column: str) -> str:
         return quote_ident(self.dialect, column)
@@ -66,9 +74,9 @@ class LockSql:
         return ":" + name.lower() if self.dialect == "oracle" else "?"
 
     def create_table(self) -> str:
-        columns = ", ".join("%s %s" % (self._q(c[0]), c[_TYPE_INDEX[self.dialect]]) for c in _COLUMNS)
+        columns = ", ".join("%s %s" % (self._q(c[0]), c[_TYPE_INDEX[self.dialect]]) for c in self.columns)
         ddl = "CREATE TABLE %s (%s, CONSTRAINT %s PRIMARY KEY (%s))" % (
-            self.table, columns, self._q(("PK_" + self.table_name)[:30]), self._q("SITE_KEY"))
+            self.table, columns, self._q(("PK_" + self.table_name)[:30]), self._q(self.key_column))
         if self.dialect == "mssql":
             return "IF OBJECT_ID(N'%s', N'U') IS NULL %s" % (self.table.replace("'", "''"), ddl)
         if self.dialect == "oracle":
@@ -78,7 +86,37 @@ class LockSql:
 
     def table_exists(self):
         """(SQL, binds): one row whose first value is truthy when the table exists."""
-        return table_exists_sql(self.dialect, self.table, self.table_name)
+        return table_exists_sql(self.dialect, self.table, self.table_name, self.schema)
+
+    def _lease_expression(self) -> str:
+        if self.dialect == "mssql":
+            return "DATEADD(second, ?, SYSUTCDATETIME())"
+        if self.dialect == "oracle":
+            return "SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:lease_seconds, 'SECOND')"
+        return "(now() AT TIME ZONE 'UTC') + CAST(? AS integer) * interval '1 second'"
+
+    def binds(self, statement: str, **values: Any):
+        """Bind values in the order (or by the names) ``statement`` uses."""
+        order = self.bind_order[statement]
+        if self.dialect == "oracle":
+            return {name: values[name] for name in dict.fromkeys(order)}
+        return tuple(values[name] for name in order)
+
+
+class LockSql(LeaseTableSql):
+    """SQL text of the site's lock table in one dialect."""
+
+    columns = _COLUMNS
+    key_column = "SITE_KEY"
+    bind_order = {
+        "take": ("run_id", "token", "controller_host", "controller_user", "awx_job_id", "lease_seconds", "site_key"),
+        "renew": ("lease_seconds", "site_key", "token"),
+        "release": ("site_key", "token"),
+        "select": ("site_key",),
+    }
+
+    def __init__(self, dialect: str, table: str = TABLE) -> None:
+        super().__init__(dialect, table)
 
     def insert_free_row(self) -> str:
         """The free row of a site, unless it exists (bind: site key). A racing insert hits the key."""
@@ -104,14 +142,14 @@ class LockSql:
         key = self._q("SITE_KEY")
         if self.dialect == "mssql":
             return "SELECT %s, %s AS server_now FROM %s WITH (UPDLOCK, ROWLOCK, HOLDLOCK) WHERE %s = ?" % (
-                columns, _NOW["mssql"], self.table, key)
+                columns, NOW_UTC["mssql"], self.table, key)
         return "SELECT %s, %s AS server_now FROM %s WHERE %s = %s FOR UPDATE" % (
-            columns, _NOW[self.dialect], self.table, key, self._mark("site_key"))
+            columns, NOW_UTC[self.dialect], self.table, key, self._mark("site_key"))
 
     def select(self) -> str:
         columns = ", ".join("%s AS %s" % (self._q(c[0]), c[0].lower()) for c in _COLUMNS[1:])
         return "SELECT %s, %s AS server_now FROM %s WHERE %s = %s" % (
-            columns, _NOW[self.dialect], self.table, self._q("SITE_KEY"), self._mark("site_key"))
+            columns, NOW_UTC[self.dialect], self.table, self._q("SITE_KEY"), self._mark("site_key"))
 
     def take(self) -> str:
         """Write the holder (binds: run id, token, host, user, job id, lease seconds, site key)."""
@@ -119,7 +157,7 @@ class LockSql:
             self.table, self._q("RUN_ID"), self._mark("run_id"), self._q("HOLDER_TOKEN"), self._mark("token"),
             self._q("CONTROLLER_HOST"), self._mark("controller_host"),
             self._q("CONTROLLER_USER"), self._mark("controller_user"), self._q("AWX_JOB_ID"), self._mark("awx_job_id"),
-            self._q("SINCE"), _NOW[self.dialect], self._q("LEASE_UNTIL"), self._lease_expression(),
+            self._q("SINCE"), NOW_UTC[self.dialect], self._q("LEASE_UNTIL"), self._lease_expression(),
             self._q("SITE_KEY"), self._mark("site_key"))
 
     def renew(self) -> str:
@@ -133,25 +171,6 @@ class LockSql:
         emptied = ", ".join("%s = NULL" % self._q(c[0]) for c in _COLUMNS[1:])
         return "UPDATE %s SET %s WHERE %s = %s AND %s = %s" % (
             self.table, emptied, self._q("SITE_KEY"), self._mark("site_key"), self._q("HOLDER_TOKEN"), self._mark("token"))
-
-    def _lease_expression(self) -> str:
-        if self.dialect == "mssql":
-            return "DATEADD(second, ?, SYSUTCDATETIME())"
-        if self.dialect == "oracle":
-            return "SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:lease_seconds, 'SECOND')"
-        return "(now() AT TIME ZONE 'UTC') + CAST(? AS integer) * interval '1 second'"
-
-    def binds(self, statement: str, **values: Any):
-        """Bind values in the order (or by the names) ``statement`` uses."""
-        order = {
-            "take": ("run_id", "token", "controller_host", "controller_user", "awx_job_id", "lease_seconds", "site_key"),
-            "renew": ("lease_seconds", "site_key", "token"),
-            "release": ("site_key", "token"),
-            "select": ("site_key",),
-        }[statement]
-        if self.dialect == "oracle":
-            return {name: values[name] for name in order}
-        return tuple(values[name] for name in order)
 
 
 def table_exists_sql(dialect: str, quoted: str, name: str, owner: Optional[str] = None):

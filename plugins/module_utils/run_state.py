@@ -242,6 +242,9 @@ def plan_run(saved: Mapping[str, Any], target_version: str) -> Dict[str, str]:
         if saved.get("target_version") == target_version:
             return {"action": "done", "why": "already reinstalled to %s by run %s (%s)" % (target_version, saved["run_id"], saved.get("finished"))}
         return {"action": "new", "why": "the last run %s finished" % run}
+    if status == FAILED and saved.get("restore_required"):
+        advice_text = saved.get("advice") or "restore the site first (K2-16)"
+        return {"action": "refuse", "why": "the last run %s failed after one-time conversions ran; it cannot be resumed: %s" % (run, advice_text)}
     if saved.get("target_version") != target_version:
         return {"action": "refuse", "why": (
             "the site has an unfinished reinstall %s; finish it with k2_target_version=%s, or restore the site "
@@ -344,6 +347,13 @@ def finish(state: Mapping[str, Any], status: str, now: datetime, advice: Optiona
     if advice is not None:
         new["advice"] = advice.get("next")
         new["restore_required"] = bool(advice.get("restore_required"))
+        if advice.get("takeover"):
+            decisions = new.setdefault("decisions", {})
+            decisions["mode"] = "takeover"
+            reasons = list(decisions.get("takeover_reasons") or [])
+            if advice["takeover"] not in reasons:
+                reasons.append(advice["takeover"])
+            decisions["takeover_reasons"] = reasons
     new["outage"] = measure_outage(new, now)
     return new
 
@@ -456,9 +466,11 @@ def finish_restore_command(host: str, inventory: Optional[str], run_id: str, not
 
 
 # --------------------------------------------------------------------------- decisions
-def takeover_reasons(site_kind: Optional[str], installer_record: bool, method: str, asked: bool) -> List[str]:
+def takeover_reasons(site_kind: Optional[str], installer_record: bool, method: str, asked: bool, test_of: Optional[str] = None) -> List[str]:
     """Why the run is a takeover (přebrání) rather than a classic upgrade (K2-10); empty: classic upgrade."""
     reasons = []
+    if test_of:
+        reasons.append("a test environment (a copy of %s) is reinstalled by taking the copied folder over (K2-18)" % test_of)
     if site_kind == "torso":
         reasons.append("no K2 binaries in the folder (torso, K2-13)")
     if not installer_record:
@@ -480,10 +492,11 @@ def installer_record(setting: Any, method: str) -> bool:
 
 
 def run_decisions(preflight: Mapping[str, Any], method: str, installer_record_setting: Any, takeover_asked: bool,
-                  outage_mode_setting: Any = DEFAULT_OUTAGE_MODE) -> Dict[str, Any]:
-    """The ``decisions`` of a run from the preflight's result and the request."""
+                  outage_mode_setting: Any = DEFAULT_OUTAGE_MODE, test_of: Optional[str] = None) -> Dict[str, Any]:
+    """The ``decisions`` of a run from the preflight's result and the request; ``test_of``: the production folder this run is
+    the test reinstall of (K2-18)."""
     record = installer_record(installer_record_setting, method)
-    reasons = takeover_reasons(preflight.get("kind"), record, method, takeover_asked)
+    reasons = takeover_reasons(preflight.get("kind"), record, method, takeover_asked, test_of)
     return {
         "mode": "takeover" if reasons else "upgrade",
         "takeover_reasons": reasons,
@@ -495,7 +508,8 @@ def run_decisions(preflight: Mapping[str, Any], method: str, installer_record_se
         "reasons": list(preflight.get("reasons") or []),
         "notes": list(preflight.get("notes") or []),
         # A takeover where a classic upgrade would do leaves the old installer record behind (K2-10).
-        "orphan_warning": bool(reasons) and preflight.get("kind") == "runnable" and record,
+        "orphan_warning": bool(reasons) and preflight.get("kind") == "runnable" and record and not test_of,
+        "test_of": test_of or None,
     }
 
 
@@ -566,15 +580,34 @@ def gate_decision(result: Mapping[str, Any], k2: Optional[Mapping[str, Any]], pr
 
 
 def advice(state: Mapping[str, Any], failed_step: Optional[str], convert_result: Optional[Mapping[str, Any]] = None,
-           restore_command: Optional[str] = None) -> Dict[str, Any]:
+           restore_command: Optional[str] = None, install_verdict: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """What the operator does after a failure: resume, or restore (only where the journal cannot resume).
 
     ``convert_result``: k2_convert's result when the conversions failed. A database whose file the
     journal refuses (a one-time file changed or applied with holes) cannot go forward: restore. A batch
     that failed (rolled back, recorded) resumes at that batch on a rerun, one-time batches already
     applied are never repeated.
+
+    ``install_verdict``: k2_install_verdict's result when the K2 installer's install failed (K2-11). Its
+    one-time conversions are in no journal: after them (``restore_needed``) only a restore of the databases
+    and the K2 folder leads on, and a rerun is refused until the site is restored. A failed removal or
+    copy of files (the databases not converted yet) goes back to K2-01; the rerun installs by takeover,
+    since the installer's record of a half-removed installation cannot be trusted (K2-10).
+    ``restore_command`` is returned only where a restore is the way on or back.
     """
     step = failed_step or next_step(state) or "?"
+    verdict = install_verdict or {}
+    if step == "install" and verdict.get("restore_needed"):
+        return {"restore_required": True, "resume_at": None, "takeover": None, "restore_command": restore_command, "next": (
+            "One-time conversions ran inside the K2 installer's install: restore the databases AND the K2 folder from this run's "
+            "backup (K2-12, K2-16)%s, fix the cause in the old version, then run the reinstall again; it starts afresh. A rerun "
+            "before the restore is refused. The maintenance window stays on." % (": " + restore_command if restore_command else ""))}
+    if step == "install" and verdict.get("step") in ("removal", "copy"):
+        return {"restore_required": False, "resume_at": "install", "restore_command": None,
+                "takeover": "the previous install failed in %s (K2-11): a takeover after a failed removal or install" % verdict["step"],
+                "next": ("The install failed in %s, before any conversion: back to K2-01, the folder may hold no runnable K2. No "
+                         "restore is needed. Fix the cause and run the reinstall again: it resumes at the install, by takeover "
+                         "(přebrání, K2-10). The maintenance window stays on." % verdict["step"])}
     refused = []
     resumable = []
     for database in (convert_result or {}).get("databases") or []:
@@ -588,7 +621,7 @@ def advice(state: Mapping[str, Any], failed_step: Optional[str], convert_result:
     back = (" To go back to %s instead, restore the databases (K2-16): %s." % (state.get("from_version") or "the old version", restore_command)
             if one_time and restore_command else "")
     if refused:
-        return {"restore_required": True, "resume_at": None, "next": (
+        return {"restore_required": True, "resume_at": None, "takeover": None, "restore_command": restore_command, "next": (
             "The conversion journal refuses to go on (%s): restore the databases (K2-16)%s, fix the cause, then run the "
             "reinstall again; it starts afresh." % ("; ".join(refused), ": " + restore_command if restore_command else ""))}
     if step == "conversions":
@@ -599,8 +632,8 @@ def advice(state: Mapping[str, Any], failed_step: Optional[str], convert_result:
         text = "Fix the cause and run the reinstall again: it resumes at the step %s.%s" % (step, back)
     window_open = (any(entry.get("name") == "maintenance_on" for entry in state.get("steps") or [])
                    and not (state.get("outage") or {}).get("ban_off"))
-    return {"restore_required": False, "resume_at": step, "next": text + (
-        " The maintenance window stays on." if window_open else " The maintenance window was not opened: users work as before.")}
+    return {"restore_required": False, "resume_at": step, "takeover": None, "restore_command": restore_command if one_time else None,
+            "next": text + (" The maintenance window stays on." if window_open else " The maintenance window was not opened: users work as before.")}
 
 
 # --------------------------------------------------------------------------- the lock

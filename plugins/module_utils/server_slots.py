@@ -40,7 +40,6 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import run_lock, run_state
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_qualified
 
 TABLE = "ERPOPS_SERVER_SLOTS"
 #: The token of the gate row: never a holder (a holder's token is a uuid4 hex, 32 characters).
@@ -62,8 +61,6 @@ _COLUMNS = (
     ("LEASE_UNTIL", "datetime2 NULL", "TIMESTAMP NULL", "timestamp NULL"),
 )
 _HOLDER_COLUMNS = tuple(column[0] for column in _COLUMNS[:6])
-_TYPE_INDEX = {"mssql": 1, "oracle": 2, "lab": 3}
-_NOW = {"mssql": "SYSUTCDATETIME()", "oracle": "SYS_EXTRACT_UTC(SYSTIMESTAMP)", "lab": "(now() AT TIME ZONE 'UTC')"}
 
 
 class SlotError(Exception):
@@ -105,38 +102,24 @@ def settings(option: Optional[Mapping[str, Any]], dialect: str) -> Optional[Dict
 # --------------------------------------------------------------------------- SQL text
 
 
-class SlotSql:
-    """SQL text of the slot table in one dialect (``?`` binds; ``:name`` on Oracle). On Oracle the table is qualified
-    with ``schema`` (the connection's user may be another)."""
+class SlotSql(run_lock.LeaseTableSql):
+    """SQL text of the slot table in one dialect. On Oracle the table is qualified with ``schema`` (the connection's
+    user may be another)."""
+
+    columns = _COLUMNS
+    key_column = "HOLDER_TOKEN"
 
     def __init__(self, dialect: str, schema: Optional[str] = None, table: str = TABLE) -> None:
-        if dialect not in _TYPE_INDEX:
-            raise ValueError("unknown SQL dialect %r" % dialect)
-        self.dialect = dialect
-        self.table_name = table
-        self.schema = schema if dialect == "oracle" else None
-        self.table = quote_qualified(dialect, schema, table) if self.schema else quote_ident(dialect, table)
-
-    def _q(self, column: str) -> str:
-        return quote_ident(self.dialect, column)
-
-    def _mark(self, name: str) -> str:
-        return ":" + name if self.dialect == "oracle" else "?"
-
-    def create_table(self) -> str:
-        columns = ", ".join("%s %s" % (self._q(c[0]), c[_TYPE_INDEX[self.dialect]]) for c in _COLUMNS)
-        ddl = "CREATE TABLE %s (%s, CONSTRAINT %s PRIMARY KEY (%s))" % (
-            self.table, columns, self._q(("PK_" + self.table_name)[:30]), self._q("HOLDER_TOKEN"))
-        if self.dialect == "mssql":
-            return "IF OBJECT_ID(N'%s', N'U') IS NULL %s" % (self.table.replace("'", "''"), ddl)
-        if self.dialect == "oracle":
-            return ("BEGIN EXECUTE IMMEDIATE '%s'; EXCEPTION WHEN OTHERS THEN IF SQLCODE != -955 THEN RAISE; END IF; END;"
-                    % ddl.replace("'", "''"))
-        return ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
-
-    def table_exists(self):
-        """(SQL, binds): one row whose first value is truthy when the table exists."""
-        return run_lock.table_exists_sql(self.dialect, self.table, self.table_name, self.schema)
+        super().__init__(dialect, table, schema)
+        self.bind_order = {
+            "insert_gate": ("gate", "gate") if dialect == "mssql" else ("gate",),
+            "lock_gate": ("gate",),
+            "delete_expired": ("gate",),
+            "holders": ("gate",),
+            "take": tuple(c.lower() for c in _HOLDER_COLUMNS) + ("lease_seconds",),
+            "renew": ("lease_seconds", "holder_token"),
+            "release": ("holder_token",),
+        }
 
     def insert_gate(self) -> str:
         """The gate row, unless it exists (bind: the gate token; twice on MS SQL). A racing insert hits the key."""
@@ -159,20 +142,20 @@ class SlotSql:
     def delete_expired(self) -> str:
         """Free the slots whose lease ran out on the server's clock (bind: gate)."""
         return "DELETE FROM %s WHERE %s <> %s AND %s < %s" % (
-            self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), self._q("LEASE_UNTIL"), _NOW[self.dialect])
+            self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), self._q("LEASE_UNTIL"), run_lock.NOW_UTC[self.dialect])
 
     def holders(self) -> str:
         """Every live holder, oldest first, with the server's UTC time (bind: gate)."""
         columns = ", ".join("%s AS %s" % (self._q(c[0]), c[0].lower()) for c in _COLUMNS)
         return "SELECT %s, %s AS server_now FROM %s WHERE %s <> %s ORDER BY %s" % (
-            columns, _NOW[self.dialect], self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), self._q("SINCE"))
+            columns, run_lock.NOW_UTC[self.dialect], self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), self._q("SINCE"))
 
     def take(self) -> str:
         """This holder's row with its lease (binds: token, operation, site key, database, run id, host, lease seconds)."""
         marks = ", ".join(self._mark(c.lower()) for c in _HOLDER_COLUMNS)
         return "INSERT INTO %s (%s, %s, %s) VALUES (%s, %s, %s)" % (
             self.table, ", ".join(self._q(c) for c in _HOLDER_COLUMNS), self._q("SINCE"), self._q("LEASE_UNTIL"),
-            marks, _NOW[self.dialect], self._lease_expression())
+            marks, run_lock.NOW_UTC[self.dialect], self._lease_expression())
 
     def renew(self) -> str:
         """Extend this holder's lease (binds: lease seconds, token); 0 rows: the slot was lost."""
@@ -183,28 +166,9 @@ class SlotSql:
         """Free this holder's slot (bind: token)."""
         return "DELETE FROM %s WHERE %s = %s" % (self.table, self._q("HOLDER_TOKEN"), self._mark("holder_token"))
 
-    def _lease_expression(self) -> str:
-        if self.dialect == "mssql":
-            return "DATEADD(second, ?, SYSUTCDATETIME())"
-        if self.dialect == "oracle":
-            return "SYS_EXTRACT_UTC(SYSTIMESTAMP) + NUMTODSINTERVAL(:lease_seconds, 'SECOND')"
-        return "(now() AT TIME ZONE 'UTC') + CAST(? AS integer) * interval '1 second'"
-
     def binds(self, statement: str, **values: Any):
-        """Bind values in the order (or by the names) ``statement`` uses."""
-        order = {
-            "insert_gate": ("gate", "gate") if self.dialect == "mssql" else ("gate",),
-            "lock_gate": ("gate",),
-            "delete_expired": ("gate",),
-            "holders": ("gate",),
-            "take": tuple(c.lower() for c in _HOLDER_COLUMNS) + ("lease_seconds",),
-            "renew": ("lease_seconds", "holder_token"),
-            "release": ("holder_token",),
-        }[statement]
         values.setdefault("gate", GATE)
-        if self.dialect == "oracle":
-            return {name: values[name] for name in dict.fromkeys(order)}
-        return tuple(values[name] for name in order)
+        return super().binds(statement, **values)
 
 
 # --------------------------------------------------------------------------- the decision

@@ -106,6 +106,12 @@ options:
     type: str
     choices: [short, conservative]
     default: short
+  test_of:
+    description:
+      - V(decide) - this run is the test reinstall of the production K2 folder named here (K2-18; a test environment made by
+        the role C(k2_test_environment)). The copied folder is reinstalled by takeover, and the decision is kept in the state
+        (C(decisions.test_of)) so that a resumed run still records its success for the production run.
+    type: str
   step:
     description: The step to record (V(step)) or the step that failed (V(finish)).
     type: str
@@ -140,6 +146,12 @@ options:
   restore_command:
     description: The restore command the advice names.
     type: str
+  install_verdict:
+    description:
+      - k2_install_verdict's result when the install failed, for the advice - after one-time conversions inside the K2 installer
+        (C(restore_needed)) a restore is required and a rerun is refused until the site is restored; after a failed removal or
+        copy of files the rerun installs by takeover (K2-10, K2-11).
+    type: dict
   run_id:
     description: V(read) - the run whose backups a restore uses (default the latest with verified backups); V(restored) - the run restored from.
     type: str
@@ -273,12 +285,14 @@ holder:
   type: dict
   sample: {run_id: site01-ori.09-20261130T021500Z-3f9a1c2e, controller_host: awx-ee-7, controller_user: runner, awx_job_id: "412"}
 advice:
-  description: After a failure - C(restore_required), C(resume_at) and C(next) (what to do).
+  description:
+    - After a failure - C(restore_required), C(resume_at), C(next) (what to do), C(restore_command) (where a restore is the way on
+      or back, else null) and C(takeover) (why the rerun installs by takeover, else null).
   returned: state is finish and status is failed
   type: dict
-  sample: {restore_required: false, resume_at: conversions, next: 'Fix the cause and run the reinstall again: it
-    resumes at the conversions; the journal skips every batch already applied, so no one-time conversion
-    runs twice. The maintenance window stays on.'}
+  sample: {restore_required: false, resume_at: conversions, takeover: null, restore_command: null, next: 'Fix the cause and run
+    the reinstall again: it resumes at the conversions; the journal skips every batch already applied, so no one-time
+    conversion runs twice. The maintenance window stays on.'}
 manifest:
   description: The manifest written from the state's entries.
   returned: state is read and manifest is given

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+import lab_snapshot
 from conftest import run_playbook
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
@@ -120,6 +121,14 @@ def test_classic_install_judged_and_baselined_never_converted_twice(lab, lab_rel
     guarded = judged.results("Convert")[site["name"]]
     assert guarded["failed"] and "is a one-time conversion to version 509, and the database is already at ori.09" in guarded["msg"]
     assert markers(site, "FIRMA")["K2_D509Lab.sql"] == 1
+
+    # Check mode of the baseline and of clearing reinstall mode: says what it would do, changes no file, catalog or row.
+    before = lab_snapshot.snapshot(site["cluster"], [site["name"] + "_"], site["folder"], site["records"])
+    dry = run_playbook(STEPS, site["inventory"], check=True, diff=True,
+                       extravars={"steps": ["baseline", "mode"], "mode_state": "absent", "target": TARGET, "from": FROM, "run_id": "r1"})
+    assert dry.results("Baseline")[site["name"]]["changed"] and not dry.failed_hosts(), dry.stdout[-2000:]
+    assert lab_snapshot.differences(before, lab_snapshot.snapshot(site["cluster"], [site["name"] + "_"], site["folder"],
+                                                                  site["records"])) == []
 
     baseline = steps(site, ["baseline"], run_id="r1")
     statuses = {f["file"]: f["status"] for d in baseline.results("Baseline")[site["name"]]["databases"] for f in d["files"]}

@@ -87,7 +87,9 @@ def reinstall(fleet, archive, check=False, **more):
                  "k2_reinstall_state_dir": os.path.join(fleet["dir"], "state"),
                  "fleet_report_dir": os.path.join(fleet["dir"], "reports"), "k2_reinstall_restore_inventory": fleet["inventory"],
                  # far and gates stay no-go through every run; without this each run would end failed for them too
-                 "k2_nogo_ok": True}
+                 "k2_nogo_ok": True,
+                 # the fleet's sites share the lab's database server: one heavy operation at a time on it
+                 "k2_db_server_limit": 1}
     extravars.update(more)
     return run_playbook(PLAYBOOK, fleet["inventory"], extravars=extravars, check=check, fresh_home=True)
 
@@ -396,3 +398,16 @@ def test_second_run_after_success_changes_nothing(fleet, runs):
     assert runs["gen_after_rerun"] == runs["gen_after"]
     assert runs["gen_state_after_rerun"] == runs["gen_state_before_rerun"]
     assert lock_row(fleet, "gen") == "free"
+
+
+def test_sites_sharing_a_server_with_a_limit_of_one_never_back_up_at_once(fleet, runs):
+    """gen and torso were backed up in the same fleet runs (forks > 1); their states record when each backup ran."""
+    backups = [dict(entry, site=site) for site in ("gen", "torso") for entry in run_state_of(fleet, site).get("backups") or []
+               if entry.get("kind", "database") == "database" and entry.get("finished_at")]
+    assert all(len([entry for entry in backups if entry["site"] == site]) >= 3 for site in ("gen", "torso")), backups
+    backups.sort(key=lambda entry: entry["taken_at"])
+    overlaps = [(a["database"], b["database"]) for a, b in zip(backups, backups[1:]) if b["taken_at"] < a["finished_at"]]
+    assert overlaps == [], overlaps
+    # the backup task runs on both sites at once (the linear strategy): one of them waited for the other's slot
+    assert any(entry.get("slot_wait_seconds") for entry in backups), backups
+    assert sql(fleet, 'SELECT count(*) FROM "ERPOPS_SERVER_SLOTS" WHERE "HOLDER_TOKEN" <> \'#gate\'', "erpops") == "0"

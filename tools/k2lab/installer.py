@@ -52,7 +52,9 @@ conversion creates.
 
 import argparse
 import configparser
+import contextlib
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -60,7 +62,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import zipfile
 
 GENERATIONS = ("mona", "mia", "luna", "gaia", "ori", "iris", "alba", "nara", "vega")
@@ -275,8 +276,25 @@ def file_hash(path):
     return digest.hexdigest()
 
 
+@contextlib.contextmanager
+def records_locked(records_path):
+    """One installer at a time changes the host's records (several sites install side by side on the lab host)."""
+    os.makedirs(os.path.dirname(os.path.abspath(records_path)), exist_ok=True)
+    with open(records_path + ".lock", "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def register(records_path, folder, version, files, replace=True):
     """Write the record of an installation of ``folder`` ({relative path: sha256} of the installed files)."""
+    with records_locked(records_path):
+        return _register(records_path, folder, version, files, replace)
+
+
+def _register(records_path, folder, version, files, replace):
     data = load_records(records_path)
     old = find_record(data, folder)
     if old is not None and replace:
@@ -292,11 +310,12 @@ def register(records_path, folder, version, files, replace=True):
 
 def forget(records_path, folder):
     """Drop every record of ``folder`` (the lab builds a site without one)."""
-    data = load_records(records_path)
-    kept = [record for record in data["records"] if os.path.normpath(record["folder"]) != os.path.normpath(folder)]
-    if len(kept) != len(data["records"]):
-        data["records"] = kept
-        save_records(records_path, data)
+    with records_locked(records_path):
+        data = load_records(records_path)
+        kept = [record for record in data["records"] if os.path.normpath(record["folder"]) != os.path.normpath(folder)]
+        if len(kept) != len(data["records"]):
+            data["records"] = kept
+            save_records(records_path, data)
 
 
 def installed_files(folder, names):
@@ -328,9 +347,12 @@ class Installer:
         return self.faults.get("fail_at") == step
 
     def hang(self, step):
+        """Hang before ``step`` in a child process, as a vendor installer hangs waiting on a program it started (msiexec); the
+        child's command line names the folder, so a test can look for anything left running."""
         if self.faults.get("hang") and self.faults.get("hang_at", "copy") == step:
             say("(lab) hanging for %s s" % self.faults["hang"])
-            time.sleep(float(self.faults["hang"]))
+            subprocess.run([sys.executable, "-c", "import sys, time; time.sleep(float(sys.argv[1]))", str(float(self.faults["hang"])),
+                            "k2lab-installer-hang", self.folder], check=False)
 
     # -- 0 ------------------------------------------------------------------------------------------
     def checks(self):

@@ -31,6 +31,19 @@ def test_generation_change_needs_the_test_reinstall_or_a_waiver():
     assert waived["go"] and waived["warning"].startswith("WAIVED")
 
 
+def test_a_run_is_a_test_reinstall_when_named_or_linked_by_the_test_environment():
+    link = g.test_environment_link("D:\\K2", "D:\\K2_TESTENV", "site01", "K2_CONF", "K2_CONF_TESTENV")
+    linked = g.test_of(None, link, "d:\\k2_testenv\\")
+    assert linked["test_of"] == "D:\\K2" and linked["source"] == "test environment link" and "site01" in linked["note"]
+    assert g.test_of("E:\\K2", link, "D:\\K2_TESTENV")["test_of"] == "E:\\K2", "the user's k2_reinstall_test_of wins"
+    assert g.test_of(None, None, "D:\\K2") == {"test_of": None, "source": None, "note": None}, "production: no link"
+    moved = g.test_of(None, link, "D:\\K2_OTHER")
+    assert moved["test_of"] is None and "names another folder" in moved["note"]
+    posix = g.test_environment_link("/srv/k2", "/srv/k2_TESTENV", "lab", "c", "c2")
+    assert g.test_of(None, posix, "/srv/k2_TESTENV/")["test_of"] == "/srv/k2"
+    assert g.test_of(None, posix, "/srv/K2_testenv")["test_of"] is None, "POSIX paths keep their case"
+
+
 def test_release_change_is_advised_and_build_is_free():
     assert "advised" in g.test_reinstall_gate(None, "gaia.13", "release", False)["warning"]
     assert g.test_reinstall_gate(None, "gaia.12.4", "build", False) == {"go": True, "reason": None, "warning": None, "tested": None}
@@ -52,3 +65,6 @@ def test_the_filter_dispatches():
     assert not k2_install_gate(["Sklad"], "extensions", True)["go"]
     with pytest.raises(AnsibleFilterError):
         k2_install_gate({}, "nonsense")
+    from ansible_collections.erpops.upgrade.plugins.filter.k2_install_gate import k2_test_of
+    assert k2_test_of(None, "", "/srv/k2")["test_of"] is None
+    assert k2_test_of({"test_of": "/srv/k2", "folder": "/srv/k2_T"}, "", "/srv/k2_T")["test_of"] == "/srv/k2"

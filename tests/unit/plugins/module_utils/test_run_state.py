@@ -473,6 +473,56 @@ def test_advice_says_whether_the_window_is_open():
     assert inside["next"].endswith("The maintenance window stays on.")
 
 
+def installer_run():
+    state = running(steps=rs.STEP_NAMES[:rs.STEP_NAMES.index("install")])
+    state["decisions"].update(method="installer", mode="upgrade", takeover_reasons=[])
+    return rs.record_step(state, "install", "started", NOW)
+
+
+def test_advice_after_one_time_conversions_in_the_installer_requires_the_restore_and_the_rerun_is_refused():
+    state = installer_run()
+    verdict = {"ok": False, "step": "conversions", "restore_needed": True}
+    advice = rs.advice(state, "install", None, COMMAND, verdict)
+    assert advice["restore_required"] is True and advice["resume_at"] is None and advice["restore_command"] == COMMAND
+    assert "restore the databases AND the K2 folder" in advice["next"] and COMMAND in advice["next"]
+    failed = rs.finish(rs.record_step(state, "install", "failed", NOW), rs.FAILED, NOW, advice)
+    plan = rs.plan_run(failed, "ori.09")
+    assert plan["action"] == "refuse" and "cannot be resumed" in plan["why"] and COMMAND in plan["why"]
+    restored = rs.record_restore(failed, failed["run_id"], ["gen_CONF"], NOW, "gen-restore", CONTROLLER)
+    assert rs.plan_run(restored, "ori.09")["action"] == "new"
+
+
+@pytest.mark.parametrize("step", ["removal", "copy"])
+def test_advice_after_a_failed_removal_or_copy_goes_back_to_k2_01_and_the_rerun_takes_over(step):
+    state = installer_run()
+    advice = rs.advice(state, "install", None, COMMAND, {"ok": False, "step": step, "restore_needed": False})
+    assert advice["restore_required"] is False and advice["resume_at"] == "install" and advice["restore_command"] is None
+    assert "back to K2-01" in advice["next"] and "by takeover" in advice["next"] and COMMAND not in advice["next"]
+    failed = rs.finish(rs.record_step(state, "install", "failed", NOW), rs.FAILED, NOW, advice)
+    assert failed["decisions"]["mode"] == "takeover"
+    assert failed["decisions"]["takeover_reasons"] == ["the previous install failed in %s (K2-11): a takeover after a failed removal "
+                                                       "or install" % step]
+    assert rs.plan_run(failed, "ori.09") == {"action": "resume", "why": "resumes run gen-ori.09-x (failed to ori.09) at the step install"}
+    # A second failure at the same step does not repeat the reason.
+    again = rs.finish(failed, rs.FAILED, NOW, advice)
+    assert len(again["decisions"]["takeover_reasons"]) == 1
+
+
+def test_advice_after_a_failed_initialization_in_the_installer_resumes_at_the_install():
+    advice = rs.advice(installer_run(), "install", None, COMMAND, {"ok": False, "step": "initialization", "restore_needed": False})
+    assert advice["restore_required"] is False and advice["resume_at"] == "install" and advice["takeover"] is None
+    assert "resumes at the step install" in advice["next"] and advice["restore_command"] == COMMAND, "the way back stays offered"
+
+
+def test_a_test_environment_is_reinstalled_by_takeover():
+    runnable = {"kind": "runnable", "go": True, "upgrade_kind": "generation", "reasons": [], "notes": []}
+    decisions = rs.run_decisions(runnable, "installer", "auto", False, test_of="D:\\K2")
+    assert decisions["mode"] == "takeover" and decisions["test_of"] == "D:\\K2"
+    assert "a test environment (a copy of D:\\K2)" in decisions["takeover_reasons"][0]
+    assert decisions["orphan_warning"] is False, "the copy's takeover is the runbook's way, not a needless one"
+    assert rs.run_decisions(runnable, "installer", "auto", False)["test_of"] is None
+
+
 # -- lock verdict -----------------------------------------------------------------------
 def row(token="t-other", lease_until=NOW + timedelta(minutes=5), run_id="gen-ori.09-a"):
     return {"RUN_ID": run_id, "HOLDER_TOKEN": token, "CONTROLLER_HOST": "laptop", "CONTROLLER_USER": "novak", "AWX_JOB_ID": None,
