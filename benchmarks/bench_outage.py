@@ -4,9 +4,10 @@
 """The outage of a K2 reinstall (login ban in force -> ban lifted), in both outage modes, on one lab.
 
 Two identical lab sites (``short`` and ``conservative``), each with CONF and ``--mandants`` company
-databases of ``--tables`` tables, every company table filled with ``--rows`` rows. One drift the
-structure repair fixes (a dropped unique index in the first mandant), so that the short mode has one
-database to back up again. Each site is reinstalled to a generation (``copy`` method: the collection
+databases of ``--tables`` tables, every company table filled with ``--rows`` rows. The structure of
+the databases is as the release expects (the common case); with ``--drift`` the first mandant lacks
+a unique index the structure repair adds, so that the short mode backs that database up again inside
+the window (the issue's definition of the unavoidable work does not count that second backup). Each site is reinstalled to a generation (``copy`` method: the collection
 unpacks the release and runs the conversions) by ``playbooks/k2_reinstall.yml`` through
 ansible-runner, one site after the other (the machine is shared by both runs otherwise), each with
 its outage mode.
@@ -18,7 +19,7 @@ From each site's run state it prints the outage and every step's seconds with it
 - ``GOAL outage_vs_unavoidable``: the short mode's outage / that sum (target <= 1.3);
 - ``GOAL outage_vs_conservative``: the short mode's outage / the conservative mode's (target <= 0.5).
 
-Usage: ``python benchmarks/bench_outage.py [--mandants 10] [--tables 200] [--rows 400] [--keep]``.
+Usage: ``python benchmarks/bench_outage.py [--mandants 10] [--tables 200] [--rows 400] [--drift] [--keep]``.
 It takes a few minutes; the lab cluster is stopped and its folder removed at the end (unless --keep).
 """
 
@@ -86,7 +87,7 @@ def fill_sql(tables, rows):
     return "\n".join(statements)
 
 
-def build(lab_dir, mandants, tables, rows):
+def build(lab_dir, mandants, tables, rows, drift):
     codes = ["F%02d" % number for number in range(1, mandants + 1)]
     fleet = os.path.join(lab_dir, "fleet.json")
     with open(fleet, "w", encoding="utf-8") as handle:
@@ -99,6 +100,8 @@ def build(lab_dir, mandants, tables, rows):
     for mode in MODES:
         for code in codes:
             k2cluster.psql(cluster, fill, database="%s_%s" % (mode[:5], code))
+        if not drift:
+            continue
         # the drift the structure repair fixes (K2-08): a unique index of the K2t script missing in the first mandant
         database = "%s_%s" % (mode[:5], codes[0])
         index = k2cluster.psql(cluster, "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%ByAbbr' ORDER BY indexname LIMIT 1",
@@ -167,13 +170,14 @@ def main(argv=None):
     parser.add_argument("--mandants", type=int, default=10)
     parser.add_argument("--tables", type=int, default=200)
     parser.add_argument("--rows", type=int, default=400)
+    parser.add_argument("--drift", action="store_true", help="one database the structure repair changes (a second backup of it)")
     parser.add_argument("--keep", action="store_true", help="keep the lab (its folder is printed)")
     options = parser.parse_args(argv)
     random.seed(0)
     lab_dir = tempfile.mkdtemp(prefix="erpops-bench-outage-")
     os.chmod(lab_dir, 0o755)  # PostgreSQL runs as its own user
     try:
-        inventory, release = build(lab_dir, options.mandants, options.tables, options.rows)
+        inventory, release = build(lab_dir, options.mandants, options.tables, options.rows, options.drift)
         states = {}
         for mode in MODES:
             elapsed = reinstall(lab_dir, inventory, release, mode)
