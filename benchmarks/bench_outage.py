@@ -7,10 +7,11 @@ Two identical lab sites (``short`` and ``conservative``), each with CONF and ``-
 databases of ``--tables`` tables, every company table filled with ``--rows`` rows. The structure of
 the databases is as the release expects (the common case); with ``--drift`` the first mandant lacks
 a unique index the structure repair adds, so that the short mode backs that database up again inside
-the window (the issue's definition of the unavoidable work does not count that second backup). Each site is reinstalled to a generation (``copy`` method: the collection
-unpacks the release and runs the conversions) by ``playbooks/k2_reinstall.yml`` through
-ansible-runner, one site after the other (the machine is shared by both runs otherwise), each with
-its outage mode.
+the window (the unavoidable work below does not count that second backup).
+
+Each site is reinstalled to a generation (``copy`` method: the collection unpacks the release and
+runs the conversions) by ``playbooks/k2_reinstall.yml`` through ansible-runner, one site after the
+other (the machine is shared by both runs otherwise), each with its outage mode.
 
 From each site's run state it prints the outage and every step's seconds with its window, and:
 
