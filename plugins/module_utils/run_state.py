@@ -128,8 +128,15 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+def utc_text(moment: datetime, timespec: str = "seconds") -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def step_time_text(moment: datetime) -> str:
+    """A step's start or end, and the ban's: to the millisecond, since the outage is the sum of steps of a few seconds.
+
+    States written before kept whole seconds; ``parse_time`` reads both."""
+    return utc_text(moment, "milliseconds")
 
 
 def parse_time(text: Optional[str]) -> Optional[datetime]:
@@ -286,7 +293,7 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
         raise RunStateError("unknown step result %r" % result)
     new = copy.deepcopy(dict(state))
     steps = new.setdefault("steps", [])
-    when = utc_text(now)
+    when = step_time_text(now)
     open_entry = next((step for step in reversed(steps) if step["name"] == name and step.get("result") == "started"), None)
     if result == "started":
         if open_entry is None:
@@ -307,7 +314,7 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
         # The ban is in force from its start, or from this step's start when it was set earlier (a rerun, an admin).
         step_start = parse_time((open_entry or {}).get("started")) or now
         ban_on = max(step_start, ban_start) if ban_start else now
-        new["outage"] = {"ban_on": utc_text(ban_on), "ban_off": None, "seconds": None}
+        new["outage"] = {"ban_on": step_time_text(ban_on), "ban_off": None, "seconds": None}
     if result == "ok" and name == "maintenance_off":
         new["outage"] = dict(new.get("outage") or {}, ban_off=when)
     new["outage"] = measure_outage(new, now)
@@ -329,8 +336,8 @@ def measure_outage(state: Mapping[str, Any], now: datetime) -> Dict[str, Any]:
     seconds = measured["outage_seconds"]
     return {
         "ban_on": ban_on, "ban_off": ban_off,
-        "seconds": int(round(seconds)) if seconds is not None and ban_off else None,
-        "open_seconds": int(round(seconds)) if seconds is not None and not ban_off else None,
+        "seconds": round(seconds, 3) if seconds is not None and ban_off else None,
+        "open_seconds": round(seconds, 3) if seconds is not None and not ban_off else None,
         "windows": measured["windows"], "declared": measured["declared"],
         "steps": [{key: step[key] for key in ("name", "window", "seconds", "before", "inside", "after")} for step in measured["steps"]],
         "misplaced": measured["misplaced"],

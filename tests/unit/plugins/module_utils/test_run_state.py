@@ -172,8 +172,28 @@ def test_a_step_attempt_is_one_entry_from_start_to_end():
     state = rs.record_step(running(), "preflight", "started", NOW)
     state = rs.record_step(state, "preflight", "started", NOW + timedelta(seconds=1))
     state = rs.record_step(state, "preflight", "ok", NOW + timedelta(seconds=5), msg="go")
-    assert state["steps"] == [{"name": "preflight", "started": "2026-11-30T02:15:00Z", "ended": "2026-11-30T02:15:05Z", "result": "ok",
-                               "msg": "go", "window": "before"}]
+    assert state["steps"] == [{"name": "preflight", "started": "2026-11-30T02:15:00.000Z", "ended": "2026-11-30T02:15:05.000Z",
+                               "result": "ok", "msg": "go", "window": "before"}]
+
+
+def test_step_times_and_the_outage_keep_milliseconds():
+    state = rs.record_step(running(), "maintenance_on", "started", NOW + timedelta(milliseconds=250))
+    state = rs.record_step(state, "maintenance_on", "ok", NOW + timedelta(seconds=1, milliseconds=900),
+                           extra={"ban_in_force_at": "2026-11-30T02:15:00.600Z"})
+    state = rs.record_step(state, "maintenance_off", "started", NOW + timedelta(seconds=2, milliseconds=100))
+    state = rs.record_step(state, "maintenance_off", "ok", NOW + timedelta(seconds=3, milliseconds=400))
+    assert state["steps"][0]["started"] == "2026-11-30T02:15:00.250Z" and state["steps"][-1]["ended"] == "2026-11-30T02:15:03.400Z"
+    assert state["outage"]["ban_on"] == "2026-11-30T02:15:00.600Z" and state["outage"]["seconds"] == 2.8
+    assert [step["seconds"] for step in state["outage"]["steps"]] == [1.65, 1.3]
+
+
+def test_a_state_written_with_whole_seconds_is_still_measured():
+    saved = rs.load_state(json.dumps(dict(running(), steps=[
+        {"name": "maintenance_on", "started": "2026-11-30T02:15:00Z", "ended": "2026-11-30T02:15:04Z", "result": "ok", "window": "inside"}],
+        outage={"ban_on": "2026-11-30T02:15:00Z", "ban_off": None, "seconds": None})), "gen")
+    state = rs.record_step(saved, "maintenance_off", "started", NOW + timedelta(seconds=9, milliseconds=500))
+    state = rs.record_step(state, "maintenance_off", "ok", NOW + timedelta(seconds=10, milliseconds=500))
+    assert state["outage"]["seconds"] == 10.5 and [step["seconds"] for step in state["outage"]["steps"]] == [4.0, 1.0]
 
 
 def test_a_failed_attempt_stays_and_the_retry_gets_its_own_entry():
@@ -200,7 +220,7 @@ def test_the_outage_runs_from_the_ban_to_its_end():
     state = rs.record_step(running(), "maintenance_on", "ok", NOW)
     state = rs.record_step(state, "maintenance_off", "ok", NOW + timedelta(minutes=42))
     assert {key: state["outage"][key] for key in ("ban_on", "ban_off", "seconds", "open_seconds")} == {
-        "ban_on": "2026-11-30T02:15:00Z", "ban_off": "2026-11-30T02:57:00Z", "seconds": 42 * 60, "open_seconds": None}
+        "ban_on": "2026-11-30T02:15:00.000Z", "ban_off": "2026-11-30T02:57:00.000Z", "seconds": 42 * 60, "open_seconds": None}
 
 
 def test_the_outage_starts_when_the_ban_is_in_force_and_splits_every_step():
@@ -214,7 +234,7 @@ def test_the_outage_starts_when_the_ban_is_in_force_and_splits_every_step():
     state = rs.record_step(state, "maintenance_on", "started", at(3))
     # a ban set with a future start: users are warned until 02:25, then it is in force
     state = rs.record_step(state, "maintenance_on", "ok", at(11), extra={"ban_in_force_at": "2026-11-30T03:25:00+01:00"})
-    assert state["outage"]["ban_on"] == "2026-11-30T02:25:00Z" and "ban_in_force_at" not in state
+    assert state["outage"]["ban_on"] == "2026-11-30T02:25:00.000Z" and "ban_in_force_at" not in state
     assert state["outage"]["seconds"] is None and state["outage"]["open_seconds"] == 60
     state = rs.record_step(state, "backup", "started", at(11))
     state = rs.record_step(state, "backup", "ok", at(20))
@@ -231,7 +251,7 @@ def test_the_outage_starts_when_the_ban_is_in_force_and_splits_every_step():
 def test_a_ban_set_before_the_run_counts_from_the_step():
     state = rs.record_step(running(), "maintenance_on", "started", NOW)
     state = rs.record_step(state, "maintenance_on", "ok", NOW + timedelta(seconds=5), extra={"ban_in_force_at": "2026-11-29T10:00:00Z"})
-    assert state["outage"]["ban_on"] == "2026-11-30T02:15:00Z"
+    assert state["outage"]["ban_on"] == "2026-11-30T02:15:00.000Z"
 
 
 def test_step_data_goes_to_the_top_of_the_state():
