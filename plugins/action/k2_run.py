@@ -167,7 +167,7 @@ class ActionModule(ActionBase):
         run_lock.renew(self._connect(args), args["db_platform"], args["conf_database"], self._token(args), args["lease_seconds"])
 
     def _result(self, state, changed, **extra):
-        result = {"changed": changed, "state": state, "summary": run_state.summary(state), "run_id": state.get("run_id"),
+        result = {"changed": changed, "state": run_state.play_view(state), "summary": run_state.summary(state), "run_id": state.get("run_id"),
                   "next_step": run_state.next_step(state) if state.get("run_id") else None,
                   "pending": run_state.pending_steps(state) if state.get("run_id") else list(run_state.STEP_NAMES)}
         result.update(extra)
@@ -282,7 +282,11 @@ class ActionModule(ActionBase):
             extra["backups"] = run_state.merge_backups(state.get("backups") or [], self._manifest_entries(args["manifest"]))
         state = run_state.record_step(state, args["step"], args["result"], run_state.utc_now(), msg=args["msg"], extra=extra)
         self._save(args, remote, state)
-        return self._result(state, False)
+        result = self._result(state, False)
+        if args["manifest"]:
+            # The step's database modules read the manifest: it holds the state's backups and guards from now on.
+            result["manifest"] = self._write_manifest(args["manifest"], state)
+        return result
 
     @staticmethod
     def _manifest_entries(path):
@@ -291,6 +295,17 @@ class ActionModule(ActionBase):
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
         return data.get("entries") or []
+
+    @staticmethod
+    def _write_manifest(path, state):
+        """A k2_backup manifest of the state's backup entries and guards, written atomically on the controller."""
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".manifest-", dir=folder)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(run_state.manifest_from_state(state), out, indent=2)
+        os.replace(temp, path)
+        return path
 
     def _renew_state(self, args):
         self._renew(args)
@@ -325,14 +340,7 @@ class ActionModule(ActionBase):
         _remote, state = self._load(args)
         result = self._result(state, False)
         if args["manifest"]:
-            manifest = run_state.manifest_from_state(state)
-            folder = os.path.dirname(os.path.abspath(args["manifest"]))
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=".manifest-", dir=folder)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(manifest, out, indent=2)
-            os.replace(temp, args["manifest"])
-            result["manifest"] = args["manifest"]
+            result["manifest"] = self._write_manifest(args["manifest"], state)
         if args["run_id"] is not None or state.get("backups"):
             try:
                 result["restore_run_id"] = run_state.restore_run_id(state, args["run_id"] or None)

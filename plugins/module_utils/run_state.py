@@ -197,6 +197,20 @@ def summary(state: Mapping[str, Any]) -> Dict[str, Any]:
     return {key: copy.deepcopy(state.get(key)) for key in keys if key in state}
 
 
+#: Per backup entry, what the state file keeps for a restore and the play does not read: the lab's per-table
+#: fingerprints, a folder backup's file list. Every step hands the state back to the play, where its size costs time
+#: in every task that copies it (they grow with the site's tables and files, and the state keeps every run's backups).
+BULKY_BACKUP_KEYS = ("fingerprint", "files")
+
+
+def play_view(state: Mapping[str, Any]) -> Dict[str, Any]:
+    """The state as a run's later tasks read it: the backup entries without ``BULKY_BACKUP_KEYS`` (the file keeps them)."""
+    view = dict(state)
+    if state.get("backups"):
+        view["backups"] = [{key: value for key, value in entry.items() if key not in BULKY_BACKUP_KEYS} for entry in state["backups"]]
+    return view
+
+
 def _history_entry(state: Mapping[str, Any]) -> Dict[str, Any]:
     entry = {key: state.get(key) for key in ("run_id", "target_version", "from_version", "status", "started", "finished")}
     entry["steps_ok"] = [step["name"] for step in state.get("steps") or [] if step.get("result") == "ok"]

@@ -130,8 +130,8 @@ options:
     type: dict
   manifest:
     description:
-      - A k2_backup manifest on the controller. V(step) and V(finish) merge its entries into the state; V(read) writes the
-        state's entries there.
+      - A k2_backup manifest on the controller. V(step) and V(finish) merge its entries into the state; V(step) and V(read)
+        then write the state's entries and backup guards there (the step's database modules read it).
     type: path
   status:
     description: The run's outcome (V(finish)).
@@ -231,7 +231,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 state:
-  description: The whole run state after the call.
+  description:
+    - The whole run state after the call; each backup entry without the lab's per-table fingerprints and a folder
+      backup's file list (the state file keeps them for the restore).
   returned: always
   type: dict
   sample: {run_id: acme-k2-ori.09-20250305T170000Z-e84231ac, site: acme-k2, target_version: ori.09, from_version: gaia.12.3,
@@ -295,7 +297,7 @@ advice:
     conversion runs twice. The maintenance window stays on.'}
 manifest:
   description: The manifest written from the state's entries.
-  returned: state is read and manifest is given
+  returned: state is step or read, and manifest is given
   type: str
   sample: /var/lib/erpops/state/acme-k2-backups.json
 restore_run_id:

@@ -222,6 +222,29 @@ def test_read_writes_a_manifest_of_the_states_backups(lock, tmp_path):
     assert read["restore_run_id"] == first["run_id"]
 
 
+def test_a_step_writes_the_manifest_from_the_state_and_hands_the_play_a_slim_state(lock, tmp_path):
+    host = Host()
+    first = begin(host)
+    manifest = tmp_path / "m.json"
+    fingerprint = {"public.T%03d" % number: {"columns": "Cis integer", "rows": 400, "checksum": "0" * 32} for number in range(200)}
+    manifest.write_text(json.dumps({"format": 1, "entries": [
+        {"database": "site01_CONF", "file": "/b/c", "taken_at": "t1", "run_id": first["run_id"], "verified": True,
+         "position": "before_check", "fingerprint": fingerprint},
+        {"kind": "folder", "database": None, "file": "/b/k2.tar", "taken_at": "t1", "run_id": first["run_id"], "files": ["k2.exe"]}]}))
+    started = run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "preflight", "result": "started",
+                                "manifest": str(manifest)})
+    assert started["manifest"] == str(manifest)
+    manifest.unlink()
+    # the next step's start writes the manifest again from the state, with what the restore needs
+    run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "preflight", "manifest": str(manifest)})
+    entries = json.loads(manifest.read_text())["entries"]
+    assert entries[0]["fingerprint"] == fingerprint and entries[1]["files"] == ["k2.exe"]
+    assert host.state()["backups"][0]["fingerprint"] == fingerprint
+    # the play gets the entries without the bulky parts
+    assert [sorted(entry) for entry in started["state"]["backups"]] == [
+        ["database", "file", "position", "run_id", "taken_at", "verified"], ["database", "file", "kind", "run_id", "taken_at"]]
+
+
 def test_restored_retakes_the_restored_lock_row_records_and_frees_it(lock):
     host = Host()
     first = begin(host)
