@@ -33,8 +33,9 @@ SCHEMA = 1
 
 #: How a run places its steps around the maintenance window (``k2_reinstall_outage_mode``):
 #: ``short`` does before the login ban what needs no closed site (the structure check, K2-08: "can be run during
-#: normal operation, before the login ban"; staging the release on the K2 host); ``conservative`` keeps every step
-#: after the preflight inside the window, as the runbook's diagram draws it.
+#: normal operation, before the login ban"; staging the release on the K2 host; the disk check, K2-09, an optional
+#: check the runbook places before the install, on the databases' sizes rather than their backups'); ``conservative``
+#: keeps every step after the preflight inside the window, as the runbook's diagram draws it.
 OUTAGE_MODES = ("short", "conservative")
 DEFAULT_OUTAGE_MODE = "short"
 
@@ -46,12 +47,12 @@ STEPS_BY_MODE = {
         ("preflight", "before"),
         ("structure_check", "before"),
         ("stage", "before"),
+        ("disk", "before"),
         ("maintenance_on", "inside"),
         ("backup", "inside"),
         ("gates", "inside"),
         ("structure", "inside"),
         ("backup_after_check", "inside"),
-        ("disk", "inside"),
         ("install", "inside"),
         ("conversions", "inside"),
         ("extensions", "inside"),

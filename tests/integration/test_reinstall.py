@@ -309,9 +309,9 @@ def test_a_site_the_structure_check_finds_unrepairable_is_no_go_and_never_banned
 def test_one_repaired_database_is_backed_up_twice_the_gate_takes_the_others_first_backup(fleet, runs):
     state = runs["gen_state_after_broken"]
     steps = [(step["name"], step["result"], step["window"]) for step in state["steps"]]
-    assert steps[:4] == [("preflight", "ok", "before"), ("structure_check", "ok", "before"), ("stage", "failed", "before"),
-                         ("stage", "ok", "before")]
-    assert [name for name, _result, window in steps[4:] if window != "inside"] == []
+    assert steps[:5] == [("preflight", "ok", "before"), ("structure_check", "ok", "before"), ("stage", "failed", "before"),
+                         ("stage", "ok", "before"), ("disk", "ok", "before")]
+    assert [name for name, _result, window in steps[5:] if window != "inside"] == []
     assert state["repaired"] >= 1 and state["structure_changed"] == ["gen_FIRMA"]
     assert set(state["structure_unchanged"]) >= {"gen_CONF", "gen_FIRMA2"}
     backups = [entry for entry in state["backups"] if entry.get("run_id") == state["run_id"]]
@@ -336,7 +336,7 @@ def test_resumed_generation_upgrade_ends_consistent_on_the_new_version(fleet, ru
     broken = runs["broken_k2"]
     gen = reinstall_result(broken, "gen")
     assert gen["status"] == "done", gen
-    assert gen["steps_run"] == ["stage", "maintenance_on", "backup", "gates", "structure", "backup_after_check", "disk", "install",
+    assert gen["steps_run"] == ["stage", "disk", "maintenance_on", "backup", "gates", "structure", "backup_after_check", "install",
                                 "conversions", "extensions", "post_checks", "maintenance_off"]
     assert gen["state"]["status"] == "done" and gen["state"]["outage"]["seconds"] >= 0
     info = k2_info(fleet, "gen").results("Read the site")["gen"]["k2"]

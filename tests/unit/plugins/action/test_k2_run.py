@@ -146,10 +146,11 @@ def test_force_takes_the_lock_and_logs_it(lock):
 def test_steps_are_recorded_and_a_rerun_resumes_at_the_first_unfinished(lock):
     host = Host()
     first = begin(host)
-    for step, result in (("preflight", "started"), ("preflight", "ok"), ("structure_check", "ok"), ("stage", "ok"), ("maintenance_on", "started")):
+    for step, result in (("preflight", "started"), ("preflight", "ok"), ("structure_check", "ok"), ("stage", "ok"), ("disk", "ok"),
+                         ("maintenance_on", "started")):
         recorded = run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": step, "result": result})
         assert not recorded.get("failed"), recorded
-    assert lock["renew"] == [first["lock"]["token"]] * 5
+    assert lock["renew"] == [first["lock"]["token"]] * 6
     again = begin(host)
     assert again["plan"]["action"] == "resume" and again["run_id"] == first["run_id"] and again["next_step"] == "maintenance_on"
     assert again["lock"]["token"] != first["lock"]["token"]

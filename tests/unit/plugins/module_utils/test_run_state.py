@@ -67,7 +67,7 @@ def test_plan_first_run_is_new():
 
 
 def test_plan_resumes_an_unfinished_run_of_the_same_target_at_the_first_unfinished_step():
-    state = running(steps=["preflight", "structure_check", "stage", "maintenance_on", "backup"])
+    state = running(steps=["preflight", "structure_check", "stage", "disk", "maintenance_on", "backup"])
     state = rs.record_step(state, "gates", "started", NOW)
     plan = rs.plan_run(state, "ori.09")
     assert plan == {"action": "resume", "why": "resumes run gen-ori.09-x (running to ori.09) at the step gates"}
@@ -116,7 +116,7 @@ def test_history_is_bounded():
 
 # -- steps ---------------------------------------------------------------------------
 def test_next_step_and_pending_follow_the_seed_order():
-    state = running(steps=["preflight", "structure_check", "stage", "maintenance_on"])
+    state = running(steps=["preflight", "structure_check", "stage", "disk", "maintenance_on"])
     assert rs.next_step(state) == "backup"
     assert rs.pending_steps(state)[:2] == ["backup", "gates"]
     assert rs.next_step(running(steps=rs.STEP_NAMES)) is None
@@ -131,8 +131,9 @@ def conservative(steps=()):
 
 
 def test_short_mode_checks_and_stages_before_the_ban_conservative_mode_inside():
-    assert rs.step_names("short")[:4] == ("preflight", "structure_check", "stage", "maintenance_on")
-    assert [name for name in rs.step_names("short") if rs.window_of(name, "short") == "before"] == ["preflight", "structure_check", "stage"]
+    assert rs.step_names("short")[:5] == ("preflight", "structure_check", "stage", "disk", "maintenance_on")
+    assert [name for name in rs.step_names("short") if rs.window_of(name, "short") == "before"] == [
+        "preflight", "structure_check", "stage", "disk"]
     assert [name for name in rs.step_names("conservative") if rs.window_of(name, "conservative") == "before"] == ["preflight"]
     names = rs.step_names("conservative")
     assert names.index("maintenance_on") < names.index("structure_check") < names.index("structure")
@@ -163,7 +164,7 @@ def test_the_outage_mode_is_checked():
 
 
 def test_a_skipped_step_counts_as_done():
-    state = rs.record_step(running(steps=["preflight", "structure_check", "stage", "maintenance_on", "backup", "gates"]), "structure",
+    state = rs.record_step(running(steps=["preflight", "structure_check", "stage", "disk", "maintenance_on", "backup", "gates"]), "structure",
                            "skipped", NOW)
     assert rs.next_step(state) == "backup_after_check"
 
@@ -489,7 +490,7 @@ def test_advice_without_a_failed_step_names_the_next_one():
 def test_advice_says_whether_the_window_is_open():
     before = rs.advice(running(steps=["preflight", "structure_check"]), "stage")
     assert before["next"].endswith("The maintenance window was not opened: users work as before.")
-    inside = rs.advice(running(steps=["preflight", "structure_check", "stage", "maintenance_on"]), "backup")
+    inside = rs.advice(running(steps=["preflight", "structure_check", "stage", "disk", "maintenance_on"]), "backup")
     assert inside["next"].endswith("The maintenance window stays on.")
 
 
