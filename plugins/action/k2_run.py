@@ -48,6 +48,7 @@ ARGUMENT_SPEC = dict(
     test_of=dict(type="str"),
     step=dict(type="str", choices=list(run_state.STEP_NAMES)),
     result=dict(type="str", choices=["started", "ok", "failed", "skipped"], default="ok"),
+    start_next=dict(type="bool", default=False),
     msg=dict(type="str"),
     data=dict(type="dict"),
     manifest=dict(type="path"),
@@ -280,11 +281,14 @@ class ActionModule(ActionBase):
         extra = dict(args["data"] or {})
         if args["manifest"]:
             extra["backups"] = run_state.merge_backups(state.get("backups") or [], self._manifest_entries(args["manifest"]))
-        state = run_state.record_step(state, args["step"], args["result"], run_state.utc_now(), msg=args["msg"], extra=extra)
+        state = run_state.record_step(state, args["step"], args["result"], run_state.utc_now(), msg=args["msg"], extra=extra,
+                                      start_next=args["start_next"])
         self._save(args, remote, state)
-        result = self._result(state, False)
-        if args["manifest"]:
-            # The step's database modules read the manifest: it holds the state's backups and guards from now on.
+        last = state["steps"][-1]
+        started_next = last["name"] if last.get("prestarted") else None
+        result = self._result(state, False, started_next=started_next)
+        if args["manifest"] and (args["result"] in ("started", "skipped") or started_next):
+            # A step begins: its database modules read the manifest, which holds the state's backups and guards from now on.
             result["manifest"] = self._write_manifest(args["manifest"], state)
         return result
 

@@ -294,19 +294,45 @@ def pending_steps(state: Mapping[str, Any]) -> List[str]:
     return [name for name in step_names(outage_mode(state)) if name not in done]
 
 
+#: Steps whose start the end of the step before may record (``start_next``: one write between two steps instead of
+#: two). Not the ban (its start is the outage's), nor the backup, the install or the conversions: their own start is
+#: recorded when they begin (the conversions' marks the one-time conversions as started).
+PRESTARTED = ("structure_check", "stage", "disk", "gates", "structure", "backup_after_check", "extensions", "post_checks",
+              "maintenance_off")
+
+
 def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime, msg: Optional[str] = None,
-                started: Optional[str] = None, extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                started: Optional[str] = None, extra: Optional[Mapping[str, Any]] = None, start_next: bool = False) -> Dict[str, Any]:
     """A copy of ``state`` with the step's entry (``result`` started, ok, failed or skipped).
 
     ``started`` replaces the open entry of the same step (one entry per attempt); an ``ok`` of
-    maintenance_on / maintenance_off sets the outage's ban_on / ban_off.
+    maintenance_on / maintenance_off sets the outage's ban_on / ban_off. ``start_next`` with ``ok`` or ``skipped``:
+    the next pending step, when it is one of ``PRESTARTED``, is recorded started at the same moment (``prestarted``
+    until it ends); a start recorded for another step, or the run's finish, drops such an entry that never began.
     """
+    new = _record_one(state, name, result, now, msg, started, extra)
+    following = next_step(new) if start_next and result in ("ok", "skipped") else None
+    if following in PRESTARTED:
+        new = _record_one(new, following, "started", now, None, None, None)
+        new["steps"][-1]["prestarted"] = True
+    return new
+
+
+def _drop_prestarted(steps: List[Dict[str, Any]], keep: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The steps without the open prestarted entries (but ``keep``'s): they never began."""
+    return [step for step in steps if not (step.get("prestarted") and step.get("result") == "started" and step["name"] != keep)]
+
+
+def _record_one(state: Mapping[str, Any], name: str, result: str, now: datetime, msg: Optional[str], started: Optional[str],
+                extra: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     if name not in WINDOW:
         raise RunStateError("unknown step %r (steps: %s)" % (name, ", ".join(STEP_NAMES)))
     step_window = window_of(name, outage_mode(state))
     if result not in ("started", "ok", "failed", "skipped"):
         raise RunStateError("unknown step result %r" % result)
     new = copy.deepcopy(dict(state))
+    if result == "started":
+        new["steps"] = _drop_prestarted(new.get("steps") or [], keep=name)
     steps = new.setdefault("steps", [])
     when = step_time_text(now)
     open_entry = next((step for step in reversed(steps) if step["name"] == name and step.get("result") == "started"), None)
@@ -317,6 +343,7 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
         entry = open_entry or {"name": name, "started": started or when, "window": step_window}
         if open_entry is None:
             steps.append(entry)
+        entry.pop("prestarted", None)
         entry.update(ended=when, result=result, msg=msg)
     decisions = new.get("decisions", {})
     converts = "install" if decisions.get("method") in INSTALLER_METHODS else "conversions"
@@ -364,6 +391,7 @@ def finish(state: Mapping[str, Any], status: str, now: datetime, advice: Optiona
         raise RunStateError("unknown status %r" % status)
     new = copy.deepcopy(dict(state))
     new["status"] = status
+    new["steps"] = _drop_prestarted(new.get("steps") or [])
     if status in (DONE, NO_GO, RESTORED):
         new["finished"] = utc_text(now)
     if advice is not None:

@@ -122,6 +122,13 @@ options:
     type: str
     choices: [started, ok, failed, skipped]
     default: ok
+  start_next:
+    description:
+      - With O(result=ok) or O(result=skipped), also record the start of the next pending step when that is a check or
+        bookkeeping step (not the ban, the backup, the install or the conversions), at the same moment: one write
+        between two steps. A start recorded for another step, or the run's finish, drops such an entry that never began.
+    type: bool
+    default: false
   msg:
     description: A line about the step.
     type: str
@@ -258,6 +265,11 @@ run_id:
   returned: always
   type: str
   sample: site01-ori.09-20261130T021500Z-3f9a1c2e
+started_next:
+  description: The step whose start O(start_next) recorded, else null.
+  returned: state is step
+  type: str
+  sample: gates
 next_step:
   description: The first step not ended ok.
   returned: always

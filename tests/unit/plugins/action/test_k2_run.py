@@ -236,8 +236,13 @@ def test_a_step_writes_the_manifest_from_the_state_and_hands_the_play_a_slim_sta
                                 "manifest": str(manifest)})
     assert started["manifest"] == str(manifest)
     manifest.unlink()
-    # the next step's start writes the manifest again from the state, with what the restore needs
-    run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "preflight", "manifest": str(manifest)})
+    # the end of a step alone writes no manifest; the end that records the next step's start writes it from the state
+    ended = run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "preflight", "manifest": str(manifest)})
+    assert ended["started_next"] is None and not manifest.exists()
+    run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "structure_check", "result": "started"})
+    ended = run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "structure_check", "start_next": True,
+                              "manifest": str(manifest)})
+    assert ended["started_next"] == "stage" and host.state()["steps"][-1]["prestarted"] is True
     entries = json.loads(manifest.read_text())["entries"]
     assert entries[0]["fingerprint"] == fingerprint and entries[1]["files"] == ["k2.exe"]
     assert host.state()["backups"][0]["fingerprint"] == fingerprint

@@ -197,6 +197,42 @@ def test_a_state_written_with_whole_seconds_is_still_measured():
     assert state["outage"]["seconds"] == 10.5 and [step["seconds"] for step in state["outage"]["steps"]] == [4.0, 1.0]
 
 
+def test_the_end_of_a_step_records_the_start_of_a_check_step_after_it():
+    state = rs.record_step(running(steps=["preflight", "structure_check", "stage", "disk", "maintenance_on"]), "backup", "started", NOW)
+    state = rs.record_step(state, "backup", "ok", NOW + timedelta(seconds=20), start_next=True)
+    assert state["steps"][-1] == {"name": "gates", "started": "2026-11-30T02:15:20.000Z", "ended": None, "result": "started", "msg": None,
+                                  "window": "inside", "prestarted": True}
+    assert rs.next_step(state) == "gates"
+    state = rs.record_step(state, "gates", "ok", NOW + timedelta(seconds=21), start_next=True)
+    assert [(step["name"], step["result"]) for step in state["steps"][-3:]] == [("backup", "ok"), ("gates", "ok"), ("structure", "started")]
+    assert "prestarted" not in state["steps"][-2] and state["steps"][-2]["started"] == "2026-11-30T02:15:20.000Z"
+
+
+BEFORE_THE_BAN = ["preflight", "structure_check", "stage", "disk"]
+
+
+@pytest.mark.parametrize("done, following", [(BEFORE_THE_BAN, "maintenance_on"), (BEFORE_THE_BAN + ["maintenance_on"], "backup"),
+                                             (BEFORE_THE_BAN + ["maintenance_on", "backup", "gates", "structure", "backup_after_check"],
+                                              "install"),
+                                             (BEFORE_THE_BAN + ["maintenance_on", "backup", "gates", "structure", "backup_after_check",
+                                                                "install"], "conversions")])
+def test_the_ban_the_backup_the_install_and_the_conversions_record_their_own_start(done, following):
+    state = rs.record_step(running(steps=done[:-1]), done[-1], "ok", NOW, start_next=True)
+    assert state["steps"][-1]["name"] == done[-1] and rs.next_step(state) == following
+    assert state["one_time_started"] is False
+
+
+def test_a_prestarted_step_that_never_began_is_dropped():
+    state = rs.record_step(running(steps=["preflight", "structure_check"]), "stage", "ok", NOW, start_next=True)
+    assert state["steps"][-1]["name"] == "disk" and state["steps"][-1]["prestarted"]
+    # the play went another way: another step's start, or the run's end, drops it
+    assert [step["name"] for step in rs.record_step(state, "maintenance_on", "started", NOW)["steps"]][-2:] == ["stage", "maintenance_on"]
+    assert [step["name"] for step in rs.finish(state, rs.NO_GO, NOW)["steps"]][-1] == "stage"
+    # a skipped step closes its prestarted entry
+    skipped = rs.record_step(state, "disk", "skipped", NOW)["steps"][-1]
+    assert skipped["result"] == "skipped" and "prestarted" not in skipped
+
+
 def test_a_failed_attempt_stays_and_the_retry_gets_its_own_entry():
     state = rs.record_step(running(), "preflight", "started", NOW)
     state = rs.record_step(state, "preflight", "failed", NOW, msg="boom")
