@@ -307,7 +307,7 @@ class ActionModule(ActionBase):
         os.makedirs(folder, mode=0o700, exist_ok=True)
         handle, temp = tempfile.mkstemp(prefix=".manifest-", dir=folder)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(run_state.manifest_from_state(state), out, indent=2)
+            out.write(run_state.json_lines(run_state.manifest_from_state(state)))
         os.replace(temp, path)
         return path
 

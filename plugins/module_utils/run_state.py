@@ -188,7 +188,23 @@ def load_state(text: Optional[str], site: str) -> Dict[str, Any]:
 
 
 def dump_state(state: Mapping[str, Any]) -> str:
-    return json.dumps(state, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    """JSON with one top-level key per line, and one line per item of a list (every step, every backup entry).
+
+    Readable, and written by the C encoder item by item: ``indent`` would take the pure-Python one, and the state
+    is written at every step while its backup entries grow with every run."""
+    return json_lines(state)
+
+
+def json_lines(data: Mapping[str, Any]) -> str:
+    """``data`` (a JSON object) as ``dump_state`` writes it."""
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+    lines = []
+    for key, value in data.items():
+        text = "[\n    %s\n  ]" % ",\n    ".join(compact(item) for item in value) if isinstance(value, list) and value else compact(value)
+        lines.append("  %s: %s" % (compact(key), text))
+    return "{\n%s\n}\n" % ",\n".join(lines)
 
 
 def summary(state: Mapping[str, Any]) -> Dict[str, Any]:
@@ -318,6 +334,16 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
     return new
 
 
+#: The state's records of every run, which recording a step replaces (``extra``) but never changes in place.
+RECORDS = ("backups", "history", "restores")
+
+
+def _copy_but_records(state: Mapping[str, Any]) -> Dict[str, Any]:
+    """A deep copy of ``state`` sharing ``RECORDS`` with it: they hold most of its size (every backup of every run)."""
+    return dict(copy.deepcopy({key: value for key, value in state.items() if key not in RECORDS}),
+                **{key: state[key] for key in RECORDS if key in state})
+
+
 def _drop_prestarted(steps: List[Dict[str, Any]], keep: Optional[str] = None) -> List[Dict[str, Any]]:
     """The steps without the open prestarted entries (but ``keep``'s): they never began."""
     return [step for step in steps if not (step.get("prestarted") and step.get("result") == "started" and step["name"] != keep)]
@@ -330,7 +356,7 @@ def _record_one(state: Mapping[str, Any], name: str, result: str, now: datetime,
     step_window = window_of(name, outage_mode(state))
     if result not in ("started", "ok", "failed", "skipped"):
         raise RunStateError("unknown step result %r" % result)
-    new = copy.deepcopy(dict(state))
+    new = _copy_but_records(state)
     if result == "started":
         new["steps"] = _drop_prestarted(new.get("steps") or [], keep=name)
     steps = new.setdefault("steps", [])
