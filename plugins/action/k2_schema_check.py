@@ -243,16 +243,15 @@ class Run(object):
         whose catalog is unchanged is consistent without comparing again; the others are compared with the scripts."""
         baseline = self.args["baseline"]
         catalogs = self.in_parallel(self.read_one, [(target,) for target in chosen])
-        again = [t for t, (actual, _trips, error) in zip(chosen, catalogs)
-                 if error is None and schema_check.catalog_fingerprint(actual) != baseline.get(t.database)]
+        again = [t for t, (_actual, fingerprint, _trips, error) in zip(chosen, catalogs)
+                 if error is None and fingerprint != baseline.get(t.database)]
         for kind in sorted(set(t.kind for t in again)):
             self.ddl(kind)
         checks = []
-        for target, (actual, round_trips, error) in zip(chosen, catalogs):
+        for target, (actual, fingerprint, round_trips, error) in zip(chosen, catalogs):
             if error is not None:
                 checks.append(schema_check.DatabaseCheck(target, error=error))
                 continue
-            fingerprint = schema_check.catalog_fingerprint(actual)
             if fingerprint == baseline.get(target.database):
                 check = schema_check.DatabaseCheck(target, round_trips=round_trips, fingerprint=fingerprint, unchanged=True)
             else:
@@ -267,14 +266,15 @@ class Run(object):
         return checks
 
     def read_one(self, target):
-        """(catalog, round trips, None) or (None, 0, why it could not be read)."""
+        """(catalog, its fingerprint, round trips, None) or (None, None, 0, why it could not be read)."""
         with self.progress.step("database %s" % target.database):
             database = None
             try:
                 database = k2db.connect(self.params, target.database)
-                return database.catalog(), database.round_trips, None
+                rows = database.catalog_rows()
+                return database.catalog(rows), schema_check.catalog_fingerprint(rows), database.round_trips, None
             except DATABASE_ERRORS as exc:
-                return None, 0, str(exc)
+                return None, None, 0, str(exc)
             finally:
                 if database is not None:
                     database.close()
@@ -300,7 +300,8 @@ class Run(object):
         database = None
         try:
             database = k2db.connect(self.params, target.database)
-            actual = database.catalog()
+            rows = database.catalog_rows()
+            actual, fingerprint = database.catalog(rows), schema_check.catalog_fingerprint(rows)
             round_trips = database.round_trips
             saved = self.save_snapshot(target.database, actual) if self.args["save_snapshots_to"] else None
         except DATABASE_ERRORS as exc:
@@ -310,7 +311,7 @@ class Run(object):
                 database.close()
         check = self.compare(target, expected, actual)
         check.script, check.round_trips, check.snapshot_saved = script, round_trips, saved
-        check.fingerprint = schema_check.catalog_fingerprint(actual)
+        check.fingerprint = fingerprint
         return check
 
     def compare(self, target, expected, actual):

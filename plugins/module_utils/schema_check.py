@@ -33,7 +33,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 from ansible_collections.erpops.upgrade.plugins.module_utils import conversions
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import repair, schema_diff
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import DdlResult
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Schema, key, snapshot_to_dict
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Schema, key
 
 DB_KINDS = ("conf", "company")
 REPORT_FORMATS = ("markdown", "html")
@@ -85,14 +85,14 @@ class DatabaseCheck:
         return data
 
 
-def catalog_fingerprint(actual) -> str:
-    """SHA-256 of a database's catalog as the check reads it (tables, columns, keys, indexes, full-text), time left out.
+def catalog_fingerprint(rows) -> str:
+    """SHA-256 of a database's catalog as the server reports it: the rows of the catalog reads (``Database.catalog_rows``:
+    tables, columns, keys, indexes, full-text), in the order the reads return them.
 
-    Equal fingerprints: the structure is what it was, so an earlier verdict on it still holds.
+    Equal fingerprints: the structure is what it was, so an earlier verdict on it still holds. Taken from the rows, not
+    from the catalog model: the model's dict form costs several times the reads themselves on a database of 200 tables.
     """
-    data = snapshot_to_dict(actual)
-    data.pop("taken_at", None)
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
 def targets(conf_database: str, mandants: Sequence[Mapping[str, str]], only: Optional[Iterable[str]] = None) -> List[Target]:

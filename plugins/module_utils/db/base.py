@@ -201,9 +201,13 @@ class Database:
     def catalog_from_rows(columns_rows: List[dict], index_rows: List[dict], fulltext_rows: List[dict], database: str) -> schema_model.Schema:
         raise NotImplementedError
 
-    def catalog(self) -> schema_model.Schema:
-        """The whole catalog of this database in three round trips, whatever its size."""
-        rows = [self.query(sql, params) for sql, params in self.catalog_queries()]
+    def catalog_rows(self) -> List[List[dict]]:
+        """The rows of the three catalog reads (columns, indexes, full-text) as the server returns them."""
+        return [self.query(sql, params) for sql, params in self.catalog_queries()]
+
+    def catalog(self, rows: Optional[List[List[dict]]] = None) -> schema_model.Schema:
+        """The whole catalog of this database in three round trips, whatever its size (or from ``catalog_rows``' rows)."""
+        rows = self.catalog_rows() if rows is None else rows
         result = self.catalog_from_rows(rows[0], rows[1], rows[2], self.database)
         result.taken_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return result

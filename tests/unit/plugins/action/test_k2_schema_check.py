@@ -142,12 +142,17 @@ class StandIn(object):
         self.round_trips += 1
         return list(self.firmy)
 
-    def catalog(self):
+    def catalog_rows(self):
+        """The catalog reads' rows, as the adapters return them: here the snapshot text stands for the three reads."""
         if self.vanish:
             self.round_trips += 1
             raise k2db.DatabaseError(k2db.DATABASE_MISSING, "lab server x port 1, database %r: database does not exist" % self.database)
         self.round_trips += 3
-        return loads_snapshot(dumps_snapshot(self.live))
+        return [[{"snapshot": dumps_snapshot(self.live)}], [], []]
+
+    def catalog(self, rows=None):
+        rows = self.catalog_rows() if rows is None else rows
+        return loads_snapshot(rows[0][0]["snapshot"])
 
     def execute(self, sql, params=(), dont_exec=False):
         if self.fail_on and self.fail_on in sql:
