@@ -378,13 +378,17 @@ def _record_one(state: Mapping[str, Any], name: str, result: str, now: datetime,
         new["one_time_started"] = True
     extra = dict(extra or {})
     ban_start = parse_time(extra.pop("ban_in_force_at", None))
+    ban_written = parse_time(extra.pop("ban_set_at", None))
+    ban_lifted = parse_time(extra.pop("ban_lifted_at", None))
     if result == "ok" and name == "maintenance_on":
-        # The ban is in force from its start, or from this step's start when it was set earlier (a rerun, an admin).
+        # The ban is in force from its start once it is written: from the moment this step wrote it, or from its own later
+        # start (a future start was waited for); from this step's start when it was set earlier (a rerun, an admin).
         step_start = parse_time((open_entry or {}).get("started")) or now
-        ban_on = max(step_start, ban_start) if ban_start else now
+        ban_on = max(moment for moment in (step_start, ban_start, ban_written) if moment) if ban_start or ban_written else now
         new["outage"] = {"ban_on": step_time_text(ban_on), "ban_off": None, "seconds": None}
     if result == "ok" and name == "maintenance_off":
-        new["outage"] = dict(new.get("outage") or {}, ban_off=when)
+        # Lifted when the step's lift was committed (the step's end when the ban was already gone).
+        new["outage"] = dict(new.get("outage") or {}, ban_off=step_time_text(min(ban_lifted, now)) if ban_lifted else when)
     new["outage"] = measure_outage(new, now)
     for key, value in extra.items():
         new[key] = value

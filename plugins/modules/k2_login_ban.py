@@ -181,6 +181,12 @@ executed:
   type: list
   elements: str
   sample: ['UPDATE "REINSTALACE" SET "ZakazPrihlaseni" = ?, "ZakazOd" = ?, "Zprava" = ?, "Uzivatel" = ?']
+written_at:
+  description: When the change was committed (UTC, to the millisecond); null when nothing changed or in check mode. The
+    reinstall measures its outage from the ban written (or its later start) to the ban lifted.
+  returned: always
+  type: str
+  sample: "2025-03-05T17:00:01.274+00:00"
 """
 
 from datetime import datetime, timezone
@@ -249,6 +255,7 @@ def run(module, now=None):
             if changed:
                 sql, binds = login_ban.update_sql(platform, params["conf_database"], profile, wanted)
                 conf.execute(sql, binds, dont_exec=module.check_mode)
+        written_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds") if changed and not module.check_mode else None
         executed = list(conf.executed)
     finally:
         conf.close()
@@ -263,7 +270,7 @@ def run(module, now=None):
         active=state == "active",
         seconds_until_active=login_ban.seconds_until_active(wanted, now, used_zone),
     )
-    result = dict(changed=changed, ban=ban, executed=executed)
+    result = dict(changed=changed, ban=ban, executed=executed, written_at=written_at)
     if module._diff:
         result["diff"] = dict(before=login_ban.show(before), after=login_ban.show(wanted))
     return result

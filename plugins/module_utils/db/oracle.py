@@ -11,17 +11,23 @@ each one as Oracle SQL.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import base
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema as schema_model
 
-try:
-    import oracledb
-    HAS_ORACLEDB = True
-except ImportError:
-    oracledb = None
-    HAS_ORACLEDB = False
+# The driver is imported on the first Oracle connection: importing it takes longer than most database modules' work
+# (about 80 ms, with its cryptography), and every database module imports this adapter.
+HAS_ORACLEDB = importlib.util.find_spec("oracledb") is not None
+
+
+@functools.lru_cache(maxsize=None)
+def driver() -> Any:
+    """The python-oracledb module."""
+    import oracledb  # pylint: disable=import-outside-toplevel
+    return oracledb
 
 DEFAULT_PORT = 1521
 FETCH_ARRAY_SIZE = 5000
@@ -143,7 +149,10 @@ def catalog_from_rows(columns_rows: List[dict], index_rows: List[dict], fulltext
 class OracleDatabase(base.Database):
     platform = "oracle"
     patterns = ERROR_PATTERNS
-    driver_errors = (oracledb.Error,) if HAS_ORACLEDB else ()
+
+    @property
+    def driver_errors(self):  # the driver is imported by then: this database is connected
+        return (driver().Error,)
 
     def _new_cursor(self) -> Any:
         cursor = self._connection.cursor()
@@ -162,6 +171,7 @@ class OracleDatabase(base.Database):
 
 
 def _init_thick_mode(client_dir: Optional[str], where: str) -> None:
+    oracledb = driver()
     if not oracledb.is_thin_mode():
         return
     try:
@@ -179,6 +189,7 @@ def connect(params: dict, database: str) -> OracleDatabase:
     if params.get("oracle_thick_mode"):
         _init_thick_mode(params.get("oracle_client_dir"), where)
     secrets = (params.get("login_password"),)
+    oracledb = driver()
     try:
         connection = oracledb.connect(**args)
     except oracledb.Error as exc:

@@ -291,6 +291,21 @@ def test_a_ban_set_before_the_run_counts_from_the_step():
     assert state["outage"]["ban_on"] == "2026-11-30T02:15:00.000Z"
 
 
+def test_the_outage_runs_from_the_ban_written_to_the_ban_lifted():
+    state = rs.record_step(running(), "maintenance_on", "started", NOW)
+    # the ban's start as K2 keeps it is the whole second; the run wrote it 0.65 s into the step
+    state = rs.record_step(state, "maintenance_on", "ok", NOW + timedelta(seconds=2), extra={
+        "ban_in_force_at": "2026-11-30T03:15:00+01:00", "ban_set_at": "2026-11-30T02:15:00.650+00:00"})
+    assert state["outage"]["ban_on"] == "2026-11-30T02:15:00.650Z" and "ban_set_at" not in state
+    state = rs.record_step(state, "maintenance_off", "started", NOW + timedelta(seconds=30))
+    state = rs.record_step(state, "maintenance_off", "ok", NOW + timedelta(seconds=32), extra={"ban_lifted_at": "2026-11-30T02:15:31.400Z"})
+    assert state["outage"]["ban_off"] == "2026-11-30T02:15:31.400Z" and state["outage"]["seconds"] == 30.75
+    # a ban already lifted (nothing written): the step's end
+    again = rs.record_step(rs.record_step(state, "maintenance_off", "started", NOW + timedelta(seconds=40)), "maintenance_off", "ok",
+                           NOW + timedelta(seconds=41), extra={"ban_lifted_at": None})
+    assert again["outage"]["ban_off"] == "2026-11-30T02:15:41.000Z"
+
+
 def test_step_data_goes_to_the_top_of_the_state():
     assert rs.record_step(running(), "backup", "ok", NOW, extra={"database_bytes": 5})["database_bytes"] == 5
 

@@ -72,16 +72,18 @@ def test_check_mode_and_diff_write_nothing(monkeypatch, capsys):
     assert result["changed"] is True
     assert result["diff"]["after"] == {"enabled": True, "start": "2025-03-05 18:00:00", "message": "Od %s reinstalace", "exempt_user": "ADMIN"}
     assert result["ban"]["message_shown"] == "Od 5.3.2025 18:00 reinstalace" and result["ban"]["status"] == "pending"
-    assert table.rows[0]["ban_enabled"] == 0 and table.closed
+    assert table.rows[0]["ban_enabled"] == 0 and table.closed and result["written_at"] is None
 
 
 def test_set_then_idempotent_then_lift(monkeypatch, capsys):
     table = fresh()
     run_module(monkeypatch, table, **WANTED)
-    assert output(capsys)["changed"] is True
+    result = output(capsys)
+    assert result["changed"] is True and datetime.fromisoformat(result["written_at"]).tzinfo is not None
     assert table.rows[0] == {"ban_enabled": 1, "ban_from": datetime(2025, 3, 5, 18, 0), "ban_message": "Od %s reinstalace", "ban_user": "ADMIN"}
     run_module(monkeypatch, table, **WANTED)
-    assert output(capsys)["changed"] is False
+    result = output(capsys)
+    assert result["changed"] is False and result["written_at"] is None
     run_module(monkeypatch, table, state="absent")
     result = output(capsys)
     assert result["changed"] is True and result["ban"]["status"] == "lifted" and table.rows[0]["ban_enabled"] == 0

@@ -105,7 +105,7 @@ def test_oracle_thin_to_a_dead_port_is_server_not_answering(dead_port):
 def test_oracle_thick_mode_without_client_is_driver_missing(tmp_path):
     params = dict(db_platform="oracle", oracle_thick_mode=True, oracle_client_dir=str(tmp_path), login_password=PASSWORD,
                   oracle_service_name="K2PDB")
-    if not oracle.oracledb.is_thin_mode():
+    if not oracle.driver().is_thin_mode():
         pytest.skip("this process already runs oracledb in thick mode")
     with pytest.raises(db.DatabaseError) as caught:
         db.connect(params, "K2_FIRMA")
