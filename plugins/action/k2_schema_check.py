@@ -242,7 +242,7 @@ class Run(object):
         """Against ``baseline`` (database -> catalog fingerprint of an earlier check that found it consistent): a database
         whose catalog is unchanged is consistent without comparing again; the others are compared with the scripts."""
         baseline = self.args["baseline"]
-        catalogs = self.in_parallel(self.read_one, [(target,) for target in chosen])
+        catalogs = self.in_parallel(self.read_one, [(target, baseline.get(target.database)) for target in chosen])
         again = [t for t, (_actual, fingerprint, _trips, error) in zip(chosen, catalogs)
                  if error is None and fingerprint != baseline.get(t.database)]
         for kind in sorted(set(t.kind for t in again)):
@@ -265,14 +265,16 @@ class Run(object):
             checks.append(check)
         return checks
 
-    def read_one(self, target):
-        """(catalog, its fingerprint, round trips, None) or (None, None, 0, why it could not be read)."""
+    def read_one(self, target, known=None):
+        """(catalog, its fingerprint, round trips, None) or (None, None, 0, why it could not be read). The catalog is None
+        when its fingerprint is ``known``: an unchanged database is not compared again, so its catalog is not built."""
         with self.progress.step("database %s" % target.database):
             database = None
             try:
                 database = k2db.connect(self.params, target.database)
                 rows = database.catalog_rows()
-                return database.catalog(rows), schema_check.catalog_fingerprint(rows), database.round_trips, None
+                fingerprint = schema_check.catalog_fingerprint(rows)
+                return None if fingerprint == known else database.catalog(rows), fingerprint, database.round_trips, None
             except DATABASE_ERRORS as exc:
                 return None, None, 0, str(exc)
             finally:
