@@ -10,6 +10,7 @@ shared text, its own ``details``)::
       - erpops.upgrade.attributes             # check_mode, diff_mode
       - erpops.upgrade.attributes.action      # implemented as an action plugin: action, platform posix + windows
       - erpops.upgrade.attributes.database    # a plain module that connects to the databases: platform posix
+      - erpops.upgrade.attributes.database_action  # ...whose action plugin runs it in the controller's process when local
       - erpops.upgrade.attributes.k2_group    # member of group/erpops.upgrade.k2
     attributes:
       check_mode:
@@ -64,6 +65,20 @@ attributes:
     details:
       - Runs where the task runs, usually the controller (C(delegate_to) C(localhost)), which needs the Python and
         ODBC requirements; it does not run on the Windows K2 host itself.
+"""
+
+    # A database module with an action plugin (plugin_utils.database_module) that runs its code in the controller's
+    # process where Ansible would start it on the controller anyway.
+    DATABASE_ACTION = r"""
+options: {}
+attributes:
+  action:
+    description: Has an action plugin.
+    support: partial
+    details:
+      - On a local connection without become (the roles' C(delegate_to=localhost)) the module's code runs in the controller's
+        process, with the controller's Python and drivers, without a Python process of its own; elsewhere it runs as a
+        plain module where the task runs.
 """
 
     K2_GROUP = r"""

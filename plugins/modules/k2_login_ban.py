@@ -77,6 +77,7 @@ extends_documentation_fragment:
   - erpops.upgrade.db
   - erpops.upgrade.attributes
   - erpops.upgrade.attributes.database
+  - erpops.upgrade.attributes.database_action
   - erpops.upgrade.attributes.k2_group
 attributes:
   check_mode:
