@@ -235,7 +235,7 @@ def main(argv=None):
     for name, platform, sample in model_dense_inputs():
         peak, ratio_mem, retained = peak_ratio(sample, platform)
         worst_model = max(worst_model, ratio_mem)
-        print("  %-40s %7.2f MB -> peak %8.1f MB = %5.2fx, retained %5.2fx (the model: a Column object per column)" % (
+        print("  %-40s %7.2f MB -> peak %8.1f MB = %5.2fx, retained %5.2fx (the model: a packed column list)" % (
             name, len(sample) / 1e6, peak / 1e6, ratio_mem, retained))
     goal("ddl_reader_peak_memory_dense_model", "%.2fx script size" % worst_model,
          "<= %.0fx (a table of 9-character column definitions)" % MEMORY_TARGET, worst_model <= MEMORY_TARGET)

@@ -686,8 +686,9 @@ _MODIFY_WITHOUT_TYPE = frozenset(("NULL", "NOT", "DEFAULT", "CONSTRAINT", "PRIMA
 def _query_follows(p: _Parser, word: str) -> bool:
     """Whether ``word`` comes outside parentheses: ``AS [(] SELECT|WITH`` (CREATE TABLE), ``INTO`` (SELECT)."""
     depth = 0
-    tokens = p.tokens[p.i:]
-    for position, (kind, value, dummy) in enumerate(tokens):
+    tokens = p.tokens   # read one at a time: a long statement's tokens are packed (lexer.TokenArray)
+    for position in range(p.i, p.n):
+        kind, value, dummy = tokens[position]
         if kind == _PUNCT:
             depth += 1 if value == "(" else -1 if value == ")" else 0
         elif kind == _WORD and depth == 0 and value.upper() == word:
@@ -719,23 +720,25 @@ class _TableBuild(object):
         self.sources.indexes[key(index.name)] = self.ref
 
     def set_default(self, column_name: str, default: str) -> None:
-        column = self.table.column(column_name)
-        if column is None:
+        columns = self.table.columns
+        position = columns.find(column_name)
+        if position < 0:
             raise DdlError("DEFAULT for unknown column %r" % column_name)
-        position = self.table.columns.index(column)
-        self.table.columns[position] = replace(column, default=default)
+        columns[position] = replace(columns[position], default=default)
 
     def key_columns_not_null(self) -> None:
         """Primary-key columns are NOT NULL on every server, said or not (also for a key added by ALTER TABLE)."""
         pk = self.table.primary_key
         if pk is None:
             return
+        columns = self.table.columns
         for name in pk.columns:
-            column = self.table.column(name)
-            if column is None:
+            position = columns.find(name)
+            if position < 0:
                 raise DdlError("primary key %r names unknown column %r" % (pk.name, name))
+            column = columns[position]
             if column.nullable:
-                self.table.columns[self.table.columns.index(column)] = replace(column, nullable=False)
+                columns[position] = replace(column, nullable=False)
 
     def add_fulltext(self, columns: Tuple[str, ...], key_index: Optional[str]) -> None:
         current = self.table.fulltext
@@ -855,8 +858,8 @@ class _Reader(object):
             build = _TableBuild(table, self.result.sources[key(data[0])], self.ref(statement))
             if kind == "key":
                 dummy, key_name, columns, clustered, defaults = data
-                if table.primary_key is not None or any(table.column(c) is None for c in columns) or any(
-                        table.column(column) is None for dummy_default, column in defaults):
+                if table.primary_key is not None or any(table.columns.find(c) < 0 for c in columns) or any(
+                        table.columns.find(column) < 0 for dummy_default, column in defaults):
                     return False
                 build.set_primary_key(PrimaryKey(key_name, columns, clustered))
                 for default, column in defaults:
@@ -962,7 +965,7 @@ class _Reader(object):
 
     def table_elements(self, p: _Parser, build: _TableBuild, typed: bool) -> None:
         """Columns and constraints up to the closing parenthesis (a trailing comma is allowed)."""
-        seen = set(key(c.name) for c in build.table.columns)
+        columns = build.table.columns
         while True:
             word = p.word()
             if word in _CONSTRAINT_START:
@@ -973,10 +976,9 @@ class _Reader(object):
                 p.period()
             elif typed:
                 column = p.column(build)
-                if key(column.name) in seen:
+                if columns.find(column.name) >= 0:
                     raise DdlError("column %r is defined twice" % column.name)
-                seen.add(key(column.name))
-                build.table.columns.append(column)
+                columns.append(column)
             else:  # an object table's attribute: constraints on a column the type defines
                 self.object_attribute(p, build)
             if p.at(","):

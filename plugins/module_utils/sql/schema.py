@@ -38,8 +38,11 @@ the type has no length. Two column fields are written only when set: ``semantics
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from array import array
+from bisect import bisect_left
+from collections.abc import MutableSequence
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 SNAPSHOT_FORMAT = "erpops.upgrade/catalog-snapshot"
 SNAPSHOT_VERSION = 1
@@ -88,20 +91,339 @@ class FullTextIndex:
     key_index: Optional[str] = None
 
 
+_NULLABLE, _IDENTITY = 1, 2
+_NO_LENGTH, _NO_PRECISION, _NO_SCALE = 4, 8, 16      # the number is not given (None)
+_WIDER = {"B": "H", "H": "I", "I": "Q", "h": "i", "i": "q"}
+
+
+def _append(numbers: array, value: int) -> array:
+    """``numbers`` with ``value`` appended: the same array, or a wider copy when the value does not fit."""
+    while True:
+        try:
+            numbers.append(value)
+            return numbers
+        except OverflowError:
+            if numbers.typecode not in _WIDER:
+                raise
+            numbers = array(_WIDER[numbers.typecode], numbers)
+
+
+def _extended(numbers: array, values: List[int]) -> array:
+    """``numbers`` with ``values`` appended: the same array, or a wider copy when a value does not fit."""
+    size = len(numbers)
+    try:
+        numbers.extend(values)
+        return numbers
+    except OverflowError:
+        del numbers[size:]
+    typecode = numbers.typecode
+    while True:
+        typecode = _WIDER[typecode]
+        try:
+            array(typecode, values)
+        except OverflowError:
+            continue
+        wider = array(typecode, numbers)
+        wider.extend(values)
+        return wider
+
+
+class ColumnList(MutableSequence):
+    """A table's columns, packed: about 20 bytes a column instead of a few hundred.
+
+    It behaves as a list of ``Column`` (index, iterate, append, replace, delete, compare
+    with a list); a ``Column`` is made each time one is read. Inside, a column is its
+    name's UTF-8 bytes in one ``bytearray``, its type as the number of a type name kept
+    once per table, its length, precision and scale in an integer array, its flags (and
+    which numbers are not given) in a byte, and its default, length semantics and
+    expression, mostly none, in a list made only once one is set. Each integer array
+    starts at the narrowest item size and widens when a value does not fit. A table of
+    thousands of short column definitions then costs a few times its DDL's size, not tens
+    of times. ``find`` looks a name up by ``key`` in a hash table of column numbers, built
+    at the first look-up and kept up to date by ``append``.
+    """
+
+    __slots__ = ("_names", "_ends", "_types", "_type_names", "_type_numbers", "_numbers", "_flags", "_extras", "_slots")
+
+    def __init__(self, columns: Iterable[Column] = ()) -> None:
+        self._names = bytearray()
+        self._ends = array("H")
+        self._types = array("B")
+        self._type_names: List[str] = []
+        self._type_numbers: Dict[str, int] = {}
+        self._numbers = array("h")      # length, precision, scale of each column
+        self._flags = bytearray()
+        self._extras: Optional[List[Optional[Tuple[Optional[str], Optional[str], Optional[str]]]]] = None
+        self._slots: Optional[array] = None
+        self.extend(columns)
+
+    # -- reading
+
+    def __len__(self) -> int:
+        return len(self._flags)
+
+    def _name(self, index: int) -> str:
+        return self._names[self._ends[index - 1] if index else 0:self._ends[index]].decode("utf-8")
+
+    def _column(self, index: int) -> Column:
+        numbers, base = self._numbers, 3 * index
+        flags = self._flags[index]
+        extras = self._extras[index] if self._extras is not None else None
+        default, semantics, computed = extras if extras is not None else (None, None, None)
+        return Column(self._name(index), self._type_names[self._types[index]],
+                      None if flags & _NO_LENGTH else numbers[base], None if flags & _NO_PRECISION else numbers[base + 1],
+                      None if flags & _NO_SCALE else numbers[base + 2], bool(flags & _NULLABLE), bool(flags & _IDENTITY),
+                      default, semantics, computed)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._column(i) for i in range(*index.indices(len(self)))]
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("column index out of range")
+        return self._column(index)
+
+    def __iter__(self) -> Iterator[Column]:
+        return (self._column(i) for i in range(len(self)))
+
+    def names(self) -> List[str]:
+        """The column names, in order (no ``Column`` made)."""
+        return [self._name(i) for i in range(len(self))]
+
+    def find(self, name: str) -> int:
+        """Position of the first column whose name has ``name``'s key, or -1."""
+        if self._slots is None:
+            if len(self._flags) <= _SCAN_LIMIT and name.isascii() and self._names.isascii():
+                return self._scan(key(name))
+            self._index_names()
+        slots = self._slots
+        mask = len(slots) - 1
+        wanted = key(name)
+        slot = hash(wanted) & mask
+        while True:
+            number = slots[slot]
+            if not number:
+                return -1
+            if key(self._name(number - 1)) == wanted:
+                return number - 1
+            slot = (slot + 1) & mask
+
+    def _scan(self, wanted: str) -> int:
+        """``find`` in a small table of ASCII names: one search in all its names, upper-cased at once."""
+        names = self._names.decode("ascii").upper()
+        ends, size = self._ends, len(wanted)
+        position = names.find(wanted)
+        while position >= 0:
+            index = bisect_left(ends, position + size)
+            if index < len(ends) and ends[index] == position + size and (ends[index - 1] if index else 0) == position:
+                return index
+            position = names.find(wanted, position + 1)
+        return -1
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (ColumnList, list)):
+            return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other))
+        return NotImplemented
+
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]   # mutable, as a list
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    def __reduce__(self):
+        return (ColumnList, (list(self),))
+
+    def copy(self) -> "ColumnList":
+        return ColumnList(self)
+
+    def __add__(self, other) -> List[Column]:
+        return list(self) + list(other)
+
+    def __radd__(self, other) -> List[Column]:
+        return list(other) + list(self)
+
+    # -- writing
+
+    def _packed(self, value: Column) -> Tuple[int, Tuple[int, int, int], int]:
+        """(type number, (length, precision, scale), flags) of a column."""
+        number = self._type_numbers.get(value.type)
+        if number is None:
+            number = self._type_numbers[value.type] = len(self._type_names)
+            self._type_names.append(value.type)
+        length, precision, scale = value.length, value.precision, value.scale
+        flags = (_NULLABLE if value.nullable else 0) | (_IDENTITY if value.identity else 0)
+        if length is None:
+            flags, length = flags | _NO_LENGTH, 0
+        if precision is None:
+            flags, precision = flags | _NO_PRECISION, 0
+        if scale is None:
+            flags, scale = flags | _NO_SCALE, 0
+        return number, (length, precision, scale), flags
+
+    def _set_extras(self, index: int, value: Column) -> None:
+        if value.default is not None or value.semantics is not None or value.computed is not None:
+            if self._extras is None:
+                self._extras = [None] * len(self._flags)
+            self._extras[index] = (value.default, value.semantics, value.computed)
+        elif self._extras is not None:
+            self._extras[index] = None
+
+    def append(self, value: Column) -> None:
+        index = len(self._flags)
+        number, numbers, flags = self._packed(value)
+        name = value.name.encode("utf-8")
+        end = len(self._names) + len(name)
+        try:
+            self._ends.append(end)
+            self._types.append(number)
+            self._numbers.extend(numbers)
+        except OverflowError:   # a value wider than an array's item size: undo, then widen what needs it
+            del self._ends[index:], self._types[index:], self._numbers[3 * index:]
+            self._ends = _append(self._ends, end)
+            self._types = _append(self._types, number)
+            for part in numbers:
+                self._numbers = _append(self._numbers, part)
+        self._names += name
+        self._flags.append(flags)
+        if self._extras is not None:
+            self._extras.append(None)
+        self._set_extras(index, value)
+        slots = self._slots
+        if slots is not None:
+            if 2 * len(self._flags) + 2 > len(slots) or index + 1 > _SLOT_LIMIT[slots.typecode]:
+                self._slots = None      # rebuilt, larger, at the next look-up
+            else:
+                mask = len(slots) - 1
+                slot = hash(key(value.name)) & mask
+                while slots[slot]:
+                    slot = (slot + 1) & mask
+                slots[slot] = index + 1
+
+    def extend(self, values: Iterable[Column]) -> None:
+        """Append many columns in one pass (the readers add a table's columns at once)."""
+        columns = list(values)
+        if not columns:
+            return
+        start = len(self._flags)
+        type_numbers, type_names = self._type_numbers, self._type_names
+        names = [column.name.encode("utf-8") for column in columns]
+        end = len(self._names)
+        ends, types, numbers, flags, extras = [], [], [], [], []
+        for column, name in zip(columns, names):
+            end += len(name)
+            ends.append(end)
+            number = type_numbers.get(column.type)
+            if number is None:
+                number = type_numbers[column.type] = len(type_names)
+                type_names.append(column.type)
+            types.append(number)
+            length, precision, scale = column.length, column.precision, column.scale
+            flag = (_NULLABLE if column.nullable else 0) | (_IDENTITY if column.identity else 0)
+            if length is None:
+                flag, length = flag | _NO_LENGTH, 0
+            if precision is None:
+                flag, precision = flag | _NO_PRECISION, 0
+            if scale is None:
+                flag, scale = flag | _NO_SCALE, 0
+            numbers += (length, precision, scale)
+            flags.append(flag)
+            if column.default is not None or column.semantics is not None or column.computed is not None:
+                extras.append((column.default, column.semantics, column.computed))
+            else:
+                extras.append(None)
+        self._ends = _extended(self._ends, ends)
+        self._types = _extended(self._types, types)
+        self._numbers = _extended(self._numbers, numbers)
+        self._names += b"".join(names)
+        self._flags += bytes(flags)
+        if self._extras is None and any(extra is not None for extra in extras):
+            self._extras = [None] * start
+        if self._extras is not None:
+            self._extras += extras
+        self._slots = None
+
+    def _index_names(self) -> None:
+        size = 8
+        while size < 2 * len(self._flags) + 2:
+            size *= 2
+        typecode = "H" if len(self._flags) < _SLOT_LIMIT["H"] else "I"
+        slots = array(typecode, bytes(array(typecode).itemsize * size))
+        mask = size - 1
+        for index in range(len(self._flags)):
+            slot = hash(key(self._name(index))) & mask
+            while slots[slot]:
+                slot = (slot + 1) & mask
+            slots[slot] = index + 1
+        self._slots = slots
+
+    def _replace_all(self, columns: List[Column]) -> None:
+        self.__init__(columns)  # pylint: disable=unnecessary-dunder-call
+
+    def __setitem__(self, index, value) -> None:
+        if isinstance(index, int) and -len(self) <= index < len(self):
+            index %= len(self)
+            if value.name == self._name(index):   # the same name: its other fields change in place
+                number, numbers, flags = self._packed(value)
+                try:
+                    self._types[index] = number
+                    self._numbers[3 * index:3 * index + 3] = array(self._numbers.typecode, numbers)
+                except OverflowError:
+                    pass
+                else:
+                    self._flags[index] = flags
+                    self._set_extras(index, value)
+                    return
+        columns = list(self)
+        columns[index] = value
+        self._replace_all(columns)
+
+    def index(self, value, start: int = 0, stop: Optional[int] = None) -> int:
+        if start == 0 and stop is None and isinstance(value, Column):
+            position = self.find(value.name)
+            if position >= 0 and self._column(position) == value:
+                return position
+        return super().index(value, start, *(() if stop is None else (stop,)))
+
+    def __delitem__(self, index) -> None:
+        columns = list(self)
+        del columns[index]
+        self._replace_all(columns)
+
+    def insert(self, index: int, value: Column) -> None:
+        if index >= len(self):
+            self.append(value)
+            return
+        columns = list(self)
+        columns.insert(index, value)
+        self._replace_all(columns)
+
+
+_SLOT_LIMIT = {"H": 65534, "I": (1 << 32) - 2}
+_SCAN_LIMIT = 32   # up to this many columns, ``find`` searches the names instead of building a hash table
+
+
 @dataclass
 class Table:
     name: str
-    columns: List[Column] = field(default_factory=list)
+    columns: ColumnList = field(default_factory=ColumnList)
     primary_key: Optional[PrimaryKey] = None
     indexes: List[Index] = field(default_factory=list)
     fulltext: Optional[FullTextIndex] = None
 
+    def __setattr__(self, name: str, value) -> None:
+        if name == "columns" and not isinstance(value, ColumnList):
+            value = ColumnList(value)
+        object.__setattr__(self, name, value)
+
     def column(self, name: str) -> Optional[Column]:
-        wanted = key(name)
-        for col in self.columns:
-            if key(col.name) == wanted:
-                return col
-        return None
+        position = self.columns.find(name)
+        return None if position < 0 else self.columns[position]
 
     def index(self, name: str) -> Optional[Index]:
         wanted = key(name)
@@ -145,19 +467,27 @@ def _table_from_dict(data: dict) -> Table:
     )
 
 
-def _table_to_dict(table: Table) -> dict:
-    data = asdict(table)
-    for name in ("primary_key", "fulltext"):
-        if data[name] is not None:
-            data[name]["columns"] = list(data[name]["columns"])
-    for column in data["columns"]:
-        for optional in _OPTIONAL_COLUMN_FIELDS:
-            if column[optional] is None:
-                del column[optional]
-    for ix in data["indexes"]:
-        ix["columns"] = list(ix["columns"])
-        ix["include"] = list(ix["include"])
+_COLUMN_FIELDS = ("name", "type", "length", "precision", "scale", "nullable", "identity", "default")
+
+
+def _column_to_dict(column: Column) -> dict:
+    data = {name: getattr(column, name) for name in _COLUMN_FIELDS}
+    for optional in _OPTIONAL_COLUMN_FIELDS:
+        if getattr(column, optional) is not None:
+            data[optional] = getattr(column, optional)
     return data
+
+
+def _table_to_dict(table: Table) -> dict:
+    pk, fulltext = table.primary_key, table.fulltext
+    return {
+        "name": table.name,
+        "columns": [_column_to_dict(column) for column in table.columns],
+        "primary_key": {"name": pk.name, "columns": list(pk.columns), "clustered": pk.clustered} if pk else None,
+        "indexes": [{"name": ix.name, "columns": list(ix.columns), "unique": ix.unique, "clustered": ix.clustered,
+                     "include": list(ix.include)} for ix in table.indexes],
+        "fulltext": {"columns": list(fulltext.columns), "key_index": fulltext.key_index} if fulltext else None,
+    }
 
 
 def snapshot_to_dict(schema: Schema) -> dict:
