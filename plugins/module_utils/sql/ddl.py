@@ -36,7 +36,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl_fast, lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
-    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key,
+    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key, normalized_predicate,
 )
 
 # Token kinds of the shared tokenizer (``lexer``).
@@ -166,6 +166,8 @@ _MULTIWORD = {
     "national": ("character", "char", "varying"), "long": ("raw", "varchar"),
 }
 # Column-constraint words that end a DEFAULT expression.
+# Words that end a filtered index's predicate: the options after it (SQL Server; on PostgreSQL WHERE comes last).
+_FILTER_STOP = frozenset(("WITH", "ON", "FILESTREAM_ON"))
 _DEFAULT_STOP = frozenset(("NOT", "NULL", "CONSTRAINT", "COLLATE", "IDENTITY", "PRIMARY", "UNIQUE", "CHECK",
                            "REFERENCES", "ROWGUIDCOL", "ENABLE", "DISABLE", "GENERATED", "SPARSE"))
 # Physical options after a table or index definition: the words in _ARG_OPTIONS take one argument.
@@ -515,8 +517,8 @@ class _Parser(object):
                 index_name = self.ident()
                 unique = bool(self.accept("UNIQUE"))
                 clustered = self.accept("CLUSTERED", "NONCLUSTERED")
-                table.add_index(Index(index_name, (name,), unique, clustered == "CLUSTERED"))
-                self.skip_index_options()
+                include, index_filter = self.index_options()
+                table.add_index(Index(index_name, (name,), unique, clustered == "CLUSTERED", include, index_filter))
             elif word == "CHECK":
                 self.accept("NOT")
                 if self.accept("FOR"):
@@ -544,16 +546,29 @@ class _Parser(object):
             nullable = False
         return Column(name, type_name, length, precision, scale, nullable, identity, default, semantics, computed)
 
-    def skip_index_options(self) -> None:
-        """What may follow an inline index: INCLUDE, WHERE, WITH (...), ON ..., FILESTREAM_ON ..."""
+    def index_filter(self) -> str:
+        """The predicate after ``WHERE`` of a filtered index, normalised (``schema.normalized_predicate``)."""
+        self.expect("WHERE")
+        predicate = self.expression(stop=_FILTER_STOP)
+        normalized = normalized_predicate(predicate, self.platform)
+        if normalized is None:
+            raise DdlError("filtered index without a predicate")
+        return normalized
+
+    def index_options(self) -> Tuple[Tuple[str, ...], Optional[str]]:
+        """What may follow an inline index: INCLUDE, WHERE, WITH (...), ON ..., FILESTREAM_ON ...
+
+        Returns the included columns and the filter.
+        """
+        include: Tuple[str, ...] = ()
+        index_filter = None
         while True:
             word = self.word()
             if word == "INCLUDE":
                 self.i += 1
-                self.name_list()
+                include = self.name_list()
             elif word == "WHERE":
-                raise DdlError("filtered index (INDEX ... WHERE) is not read: the structure check does not compare"
-                               " index filters")
+                index_filter = self.index_filter()
             elif word == "WITH":
                 self.i += 1
                 self.skip_parens()
@@ -563,7 +578,7 @@ class _Parser(object):
                 if self.at("("):
                     self.skip_parens()
             else:
-                return
+                return include, index_filter
 
     def skip_references(self) -> None:
         self.name()
@@ -622,12 +637,12 @@ class _Parser(object):
         name = self.ident()
         unique = bool(self.accept("UNIQUE"))
         clustered = self.accept("CLUSTERED", "NONCLUSTERED")
-        if self.accept("COLUMNSTORE"):
-            columns = self.name_list() if self.at("(") else ()
-            table.add_index(Index(name, columns, False, clustered == "CLUSTERED"))
-        else:
-            table.add_index(Index(name, self.name_list(), unique, clustered == "CLUSTERED"))
-        self.skip_index_options()
+        columnstore = bool(self.accept("COLUMNSTORE"))
+        columns = self.name_list() if self.at("(") or not columnstore else ()
+        include, index_filter = self.index_options()
+        if columnstore:
+            include = ()   # a columnstore index holds its columns, none is "included"
+        table.add_index(Index(name, columns, unique and not columnstore, clustered == "CLUSTERED", include, index_filter))
 
     def period(self) -> None:
         """``PERIOD FOR SYSTEM_TIME (start, end)``: names the period columns, adds none."""
@@ -1252,6 +1267,7 @@ class _Reader(object):
             return
         columns = p.name_list()
         include: Tuple[str, ...] = ()
+        index_filter = None
         fulltext = False
         while not p.done():
             stop = p.skip_options(allow=frozenset(("INCLUDE", "INDEXTYPE", "WHERE")))
@@ -1266,12 +1282,15 @@ class _Reader(object):
                     raise DdlError("unsupported INDEXTYPE %s" % indextype)
                 fulltext = True
             elif stop == "WHERE":
-                raise DdlError("filtered index %r (CREATE INDEX ... WHERE) is not read: the structure check does not"
-                               " compare index filters" % index_name)
+                if self.platform == "oracle":
+                    raise DdlError("CREATE INDEX ... WHERE: Oracle has no filtered indexes")
+                index_filter = p.index_filter()
         if fulltext:
+            if index_filter is not None:
+                raise DdlError("a filtered full-text index (INDEXTYPE ... WHERE) is not read")
             build.add_fulltext(columns, None)
         else:
-            build.add_index(Index(index_name, columns, unique, clustered, include))
+            build.add_index(Index(index_name, columns, unique, clustered, include, index_filter))
 
     def _is_expression_list(self, p: _Parser) -> bool:
         """True when the index is over an expression (``to_tsvector(...)``), not plain names."""

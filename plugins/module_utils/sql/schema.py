@@ -38,6 +38,7 @@ the type has no length. Two column fields are written only when set: ``semantics
 from __future__ import annotations
 
 import json
+import re
 from array import array
 from bisect import bisect_left
 from collections.abc import MutableSequence
@@ -83,6 +84,190 @@ class Index:
     unique: bool = False
     clustered: bool = False
     include: Tuple[str, ...] = ()
+    filter: Optional[str] = None   # a filtered index's predicate, normalised (``normalized_predicate``)
+
+
+# A filter predicate's tokens: strings, quoted names, numbers, words, operators, any other character.
+_PREDICATE_TOKEN = re.compile(
+    r"\s*(?:([Nn]?'(?:[^']|'')*')|(\[(?:[^\]]|\]\])*\])|(\"(?:[^\"]|\"\")*\")|(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"|([^\W\d][\w@#$]*|[@#][\w@#$]*)|(::|<>|!=|<=|>=|\|\||[()\[\],=<>+\-*/%])|(\S))")
+_CONNECTIVES = frozenset(("AND", "OR"))
+# Tokens after which "-" is a sign, not a subtraction.
+_BEFORE_OPERAND = frozenset(("(", ",", "=", "<", ">", "<>", "<=", ">=", "+", "-", "*", "/", "%", "AND", "OR", "NOT", "IN", "IS",
+                             "BETWEEN", "LIKE", "WHEN", "THEN", "ELSE", "ANY", "ALL", "["))
+_QUOTED_NUMBER = re.compile(r"'-?\d+(?:\.\d+)?'\Z")
+
+
+def _predicate_tokens(text: str, platform: str) -> List[str]:
+    tokens: List[str] = []
+    position = 0
+    while True:
+        match = _PREDICATE_TOKEN.match(text, position)
+        if match is None:
+            return tokens
+        position = match.end()
+        string, bracket, quoted, number, word, operator, other = match.groups()
+        if string is not None:
+            tokens.append(string if string[0] == "'" else "N" + string[1:])
+        elif bracket is not None and platform != "mssql":   # "[" is an array subscript there
+            position = match.start(2) + 1
+            tokens.append("[")
+        elif bracket is not None:
+            tokens.append(key(bracket[1:-1].replace("]]", "]")))
+        elif quoted is not None:
+            tokens.append(key(quoted[1:-1].replace('""', '"')))
+        elif word is not None:
+            tokens.append(key(word))
+        elif operator is not None:
+            tokens.append("<>" if operator == "!=" else operator)
+        elif number is not None and tokens[-1:] == ["-"] and (len(tokens) < 2 or tokens[-2] in _BEFORE_OPERAND):
+            tokens[-1] = "-" + number    # a negative number, as the servers store it: (-1), '-1'::integer
+        else:
+            tokens.append(number if number is not None else other)
+
+
+def _without_casts(tokens: List[str]) -> List[str]:
+    """PostgreSQL casts (``::text``, ``::character varying(30)``, ``::int[]``) dropped."""
+    kept: List[str] = []
+    position = 0
+    while position < len(tokens):
+        if tokens[position] != "::":
+            kept.append(tokens[position])
+            position += 1
+            continue
+        position += 1
+        if kept and _QUOTED_NUMBER.match(kept[-1]):   # '-1'::integer: PostgreSQL's negative constant
+            kept[-1] = kept[-1][1:-1]
+        while position < len(tokens) and (tokens[position][:1].isalpha() or tokens[position][:1] == "_") and (
+                tokens[position] not in _CONNECTIVES and tokens[position] not in ("IS", "NOT", "IN", "LIKE", "BETWEEN")):
+            position += 1
+        for pair in (("(", ")"), ("[", "]")):
+            if position < len(tokens) and tokens[position] == pair[0] and pair[1] in tokens[position:]:
+                position = tokens.index(pair[1], position) + 1
+    return kept
+
+
+def _group(tokens: List[str], position: int) -> Tuple[list, int]:
+    """The nested list of the tokens from ``position`` up to the matching ``)`` (or the end)."""
+    items: list = []
+    while position < len(tokens):
+        token = tokens[position]
+        if token == "(":
+            inner, position = _group(tokens, position + 1)
+            items.append(inner)
+            continue
+        position += 1
+        if token == ")":
+            return items, position
+        items.append(token)
+    return items, position
+
+
+def _in_lists(items: list) -> list:
+    """``x [NOT] IN (a, b)`` as ``(x = a OR x = b)`` / ``(x <> a AND x <> b)``, as SQL Server stores it; PostgreSQL's
+    ``x = ANY (ARRAY [a, b])`` and ``x <> ALL (ARRAY [a, b])`` likewise."""
+    result: list = []
+    position = 0
+    while position < len(items):
+        item = items[position]
+        negated = item == "NOT" and position + 2 < len(items) and items[position + 1] == "IN"
+        at_in = item == "IN" or negated
+        values = None
+        if at_in and result and isinstance(items[position + (2 if negated else 1)], list):
+            values = items[position + (2 if negated else 1)]
+            step = 3 if negated else 2
+        elif ((item, items[position + 1] if position + 1 < len(items) else None) in (("=", "ANY"), ("<>", "ALL"))
+              and position + 2 < len(items) and isinstance(items[position + 2], list)
+              and _unwrapped(items[position + 2])[:1] == ["ARRAY"] and result):
+            values = [token for token in _unwrapped(items[position + 2])[1:] if token not in ("[", "]")]
+            negated, step = item == "<>", 3
+        if values is None:
+            result.append(_in_lists(item) if isinstance(item, list) else item)
+            position += 1
+            continue
+        operand = result.pop()
+        choices: List[list] = [[]]
+        for value in values:
+            if value == ",":
+                choices.append([])
+            else:
+                choices[-1].append(value)
+        expanded: list = []
+        for number, choice in enumerate(choices):
+            if number:
+                expanded.append("AND" if negated else "OR")
+            expanded += [operand, "<>" if negated else "="] + choice
+        result.append(expanded)
+        position += step
+    return result
+
+
+def _unwrapped(items: list) -> list:
+    while len(items) == 1 and isinstance(items[0], list):
+        items = items[0]
+    return items
+
+
+def _top_words(items: list) -> set:
+    return set(item for item in items if isinstance(item, str) and item in _CONNECTIVES)
+
+
+def _simplified(items: list) -> list:
+    """Parentheses the precedence of AND over OR makes redundant dropped; the others kept."""
+    result: list = []
+    for position, item in enumerate(items):
+        if not isinstance(item, list):
+            result.append(item)
+            continue
+        inner = _simplified(item)
+        before = result[-1] if result else None
+        call = isinstance(before, str) and (before[:1].isalnum() or before[:1] == "_") and before not in _CONNECTIVES | {"NOT", "IS"}
+        if call:
+            result.append(inner)
+        elif len(inner) == 1:
+            result.append(inner[0])
+        elif "OR" not in _top_words(inner) and not (before == "NOT" and _top_words(inner)):
+            result.extend(inner)
+        else:
+            result.append(inner)
+    while len(result) == 1 and isinstance(result[0], list):
+        result = result[0]
+    return result
+
+
+def _flat(items: list) -> List[str]:
+    out: List[str] = []
+    for item in items:
+        if isinstance(item, list):
+            out.append("(")
+            out.extend(_flat(item))
+            out.append(")")
+        else:
+            out.append(item)
+    return out
+
+
+def normalized_predicate(text: Optional[str], platform: str) -> Optional[str]:
+    """A filtered index's predicate in one comparable spelling, or None for none.
+
+    The servers keep the predicate in their own words: SQL Server's ``filter_definition``
+    reads ``([Castka]>(0) AND [Naz] IS NOT NULL)`` for ``WHERE Castka > 0 AND Naz IS NOT
+    NULL``, PostgreSQL's ``pg_get_expr(indpred, indrelid)`` ``((castka > 0) AND (naz IS NOT
+    NULL))`` and adds casts (``(zkr)::text = 'A'::text``). Both sides of a comparison are
+    spelled here alike: names without brackets or quotes and, like keywords, upper case
+    (K2 names are case-insensitive); ``!=`` as ``<>``; string and number literals as
+    written; PostgreSQL casts dropped; ``x IN (a, b)`` as ``x = a OR x = b`` (SQL Server
+    stores it so; PostgreSQL's ``x = ANY (ARRAY[a, b])`` too), ``NOT IN`` (``<> ALL (ARRAY[...])``)
+    as ``<>`` joined by AND; parentheses dropped around a single operand, around the whole predicate and around a
+    group without a top-level OR (AND binds tighter than OR), except after NOT and around a
+    function's arguments. Tokens are joined by single spaces. ``platform``: ``[...]`` is a
+    bracketed name on ``mssql`` only (an array subscript on ``lab``).
+    """
+    if text is None or not text.strip():
+        return None
+    tokens = _without_casts(_predicate_tokens(text, platform))
+    items, dummy = _group(tokens, 0)
+    return " ".join(_flat(_simplified(_in_lists(items))))
 
 
 @dataclass(frozen=True)
@@ -460,7 +645,8 @@ def _table_from_dict(data: dict) -> Table:
         columns=[Column(**col) for col in data.get("columns", [])],
         primary_key=PrimaryKey(pk["name"], tuple(pk["columns"]), bool(pk.get("clustered"))) if pk else None,
         indexes=[
-            Index(ix["name"], tuple(ix["columns"]), bool(ix.get("unique")), bool(ix.get("clustered")), tuple(ix.get("include", ())))
+            Index(ix["name"], tuple(ix["columns"]), bool(ix.get("unique")), bool(ix.get("clustered")), tuple(ix.get("include", ())),
+                  ix.get("filter"))
             for ix in data.get("indexes", [])
         ],
         fulltext=FullTextIndex(tuple(fulltext["columns"]), fulltext.get("key_index")) if fulltext else None,
@@ -478,14 +664,21 @@ def _column_to_dict(column: Column) -> dict:
     return data
 
 
+def _index_to_dict(index: Index) -> dict:
+    data = {"name": index.name, "columns": list(index.columns), "unique": index.unique, "clustered": index.clustered,
+            "include": list(index.include)}
+    if index.filter is not None:   # written only when set, so the layout above stays what it was
+        data["filter"] = index.filter
+    return data
+
+
 def _table_to_dict(table: Table) -> dict:
     pk, fulltext = table.primary_key, table.fulltext
     return {
         "name": table.name,
         "columns": [_column_to_dict(column) for column in table.columns],
         "primary_key": {"name": pk.name, "columns": list(pk.columns), "clustered": pk.clustered} if pk else None,
-        "indexes": [{"name": ix.name, "columns": list(ix.columns), "unique": ix.unique, "clustered": ix.clustered,
-                     "include": list(ix.include)} for ix in table.indexes],
+        "indexes": [_index_to_dict(ix) for ix in table.indexes],
         "fulltext": {"columns": list(fulltext.columns), "key_index": fulltext.key_index} if fulltext else None,
     }
 
