@@ -277,6 +277,7 @@ class FullTextIndex:
 
 
 _NULLABLE, _IDENTITY = 1, 2
+_new_object = object.__new__
 _NO_LENGTH, _NO_PRECISION, _NO_SCALE = 4, 8, 16      # the number is not given (None)
 _WIDER = {"B": "H", "H": "I", "I": "Q", "h": "i", "i": "q"}
 
@@ -355,10 +356,14 @@ class ColumnList(MutableSequence):
         flags = self._flags[index]
         extras = self._extras[index] if self._extras is not None else None
         default, semantics, computed = extras if extras is not None else (None, None, None)
-        return Column(self._name(index), self._type_names[self._types[index]],
-                      None if flags & _NO_LENGTH else numbers[base], None if flags & _NO_PRECISION else numbers[base + 1],
-                      None if flags & _NO_SCALE else numbers[base + 2], bool(flags & _NULLABLE), bool(flags & _IDENTITY),
-                      default, semantics, computed)
+        # The frozen dataclass's fields set at once: half the time of Column(...), which sets them one by one.
+        column = _new_object(Column)
+        column.__dict__.update(
+            name=self._name(index), type=self._type_names[self._types[index]],
+            length=None if flags & _NO_LENGTH else numbers[base], precision=None if flags & _NO_PRECISION else numbers[base + 1],
+            scale=None if flags & _NO_SCALE else numbers[base + 2], nullable=bool(flags & _NULLABLE),
+            identity=bool(flags & _IDENTITY), default=default, semantics=semantics, computed=computed)
+        return column
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -492,7 +497,7 @@ class ColumnList(MutableSequence):
 
     def extend(self, values: Iterable[Column]) -> None:
         """Append many columns in one pass (the readers add a table's columns at once)."""
-        columns = list(values)
+        columns = values if isinstance(values, list) and values is not self else list(values)
         if not columns:
             return
         start = len(self._flags)
@@ -500,6 +505,7 @@ class ColumnList(MutableSequence):
         names = [column.name.encode("utf-8") for column in columns]
         end = len(self._names)
         ends, types, numbers, flags, extras = [], [], [], [], []
+        extra_seen = False
         for column, name in zip(columns, names):
             end += len(name)
             ends.append(end)
@@ -509,7 +515,9 @@ class ColumnList(MutableSequence):
                 type_names.append(column.type)
             types.append(number)
             length, precision, scale = column.length, column.precision, column.scale
-            flag = (_NULLABLE if column.nullable else 0) | (_IDENTITY if column.identity else 0)
+            flag = _NULLABLE if column.nullable else 0
+            if column.identity:
+                flag |= _IDENTITY
             if length is None:
                 flag, length = flag | _NO_LENGTH, 0
             if precision is None:
@@ -518,16 +526,17 @@ class ColumnList(MutableSequence):
                 flag, scale = flag | _NO_SCALE, 0
             numbers += (length, precision, scale)
             flags.append(flag)
-            if column.default is not None or column.semantics is not None or column.computed is not None:
-                extras.append((column.default, column.semantics, column.computed))
-            else:
+            if column.default is None and column.semantics is None and column.computed is None:
                 extras.append(None)
+            else:
+                extra_seen = True
+                extras.append((column.default, column.semantics, column.computed))
         self._ends = _extended(self._ends, ends)
         self._types = _extended(self._types, types)
         self._numbers = _extended(self._numbers, numbers)
         self._names += b"".join(names)
         self._flags += bytes(flags)
-        if self._extras is None and any(extra is not None for extra in extras):
+        if self._extras is None and extra_seen:
             self._extras = [None] * start
         if self._extras is not None:
             self._extras += extras

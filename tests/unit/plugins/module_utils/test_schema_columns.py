@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import tracemalloc
 
@@ -89,3 +90,12 @@ def test_a_wide_table_costs_a_few_times_its_ddl():
     tracemalloc.stop()
     assert len(result.schema.table("t").columns) == 5000 and not result.problems
     assert retained < 6 * len(text) and peak < 10 * len(text), (retained / len(text), peak / len(text))
+
+
+def test_a_column_read_back_is_a_plain_column():
+    column = ColumnList(COLUMNS)[1]
+    assert type(column) is Column and column == COLUMNS[1] and hash(column) == hash(COLUMNS[1])
+    assert repr(column) == repr(COLUMNS[1]) and dataclasses.replace(column, name="X") == Column(
+        "X", "nvarchar", length=MAX_LENGTH, default="(N'Žluťoučký kůň')")
+    with pytest.raises(AttributeError):
+        column.name = "other"   # still frozen
