@@ -26,7 +26,7 @@ import tempfile
 import pytest
 
 from conftest import run_playbook
-from lab_snapshot import folder_version
+from lab_snapshot import differences, folder_version, snapshot
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import release as k2release
@@ -149,7 +149,7 @@ def scratch_databases(fleet):
     return [name for name in sql(fleet, "SELECT datname FROM pg_database", "postgres").splitlines() if name.startswith("ERPOPS_VERIFY")]
 
 
-def restore(fleet, command, extravars=None):
+def restore(fleet, command, extravars=None, check=False):
     """The printed restore command as an ansible-runner job: its -l and -e parts, in a fresh HOME."""
     words = shlex.split(command)
     assert words[:2] == ["ansible-playbook", "erpops.upgrade.k2_restore"], command
@@ -170,7 +170,8 @@ def restore(fleet, command, extravars=None):
         else:
             raise AssertionError("unexpected %s in %s" % (flag, command))
     variables.update(extravars or {})
-    return run_playbook("playbooks/k2_restore.yml", fleet["inventory"], limit=limit, fresh_home=True, extravars=variables)
+    return run_playbook("playbooks/k2_restore.yml", fleet["inventory"], limit=limit, fresh_home=True, extravars=variables,
+                        check=check, diff=check)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -225,6 +226,14 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
         left = scratch_databases(fleet)
         assert len(left) == 1, "the fresh copy the cut-off restore had made: %s" % left
         command = finish
+
+    if case == "first":
+        # The printed command in check mode: it says what it would restore and changes nothing, databases nor files.
+        before = snapshot(fleet["cluster"], [site + "_"], os.path.join(fleet["dir"], "sites"))
+        preview = restore(fleet, command, check=True)
+        assert preview.rc == 0 and preview.changed() >= 1, preview.stdout
+        assert differences(before, snapshot(fleet["cluster"], [site + "_"], os.path.join(fleet["dir"], "sites"))) == []
+        assert scratch_databases(fleet) == [], "check mode made no scratch copy"
 
     restored = restore(fleet, command)
     assert restored.rc == 0, restored.stdout
