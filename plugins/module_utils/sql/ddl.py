@@ -52,7 +52,7 @@ MAX_STATEMENT_TOKENS = 50000
 MAX_LISTED = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per table and index: no instance dict
 class SourceRef:
     """Where a statement was written: file name, 1-based start line and its exact text."""
 
@@ -87,7 +87,7 @@ class Ignored:
     what: str
 
 
-@dataclass
+@dataclass(slots=True)
 class TableSources:
     create: SourceRef
     primary_key: Optional[SourceRef] = None

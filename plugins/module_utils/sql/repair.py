@@ -263,8 +263,8 @@ class _Planner(object):
         if ref is sources.create:  # a UNIQUE constraint or (SQL Server) an inline INDEX inside CREATE TABLE
             columns = ", ".join(quote_ident(d, c) for c in index.columns)
             kind = ("CLUSTERED " if index.clustered else "NONCLUSTERED ") if d == "mssql" else ""
-            sql = "CREATE %s%sINDEX %s ON %s (%s)" % ("UNIQUE " if index.unique else "", kind, quote_ident(d, index.name),
-                                                     _table_sql(d, finding.table), columns)
+            sql = "CREATE %s%sINDEX %s ON %s (%s)" % (
+                "UNIQUE " if index.unique else "", kind, quote_ident(d, index.name), _table_sql(d, finding.table), columns)
             if index.include:
                 sql += " INCLUDE (%s)" % ", ".join(quote_ident(d, c) for c in index.include)
             if index.filter is not None:   # normalised: names in upper case, which SQL Server's collations of K2 ignore

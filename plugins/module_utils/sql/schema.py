@@ -32,7 +32,12 @@ can check a customer's catalog export offline. Its layout::
 ``length`` is in characters; ``-1`` means ``max`` (MS SQL) and ``null`` means
 the type has no length. Two column fields are written only when set: ``semantics``
 (Oracle ``"char"`` or ``"byte"`` length semantics of a character type) and ``computed``
-(the expression of a computed or virtual column).
+(the expression of a computed or virtual column). An index's ``filter`` (the predicate
+of a filtered index, see ``normalized_predicate``) is written only when it has one.
+
+A table's ``columns`` is a ``ColumnList``: it reads and changes as a list of ``Column``
+but keeps the columns packed, so that the model of a script costs a few times the
+script's size whatever its shape (the DDL reader's memory goal in ``make bench``).
 """
 
 from __future__ import annotations
@@ -282,18 +287,6 @@ _NO_LENGTH, _NO_PRECISION, _NO_SCALE = 4, 8, 16      # the number is not given (
 _WIDER = {"B": "H", "H": "I", "I": "Q", "h": "i", "i": "q"}
 
 
-def _append(numbers: array, value: int) -> array:
-    """``numbers`` with ``value`` appended: the same array, or a wider copy when the value does not fit."""
-    while True:
-        try:
-            numbers.append(value)
-            return numbers
-        except OverflowError:
-            if numbers.typecode not in _WIDER:
-                raise
-            numbers = array(_WIDER[numbers.typecode], numbers)
-
-
 def _extended(numbers: array, values: List[int]) -> array:
     """``numbers`` with ``values`` appended: the same array, or a wider copy when a value does not fit."""
     size = len(numbers)
@@ -314,31 +307,36 @@ def _extended(numbers: array, values: List[int]) -> array:
         return wider
 
 
+# A column's numbers in ColumnList._meta: the end of its name in ``_names``, its type's number,
+# length, precision, scale and flags.
+_END, _TYPE, _LENGTH, _PRECISION, _SCALE, _FLAGS = range(6)
+_WIDTH = 6
+_TYPES_SCANNED = 8   # up to this many type names, a type's number is found in the list, without a dict
+
+
 class ColumnList(MutableSequence):
-    """A table's columns, packed: about 20 bytes a column instead of a few hundred.
+    """A table's columns, packed: about 20 bytes a column and 300 a table, instead of a few hundred a column.
 
     It behaves as a list of ``Column`` (index, iterate, append, replace, delete, compare
     with a list); a ``Column`` is made each time one is read. Inside, a column is its
-    name's UTF-8 bytes in one ``bytearray``, its type as the number of a type name kept
-    once per table, its length, precision and scale in an integer array, its flags (and
-    which numbers are not given) in a byte, and its default, length semantics and
-    expression, mostly none, in a list made only once one is set. Each integer array
-    starts at the narrowest item size and widens when a value does not fit. A table of
+    name's UTF-8 bytes in one ``bytearray`` and six integers in one array (where its name
+    ends, the number of its type name, kept once per table, its length, precision, scale,
+    and flags: nullable, identity and which numbers are not given); its default, length
+    semantics and expression, mostly none, go to a list made only once one is set. The
+    array starts at 2 bytes an item and widens when a value does not fit. A table of
     thousands of short column definitions then costs a few times its DDL's size, not tens
-    of times. ``find`` looks a name up by ``key`` in a hash table of column numbers, built
-    at the first look-up and kept up to date by ``append``.
+    of times. ``find`` looks a name up by ``key``: in a small table by one search in all
+    its names, else in a hash table of column numbers built at the first look-up and kept
+    up to date by ``append``.
     """
 
-    __slots__ = ("_names", "_ends", "_types", "_type_names", "_type_numbers", "_numbers", "_flags", "_extras", "_slots")
+    __slots__ = ("_names", "_meta", "_type_names", "_type_numbers", "_extras", "_slots")
 
     def __init__(self, columns: Iterable[Column] = ()) -> None:
         self._names = bytearray()
-        self._ends = array("H")
-        self._types = array("B")
+        self._meta = array("h")
         self._type_names: List[str] = []
-        self._type_numbers: Dict[str, int] = {}
-        self._numbers = array("h")      # length, precision, scale of each column
-        self._flags = bytearray()
+        self._type_numbers: Optional[Dict[str, int]] = None
         self._extras: Optional[List[Optional[Tuple[Optional[str], Optional[str], Optional[str]]]]] = None
         self._slots: Optional[array] = None
         self.extend(columns)
@@ -346,22 +344,25 @@ class ColumnList(MutableSequence):
     # -- reading
 
     def __len__(self) -> int:
-        return len(self._flags)
+        return len(self._meta) // _WIDTH
 
     def _name(self, index: int) -> str:
-        return self._names[self._ends[index - 1] if index else 0:self._ends[index]].decode("utf-8")
+        meta = self._meta
+        return self._names[meta[(index - 1) * _WIDTH] if index else 0:meta[index * _WIDTH]].decode("utf-8")
 
     def _column(self, index: int) -> Column:
-        numbers, base = self._numbers, 3 * index
-        flags = self._flags[index]
+        meta, base = self._meta, index * _WIDTH
+        flags = meta[base + _FLAGS]
         extras = self._extras[index] if self._extras is not None else None
         default, semantics, computed = extras if extras is not None else (None, None, None)
         # The frozen dataclass's fields set at once: half the time of Column(...), which sets them one by one.
         column = _new_object(Column)
         column.__dict__.update(
-            name=self._name(index), type=self._type_names[self._types[index]],
-            length=None if flags & _NO_LENGTH else numbers[base], precision=None if flags & _NO_PRECISION else numbers[base + 1],
-            scale=None if flags & _NO_SCALE else numbers[base + 2], nullable=bool(flags & _NULLABLE),
+            name=self._names[meta[base - _WIDTH] if index else 0:meta[base]].decode("utf-8"),
+            type=self._type_names[meta[base + _TYPE]],
+            length=None if flags & _NO_LENGTH else meta[base + _LENGTH],
+            precision=None if flags & _NO_PRECISION else meta[base + _PRECISION],
+            scale=None if flags & _NO_SCALE else meta[base + _SCALE], nullable=bool(flags & _NULLABLE),
             identity=bool(flags & _IDENTITY), default=default, semantics=semantics, computed=computed)
         return column
 
@@ -385,7 +386,7 @@ class ColumnList(MutableSequence):
     def find(self, name: str) -> int:
         """Position of the first column whose name has ``name``'s key, or -1."""
         if self._slots is None:
-            if len(self._flags) <= _SCAN_LIMIT and name.isascii() and self._names.isascii():
+            if len(self) <= _SCAN_LIMIT and name.isascii() and self._names.isascii():
                 return self._scan(key(name))
             self._index_names()
         slots = self._slots
@@ -403,7 +404,7 @@ class ColumnList(MutableSequence):
     def _scan(self, wanted: str) -> int:
         """``find`` in a small table of ASCII names: one search in all its names, upper-cased at once."""
         names = self._names.decode("ascii").upper()
-        ends, size = self._ends, len(wanted)
+        ends, size = self._meta[_END::_WIDTH], len(wanted)
         position = names.find(wanted)
         while position >= 0:
             index = bisect_left(ends, position + size)
@@ -440,116 +441,113 @@ class ColumnList(MutableSequence):
 
     # -- writing
 
-    def _packed(self, value: Column) -> Tuple[int, Tuple[int, int, int], int]:
-        """(type number, (length, precision, scale), flags) of a column."""
-        number = self._type_numbers.get(value.type)
+    def _type_number(self, type_name: str) -> int:
+        numbers, names = self._type_numbers, self._type_names
+        if numbers is not None:
+            number = numbers.get(type_name)
+        elif type_name in names:
+            return names.index(type_name)
+        else:
+            number = None
         if number is None:
-            number = self._type_numbers[value.type] = len(self._type_names)
-            self._type_names.append(value.type)
+            number = len(names)
+            names.append(type_name)
+            if numbers is not None:
+                numbers[type_name] = number
+            elif len(names) > _TYPES_SCANNED:
+                self._type_numbers = dict((name, position) for position, name in enumerate(names))
+        return number
+
+    def _packed(self, value: Column, end: int) -> Tuple[int, int, int, int, int, int]:
+        """The six numbers of a column whose name ends at ``end``."""
         length, precision, scale = value.length, value.precision, value.scale
-        flags = (_NULLABLE if value.nullable else 0) | (_IDENTITY if value.identity else 0)
+        flags = _NULLABLE if value.nullable else 0
+        if value.identity:
+            flags |= _IDENTITY
         if length is None:
             flags, length = flags | _NO_LENGTH, 0
         if precision is None:
             flags, precision = flags | _NO_PRECISION, 0
         if scale is None:
             flags, scale = flags | _NO_SCALE, 0
-        return number, (length, precision, scale), flags
+        return end, self._type_number(value.type), length, precision, scale, flags
 
     def _set_extras(self, index: int, value: Column) -> None:
         if value.default is not None or value.semantics is not None or value.computed is not None:
             if self._extras is None:
-                self._extras = [None] * len(self._flags)
+                self._extras = [None] * len(self)
             self._extras[index] = (value.default, value.semantics, value.computed)
         elif self._extras is not None:
             self._extras[index] = None
-
-    def append(self, value: Column) -> None:
-        index = len(self._flags)
-        number, numbers, flags = self._packed(value)
-        name = value.name.encode("utf-8")
-        end = len(self._names) + len(name)
-        try:
-            self._ends.append(end)
-            self._types.append(number)
-            self._numbers.extend(numbers)
-        except OverflowError:   # a value wider than an array's item size: undo, then widen what needs it
-            del self._ends[index:], self._types[index:], self._numbers[3 * index:]
-            self._ends = _append(self._ends, end)
-            self._types = _append(self._types, number)
-            for part in numbers:
-                self._numbers = _append(self._numbers, part)
-        self._names += name
-        self._flags.append(flags)
-        if self._extras is not None:
-            self._extras.append(None)
-        self._set_extras(index, value)
-        slots = self._slots
-        if slots is not None:
-            if 2 * len(self._flags) + 2 > len(slots) or index + 1 > _SLOT_LIMIT[slots.typecode]:
-                self._slots = None      # rebuilt, larger, at the next look-up
-            else:
-                mask = len(slots) - 1
-                slot = hash(key(value.name)) & mask
-                while slots[slot]:
-                    slot = (slot + 1) & mask
-                slots[slot] = index + 1
 
     def extend(self, values: Iterable[Column]) -> None:
         """Append many columns in one pass (the readers add a table's columns at once)."""
         columns = values if isinstance(values, list) and values is not self else list(values)
         if not columns:
             return
-        start = len(self._flags)
-        type_numbers, type_names = self._type_numbers, self._type_names
+        start = len(self)
         names = [column.name.encode("utf-8") for column in columns]
         end = len(self._names)
-        ends, types, numbers, flags, extras = [], [], [], [], []
+        meta: List[int] = []
+        extras: list = []
         extra_seen = False
+        type_names = self._type_names
+        type_numbers = self._type_numbers
+        if type_numbers is None:   # kept only for many type names; here for this call
+            type_numbers = dict((name, position) for position, name in enumerate(type_names))
         for column, name in zip(columns, names):
             end += len(name)
-            ends.append(end)
             number = type_numbers.get(column.type)
             if number is None:
                 number = type_numbers[column.type] = len(type_names)
                 type_names.append(column.type)
-            types.append(number)
             length, precision, scale = column.length, column.precision, column.scale
-            flag = _NULLABLE if column.nullable else 0
+            flags = _NULLABLE if column.nullable else 0
             if column.identity:
-                flag |= _IDENTITY
+                flags |= _IDENTITY
             if length is None:
-                flag, length = flag | _NO_LENGTH, 0
+                flags, length = flags | _NO_LENGTH, 0
             if precision is None:
-                flag, precision = flag | _NO_PRECISION, 0
+                flags, precision = flags | _NO_PRECISION, 0
             if scale is None:
-                flag, scale = flag | _NO_SCALE, 0
-            numbers += (length, precision, scale)
-            flags.append(flag)
+                flags, scale = flags | _NO_SCALE, 0
+            meta += (end, number, length, precision, scale, flags)
             if column.default is None and column.semantics is None and column.computed is None:
                 extras.append(None)
             else:
                 extra_seen = True
                 extras.append((column.default, column.semantics, column.computed))
-        self._ends = _extended(self._ends, ends)
-        self._types = _extended(self._types, types)
-        self._numbers = _extended(self._numbers, numbers)
+        if len(type_names) > _TYPES_SCANNED:
+            self._type_numbers = type_numbers
+        self._meta = _extended(self._meta, meta)
         self._names += b"".join(names)
-        self._flags += bytes(flags)
         if self._extras is None and extra_seen:
             self._extras = [None] * start
         if self._extras is not None:
             self._extras += extras
-        self._slots = None
+        slots = self._slots
+        if slots is not None:
+            if 2 * len(self) + 2 > len(slots) or len(self) > _SLOT_LIMIT[slots.typecode]:
+                self._slots = None      # rebuilt, larger, at the next look-up
+            else:
+                mask = len(slots) - 1
+                for index in range(start, len(self)):
+                    slot = hash(key(columns[index - start].name)) & mask
+                    while slots[slot]:
+                        slot = (slot + 1) & mask
+                    slots[slot] = index + 1
+
+    def append(self, value: Column) -> None:
+        self.extend([value])
 
     def _index_names(self) -> None:
         size = 8
-        while size < 2 * len(self._flags) + 2:
+        while size < 2 * len(self) + 2:
             size *= 2
-        typecode = "H" if len(self._flags) < _SLOT_LIMIT["H"] else "I"
+        typecode = "H" if len(self) < _SLOT_LIMIT["H"] else "I"
         slots = array(typecode, bytes(array(typecode).itemsize * size))
         mask = size - 1
-        for index in range(len(self._flags)):
+        for index in range(len(self)):
             slot = hash(key(self._name(index))) & mask
             while slots[slot]:
                 slot = (slot + 1) & mask
@@ -563,14 +561,13 @@ class ColumnList(MutableSequence):
         if isinstance(index, int) and -len(self) <= index < len(self):
             index %= len(self)
             if value.name == self._name(index):   # the same name: its other fields change in place
-                number, numbers, flags = self._packed(value)
+                base = index * _WIDTH
+                numbers = self._packed(value, self._meta[base + _END])
                 try:
-                    self._types[index] = number
-                    self._numbers[3 * index:3 * index + 3] = array(self._numbers.typecode, numbers)
+                    self._meta[base:base + _WIDTH] = array(self._meta.typecode, numbers)
                 except OverflowError:
                     pass
                 else:
-                    self._flags[index] = flags
                     self._set_extras(index, value)
                     return
         columns = list(self)
@@ -602,7 +599,7 @@ _SLOT_LIMIT = {"H": 65534, "I": (1 << 32) - 2}
 _SCAN_LIMIT = 32   # up to this many columns, ``find`` searches the names instead of building a hash table
 
 
-@dataclass
+@dataclass(slots=True)   # no instance dict: a script of many small tables has one Table each
 class Table:
     name: str
     columns: ColumnList = field(default_factory=ColumnList)

@@ -31,7 +31,7 @@ def test_reads_back_every_field_of_every_column():
     columns = ColumnList(COLUMNS)
     assert len(columns) == len(COLUMNS)
     assert list(columns) == COLUMNS
-    assert columns == COLUMNS and COLUMNS == columns and not columns != COLUMNS
+    assert columns == COLUMNS and COLUMNS == columns and (columns != COLUMNS) is False
     assert [columns[i] for i in range(-len(COLUMNS), len(COLUMNS))] == COLUMNS + COLUMNS
     assert columns[1:3] == COLUMNS[1:3]
     assert columns.names() == [c.name for c in COLUMNS]
@@ -94,7 +94,7 @@ def test_a_wide_table_costs_a_few_times_its_ddl():
 
 def test_a_column_read_back_is_a_plain_column():
     column = ColumnList(COLUMNS)[1]
-    assert type(column) is Column and column == COLUMNS[1] and hash(column) == hash(COLUMNS[1])
+    assert column.__class__ is Column and column == COLUMNS[1] and hash(column) == hash(COLUMNS[1])
     assert repr(column) == repr(COLUMNS[1]) and dataclasses.replace(column, name="X") == Column(
         "X", "nvarchar", length=MAX_LENGTH, default="(N'Žluťoučký kůň')")
     with pytest.raises(AttributeError):
