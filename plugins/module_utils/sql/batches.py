@@ -37,6 +37,9 @@ and ``commands.go``):
 * The scanner is ``lexer.go_scan_pattern``: one compiled pattern that skips plain
   text, complete quotes and flat comments in C and takes the GO line itself, so
   Python wakes once per batch, and at quotes or comments that do not close in a chunk.
+  A chunk is scanned in one call from its start, or from the end of the quote or
+  comment the previous chunk left open; after a stop inside a chunk (a nested comment)
+  it is read on match by match, so no part of a chunk is scanned twice.
 
 Oracle (``oracle``) scripts are split as SQL*Plus runs them, by the statements of
 ``lexer.statements``: on a line holding only ``/`` and on ``;`` outside strings and
