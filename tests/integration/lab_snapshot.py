@@ -5,10 +5,12 @@ records beside them, the lab host's installer records). Databases: per database 
 (tables, columns with type and nullability, indexes, constraints) and every table's rows, each as an MD5.
 """
 
+import configparser
 import hashlib
 import os
 
 from tools.k2lab import cluster as k2cluster
+from tools.k2lab import installer as lab_installer
 
 TABLES_SQL = """SELECT t.table_name || '=' ||
   md5(query_to_xml(format('SELECT * FROM %I.%I ORDER BY 1', t.table_schema, t.table_name), true, false, '')::text) || '/' ||
@@ -66,3 +68,20 @@ def differences(before, after):
         for entries_one, entries_other in zip(one, other):
             found += ["%s: %s" % (name, entry) for entry in sorted(set(entries_one) ^ set(entries_other))]
     return found
+
+
+def folder_version(folder):
+    """The K2 version a site's folder holds, as ``ori.09``: the release's ``K2VERSION.txt``, else k2.ini's [K2] VERSION.
+
+    Read with the lab's own version parser, not the collection's, so a test that compares it does not agree with itself.
+    """
+    version_file = os.path.join(folder, "K2VERSION.txt")
+    if os.path.exists(version_file):
+        with open(version_file, encoding="utf-8") as handle:
+            text = handle.read()
+    else:
+        ini = configparser.ConfigParser(interpolation=None)
+        with open(os.path.join(folder, "k2.ini"), encoding="cp1250") as handle:
+            ini.read_file(handle)
+        text = ini.get("K2", "VERSION")
+    return lab_installer.version_name(lab_installer.parse_version(text))

@@ -17,11 +17,15 @@ from conftest import run_playbook
 from tools.comarchlab import cli as comarchlab
 from tools.comarchlab import common
 from tools.k2lab import cluster as k2cluster
+from tools.k2lab.site import SHARED_DATABASE, shared_database
 
 VERIFY = "tests/integration/playbooks/comarch_verify.yml"
 UPDATE = "playbooks/comarch_update.yml"
 TASK = "Verify the phase"
 FAST = {"comarch_update_timeout": 20, "comarch_update_poll_interval": 1, "comarch_update_sync_tolerance": 20}
+# The database server's limit on heavy operations, as an inventory sets it once per server (comarch_db_server_*).
+ONE_SLOT = {"comarch_db_server_limit": 1, "comarch_db_server_slots_database": SHARED_DATABASE}
+SLOTS = '"ERPOPS_SERVER_SLOTS"'
 
 SITES = [
     {"name": "healthy"},
@@ -134,7 +138,8 @@ def test_after_restore_refuses_to_guess_then_enables_exactly_the_chosen_database
 
 
 def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
-    run = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="upd_ok,upd_fail,manual")
+    shared_database(comarch_lab["cluster"])
+    run = run_playbook(UPDATE, comarch_lab["inventory"], extravars=dict(FAST, **ONE_SLOT), limit="upd_ok,upd_fail,manual")
     assert run.failed_hosts() == ["manual", "upd_fail"], run.stdout
 
     ok = run.results("Wait for the conversion, the version report, the full sync and the HRM domain (CM-03 to CM-05)")["upd_ok"]
@@ -165,6 +170,27 @@ def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
 
     rerun = run_playbook(UPDATE, comarch_lab["inventory"], extravars=FAST, limit="upd_ok")
     assert rerun.rc == 0 and rerun.changed() == 0, rerun.stdout
+    # The backups took the server's slot (the module made the slot table) and gave it back.
+    assert _sql(comarch_lab, SHARED_DATABASE, "SELECT count(*) FROM %s WHERE \"HOLDER_TOKEN\" <> '#gate'" % SLOTS) == "0"
+
+
+def test_backup_waits_for_the_servers_slot_and_gives_up_before_the_update(comarch_lab):
+    """Another job holds the server's only slot: the backup waits, names the holder, and the update never starts."""
+    holder = ("INSERT INTO %s VALUES ('other-job', 'backup', 'K2_CONF', 'K2_FIRMA', 'r-other', 'awx-7', "
+              "now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' + interval '1 hour')" % SLOTS)
+    _sql(comarch_lab, SHARED_DATABASE, holder)
+    try:
+        run = run_playbook(UPDATE, comarch_lab["inventory"], limit="healthy",
+                           extravars=dict(FAST, comarch_update_server_slot_wait=3, **ONE_SLOT))
+    finally:
+        _sql(comarch_lab, SHARED_DATABASE, "DELETE FROM %s WHERE \"HOLDER_TOKEN\" = 'other-job'" % SLOTS)
+    assert run.failed_hosts() == ["healthy"], run.stdout
+    backup = run.results("Back up every database the conversion touches (CM-03, it cannot be undone)")["healthy"]
+    assert "no slot on the database server within 3 s" in backup["msg"], backup["msg"]
+    assert "backup of K2_FIRMA (site K2_CONF, run r-other, controller awx-7)" in backup["msg"], backup["msg"]
+    assert not run.results("Update Comarch ERP with the installer command (CM-01, CM-03)").get("healthy"), run.stdout
+    assert _sql(comarch_lab, "comarch_healthy_FIRMA", 'SELECT "SYS_Wartosc" FROM "CDN"."SystemCDN" WHERE "SYS_ID" = 3') == "2024.5100"
+    assert _sql(comarch_lab, SHARED_DATABASE, "SELECT count(*) FROM %s WHERE \"HOLDER_TOKEN\" <> '#gate'" % SLOTS) == "0"
 
 
 def test_hrm_only_waits_for_the_domain(comarch_lab):

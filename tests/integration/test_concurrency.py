@@ -144,6 +144,27 @@ def test_two_sites_on_one_server_with_a_limit_of_one_never_back_up_at_once_and_b
     assert watch.samples > 5 and watch.most_tools == 1 and watch.most_slots == 1, (watch.samples, watch.most_tools, watch.most_slots)
 
 
+def test_check_mode_takes_no_slot_and_waits_for_none(pair):
+    """Another job holds the server's only slot: a backup and a restore in check mode say what they would do at once."""
+    psql(pair, "INSERT INTO \"%s\" VALUES ('other-job', 'backup', 'K2_CONF', 'K2_FIRMA', 'r-other', 'awx-7', "
+               "now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' + interval '1 hour')" % SLOTS_TABLE)
+    limit = {"limit": 1, "database": SHARED_DATABASE, "wait": 5, "lease_seconds": 30}
+    try:
+        backup = run_playbook(BACKUP, pair["inventory"], check=True,
+                              extravars=backup_vars(pair, "par_a", "checked", backup_server_slots=limit))
+        restore = run_playbook(RESTORE, pair["inventory"], check=True, diff=True,
+                               extravars={"k2_hosts": "par_a", "backup_manifest": manifest_path(pair, "par_a", "lim1"),
+                                          "restore_run_id": "lim1", "restore_databases": ["FIRMA"], "backup_server_slots": limit})
+        holders = psql(pair, 'SELECT string_agg("HOLDER_TOKEN", \',\') FROM "%s" WHERE "HOLDER_TOKEN" <> \'#gate\'' % SLOTS_TABLE)
+    finally:
+        psql(pair, 'DELETE FROM "%s" WHERE "HOLDER_TOKEN" = \'other-job\'' % SLOTS_TABLE)
+    assert backup.rc == 0 and backup.changed() >= 1, backup.stdout
+    assert restore.rc == 0 and restore.changed() >= 1, restore.stdout
+    assert "waiting for a slot" not in backup.stdout + restore.stdout
+    assert holders == "other-job", "check mode took no slot of its own"
+    assert not os.path.exists(manifest_path(pair, "par_a", "checked")), "check mode wrote no manifest"
+
+
 def test_without_a_limit_a_sites_backups_run_at_once(pair):
     with ServerWatch(pair) as watch:
         run = run_playbook(BACKUP, pair["inventory"], extravars=backup_vars(pair, "par_a", "free"))

@@ -25,7 +25,7 @@ import tempfile
 import pytest
 
 from conftest import run_playbook
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site
+from lab_snapshot import folder_version
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import installer as lab_installer
@@ -111,20 +111,6 @@ def result(run, host):
 def state(folder):
     with open(folder.rstrip("/") + ".erpops-run.json", encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def folder_version(folder):
-    """The version the K2 folder holds, as the collection reads it (the release's version file, else k2.ini)."""
-    def read(name):
-        path = os.path.join(folder, name)
-        if not os.path.exists(path):
-            return None
-        with open(path, "rb") as handle:
-            return handle.read()
-    version_file = read("K2VERSION.txt")
-    if version_file is not None:
-        return version_file.decode("utf-8").strip()
-    return k2_site.read_site(os.listdir(folder), read("k2.ini"), read("sysk2.ini")).version
 
 
 def left_running(folder):

@@ -26,7 +26,7 @@ import tempfile
 import pytest
 
 from conftest import run_playbook
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_site
+from lab_snapshot import differences, folder_version, snapshot
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import release as k2release
@@ -149,7 +149,7 @@ def scratch_databases(fleet):
     return [name for name in sql(fleet, "SELECT datname FROM pg_database", "postgres").splitlines() if name.startswith("ERPOPS_VERIFY")]
 
 
-def restore(fleet, command, extravars=None):
+def restore(fleet, command, extravars=None, check=False):
     """The printed restore command as an ansible-runner job: its -l and -e parts, in a fresh HOME."""
     words = shlex.split(command)
     assert words[:2] == ["ansible-playbook", "erpops.upgrade.k2_restore"], command
@@ -170,7 +170,8 @@ def restore(fleet, command, extravars=None):
         else:
             raise AssertionError("unexpected %s in %s" % (flag, command))
     variables.update(extravars or {})
-    return run_playbook("playbooks/k2_restore.yml", fleet["inventory"], limit=limit, fresh_home=True, extravars=variables)
+    return run_playbook("playbooks/k2_restore.yml", fleet["inventory"], limit=limit, fresh_home=True, extravars=variables,
+                        check=check, diff=check)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -226,6 +227,14 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
         assert len(left) == 1, "the fresh copy the cut-off restore had made: %s" % left
         command = finish
 
+    if case == "first":
+        # The printed command in check mode: it says what it would restore and changes nothing, databases nor files.
+        before = snapshot(fleet["cluster"], [site + "_"], os.path.join(fleet["dir"], "sites"))
+        preview = restore(fleet, command, check=True)
+        assert preview.rc == 0 and preview.changed() >= 1, preview.stdout
+        assert differences(before, snapshot(fleet["cluster"], [site + "_"], os.path.join(fleet["dir"], "sites"))) == []
+        assert scratch_databases(fleet) == [], "check mode made no scratch copy"
+
     restored = restore(fleet, command)
     assert restored.rc == 0, restored.stdout
     assert data_everywhere(fleet, site) == {name: (rows, journal_at_backup) for name in company}, \
@@ -237,7 +246,7 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
     for number, name in enumerate(databases if case == "first" else company, start=1):
         assert "k2_backup [%s] %s: restore %d/%d started from " % (site, name, number, 4 if case == "first" else 3) in restored.stdout
         assert "k2_backup [%s] %s: restored in " % (site, name) in restored.stdout
-    assert folder_version(fleet, site) == CASES[case]["from"], "the K2 folder is back at the old version with the databases"
+    assert site_folder_version(fleet, site) == CASES[case]["from"], "the K2 folder is back at the old version with the databases"
     if case == "before":
         assert "k2_backup [%s] %s: dropped %s, a scratch copy of %s" % (site, company[0], left[0], company[0]) in restored.stdout
     assert scratch_databases(fleet) == [], "no scratch database is left behind"
@@ -254,7 +263,7 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
     assert [r["databases"] for r in state["restores"]] == ([databases] if case == "first" else [databases[:1], company])
     assert "starts afresh: the databases were restored" in json.dumps(state["events"]), "the new run says why it starts afresh"
     assert sql(fleet, 'SELECT "Verze" FROM "K2VERZE"', databases[0]) == target
-    assert folder_version(fleet, site) == target
+    assert site_folder_version(fleet, site) == target
     for name in company:
         assert sql(fleet, 'SELECT count(*) FROM "K2LAB_DATA"', name) == "0", "the one-time file moved the rows"
         assert moved_rows(fleet, token, name) == rows, "every moved row is there: " + name
@@ -267,18 +276,5 @@ def test_failed_one_time_conversion_then_the_printed_restore_gives_the_exact_bac
                 "the earlier reinstall's one-time conversion was not run again: " + name
 
 
-def folder_version(fleet, site):
-    """The version the K2 folder holds, as the collection reads it (the release's version file, else k2.ini)."""
-    folder = os.path.join(fleet["dir"], "sites", site)
-    files = os.listdir(folder)
-
-    def read(name):
-        path = os.path.join(folder, name)
-        if not os.path.exists(path):
-            return None
-        with open(path, "rb") as handle:
-            return handle.read()
-    version_file = read("K2VERSION.txt")
-    if version_file is not None:
-        return version_file.decode("utf-8").strip().lower().replace("k2 ", "")
-    return k2_site.read_site(files, read("k2.ini"), read("sysk2.ini")).version
+def site_folder_version(fleet, site):
+    return folder_version(os.path.join(fleet["dir"], "sites", site))

@@ -12,7 +12,9 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
+    Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key, normalized_predicate)
 
 OTHER_TYPE = {"mssql": "bigint", "oracle": "binary_double", "lab": "int8"}
 INT_TYPE = {"mssql": "int", "oracle": "number", "lab": "int4"}
@@ -65,7 +67,10 @@ def _replace(table: Table, col: Column, **changes) -> None:
 
 
 def inject_all(live: Schema, seed: int = 0) -> List[Injected]:
-    """One drift of each finding kind (missing_index twice: gone, and redefined), each on its own table."""
+    """One drift of each finding kind (missing_index twice: gone, and redefined), each on its own table.
+
+    Oracle has no filtered indexes: there, no ``different_index_filter``.
+    """
     platform = live.platform
     rng = random.Random(seed)
     names = sorted(live.tables)
@@ -165,6 +170,14 @@ def inject_all(live: Schema, seed: int = 0) -> List[Injected]:
         table.fulltext = FullTextIndex(table.fulltext.columns + (col.name,), table.fulltext.key_index)
         injected.append(Injected("extra_fulltext_column", table.name, col.name))
 
+    def different_index_filter() -> None:
+        # SQL Server and PostgreSQL filter indexes (CREATE INDEX ... WHERE); Oracle has no filtered indexes.
+        table = pick(lambda t: bool(t.indexes))
+        ix = table.indexes[0]
+        predicate = "%s IS NOT NULL" % quote_ident(platform, ix.columns[0])
+        table.indexes[0] = Index(ix.name, ix.columns, ix.unique, ix.clustered, ix.include, normalized_predicate(predicate, platform))
+        injected.append(Injected("different_index_filter", table.name, index=ix.name))
+
     steps: Dict[str, Callable[[], None]] = {
         "missing_table": missing_table, "missing_column": missing_column, "extra_column": extra_column,
         "wrong_type": wrong_type, "wrong_length": wrong_length, "nullability": nullability,
@@ -172,6 +185,8 @@ def inject_all(live: Schema, seed: int = 0) -> List[Injected]:
         "missing_index": missing_index, "missing_fulltext_column": missing_fulltext_column,
         "extra_fulltext_table": extra_fulltext_table, "extra_fulltext_column": extra_fulltext_column,
     }
+    if platform != "oracle":
+        steps["different_index_filter"] = different_index_filter
     for step in steps.values():
         step()
     return injected

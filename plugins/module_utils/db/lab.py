@@ -33,7 +33,7 @@ ORDER BY c.relname, a.attnum"""
 
 INDEXES_SQL = """\
 SELECT t.relname AS table_name, i.relname AS index_name, x.indisprimary, x.indisunique, x.indisclustered,
-       x.indnkeyatts, k.position, a.attname AS column_name
+       x.indnkeyatts, pg_get_expr(x.indpred, x.indrelid) AS filter_definition, k.position, a.attname AS column_name
 FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
 JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
@@ -137,7 +137,8 @@ def _add_index(table: schema_model.Table, rows: List[Dict[str, Any]]) -> None:
     if base.flag(first["indisprimary"]):
         table.primary_key = schema_model.PrimaryKey(first["index_name"], keys, clustered)
     else:
-        table.indexes.append(schema_model.Index(first["index_name"], keys, base.flag(first["indisunique"]), clustered, included))
+        table.indexes.append(schema_model.Index(first["index_name"], keys, base.flag(first["indisunique"]), clustered, included,
+                                                schema_model.normalized_predicate(first.get("filter_definition"), "lab")))
 
 
 def catalog_from_rows(columns_rows: List[dict], index_rows: List[dict], fulltext_rows: List[dict], database: str) -> schema_model.Schema:

@@ -33,7 +33,8 @@ ORDER BY t.name, c.column_id"""
 
 INDEXES_SQL = """\
 SELECT t.name AS table_name, i.name AS index_name, i.index_id, i.is_primary_key, i.is_unique,
-       i.type_desc, ic.key_ordinal, ic.index_column_id, ic.is_included_column, c.name AS column_name
+       i.type_desc, i.has_filter, i.filter_definition, ic.key_ordinal, ic.index_column_id, ic.is_included_column,
+       c.name AS column_name
 FROM sys.tables AS t
 JOIN sys.indexes AS i ON i.object_id = t.object_id
 JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
@@ -141,8 +142,10 @@ def _add_index(table: schema_model.Table, rows: List[Dict[str, Any]]) -> None:
     if base.flag(first["is_primary_key"]):
         table.primary_key = schema_model.PrimaryKey(first["index_name"], columns, clustered)
     else:
+        index_filter = schema_model.normalized_predicate(first.get("filter_definition"), "mssql") if base.flag(
+            first.get("has_filter")) else None
         table.indexes.append(schema_model.Index(first["index_name"], columns, base.flag(first["is_unique"]), clustered,
-                                                tuple(r["column_name"] for r in included)))
+                                                tuple(r["column_name"] for r in included), index_filter))
 
 
 def catalog_from_rows(columns_rows: List[dict], index_rows: List[dict], fulltext_rows: List[dict], database: str) -> schema_model.Schema:

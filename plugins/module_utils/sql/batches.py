@@ -37,6 +37,9 @@ and ``commands.go``):
 * The scanner is ``lexer.go_scan_pattern``: one compiled pattern that skips plain
   text, complete quotes and flat comments in C and takes the GO line itself, so
   Python wakes once per batch, and at quotes or comments that do not close in a chunk.
+  A chunk is scanned in one call from its start, or from the end of the quote or
+  comment the previous chunk left open; after a stop inside a chunk (a nested comment)
+  it is read on match by match, so no part of a chunk is scanned twice.
 
 Oracle (``oracle``) scripts are split as SQL*Plus runs them, by the statements of
 ``lexer.statements``: on a line holding only ``/`` and on ``;`` outside strings and
@@ -333,8 +336,47 @@ def _fresh(stream) -> bool:
 # --------------------------------------------------------------------------- chunks
 
 
+# Encodings in which the byte 0x0A is always a line feed and 0x0D a carriage return: their
+# bytes are cut at line ends before decoding, which saves copying the decoded text.
+_LINE_SAFE = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "cp1250": "cp1250"}
+
+
 def _decoded_chunks(stream: _ScriptText) -> Iterator[str]:
     """Chunks of whole lines decoded from a fresh ``_ScriptText``'s bytes; CRLF and CR become LF."""
+    if stream.encoding in _LINE_SAFE:
+        return _line_cut_chunks(stream)
+    return _decoder_chunks(stream)
+
+
+def _line_cut_chunks(stream: _ScriptText) -> Iterator[str]:
+    binary = stream.buffer
+    encoding = stream.encoding       # the first piece: "utf-8-sig" drops the byte order mark
+    tail = b""
+    while True:
+        data = binary.read(CHUNK_CHARS)
+        buf = tail + data if tail else data
+        has_cr = b"\r" in buf
+        if data:
+            cut = buf.rfind(b"\n") + 1
+            if has_cr:   # a lone CR ends a line too; a CR last in the buffer may be half a CRLF
+                cut = max(cut, buf.rfind(b"\r", 0, len(buf) - 1) + 1)
+            piece, tail = buf[:cut], buf[cut:]
+        else:
+            piece = buf
+        if piece:
+            try:
+                text = piece.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise NotTextScript(_stream_name(stream), "%s cannot decode byte 0x%02x" % (exc.encoding, exc.object[exc.start]))
+            encoding = _LINE_SAFE[encoding]
+            if has_cr:
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+            yield text
+        if not data:
+            return
+
+
+def _decoder_chunks(stream: _ScriptText) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder(stream.encoding)()
     binary = stream.buffer
     tail = ""
@@ -479,42 +521,30 @@ def _go_batch(text: str, line: int, index: int, count: int) -> Optional[Batch]:
     return Batch(text.rstrip(), index, line, count)
 
 
+_COUNTS_KEPT = 256   # distinct GO arguments whose count is remembered (bounded: memory stays flat)
+
+
 def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
     pattern = lexer.go_scan_pattern(dialect)
     scan_all, scan = pattern.findall, pattern.finditer
+    skip_flat = _FLAT_COMMENTS.match
     new_batch = tuple.__new__
-    closer, depth, open_line = "", 0, 0   # what is open across a chunk boundary
-    line = 1            # line number at ``counted`` in the current chunk
+    counts = {}         # GO argument -> repeat count, for the arguments seen first
+    closer, depth, open_line = "", 0, 0   # the quote or comment open at ``pos``
+    line = 1            # line number at ``pos``
     batch_line = 1      # first line of the batch being read
     index = 0
-    pieces: List[str] = []
+    pieces: List[str] = []   # the batch's text read so far, when it began in an earlier chunk
     for chunk in _chunks(stream):
         size = len(chunk)
         find = chunk.find
-        counted = pos = start = 0
-        if not (closer or depth):
-            # The chunk's batches in one call of the scanner, up to the first place where it
-            # stopped short of a GO line (the rest of the list is then read again below).
-            for text, go_line, args in scan_all(chunk):
-                if not go_line:
-                    break
-                pos += len(text) + len(go_line) + 1
-                line += text.count("\n")        # the GO line's number
-                count = 1 if not args else _go_count(args, line)
-                if pieces:
-                    pieces.append(text)
-                    text = "".join(pieces)
-                    pieces = []
-                if text and text[0] not in _SLOW_START:   # the common case, inlined
-                    index += 1
-                    yield new_batch(Batch, (text.rstrip(), index, batch_line, count))
-                else:
-                    batch = _go_batch(text, batch_line, index + 1, count)
-                    if batch is not None:
-                        index += 1
-                        yield batch
-                batch_line = line = line + 1
-            counted = pos = start = min(pos, size)
+        pos = start = 0     # ``start``: where the batch being read begins in this chunk
+        # The chunk's batches in one call of the scanner, from its start or from the end of
+        # the quote or comment the previous chunk left open, up to the first quote or comment
+        # that does not close in the scanner's pattern. After such a stop the chunk is read
+        # on match by match: findall cannot stop early, and restarting it at every stop
+        # would scan the rest of the chunk once per stop.
+        bulk = True
         while True:
             if closer or depth:
                 if depth:
@@ -525,53 +555,89 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                     end = find(closer, pos)
                     end = end + len(closer) if end >= 0 else -1
                 if end < 0:
+                    line += chunk.count("\n", pos)
                     break
+                line += chunk.count("\n", pos, end)
                 closer, pos = "", end
-                continue
-            for match in scan(chunk, pos):
-                go_at = match.start(2)
-                if go_at < 0:
-                    pos = match.end()
-                    break
-                line += chunk.count("\n", counted, go_at)
-                counted = go_at
-                args = match.group(3)
-                count = 1 if not args else _go_count(args, line)
-                if pieces:
-                    pieces.append(chunk[start:go_at])
-                    text = "".join(pieces)
-                    pieces = []
-                else:
-                    text = chunk[start:go_at]
-                batch = _go_batch(text, batch_line, index + 1, count)
-                if batch is not None:
-                    index += 1
-                    yield batch
-                batch_line = line + 1
-                start = match.end()
-            # The scan stopped short of a GO line: at the end of the chunk, or at a quote or
-            # comment that does not close in the scanner's pattern (one match always ends the
-            # iteration: the scan matches, possibly empty, at any position).
+            if bulk:
+                bulk = False
+                if start < pos:
+                    pieces.append(chunk[start:pos])
+                    start = pos
+                for text, go_line, args in scan_all(chunk, pos):
+                    if not go_line:   # stopped at the end or at a quote or comment
+                        pos += len(text)
+                        line += text.count("\n")
+                        break
+                    pos += len(text) + len(go_line) + 1
+                    line += text.count("\n")        # the GO line's number
+                    if not args:
+                        count = 1
+                    else:
+                        count = counts.get(args) or _remembered_count(counts, args, line)
+                    if pieces:
+                        pieces.append(text)
+                        text = "".join(pieces)
+                        pieces = []
+                    first = text[:1]
+                    if first and first not in _SLOW_START:   # the common case, inlined
+                        index += 1
+                        yield new_batch(Batch, (text.rstrip(), index, batch_line, count))
+                    elif first == "/" or first == "-":
+                        body = skip_flat(text).end()   # after blanks and flat comments
+                        if body < len(text) and not text.startswith("/*", body):
+                            index += 1
+                            yield new_batch(Batch, (text.rstrip(), index, batch_line, count))
+                        elif body < len(text):   # a nested comment
+                            batch = _go_batch(text, batch_line, index + 1, count)
+                            if batch is not None:
+                                index += 1
+                                yield batch
+                    else:
+                        batch = _go_batch(text, batch_line, index + 1, count)
+                        if batch is not None:
+                            index += 1
+                            yield batch
+                    batch_line = line = line + 1
+                    start = pos
+                if pos > size:   # a GO line without a newline at the end of the text
+                    start = pos = size
+            else:
+                for match in scan(chunk, pos):
+                    go_at = match.start(2)
+                    if go_at < 0:
+                        line += chunk.count("\n", pos, match.end())
+                        pos = match.end()
+                        break
+                    line += chunk.count("\n", pos, go_at)
+                    args = match.group(3)
+                    count = 1 if not args else (counts.get(args) or _remembered_count(counts, args, line))
+                    if pieces:
+                        pieces.append(chunk[start:go_at])
+                        text = "".join(pieces)
+                        pieces = []
+                    else:
+                        text = chunk[start:go_at]
+                    batch = _go_batch(text, batch_line, index + 1, count)
+                    if batch is not None:
+                        index += 1
+                        yield batch
+                    batch_line = line = line + 1
+                    start = pos = min(match.end(), size)
             if pos >= size:
                 break
+            # A quote or comment that does not close in the scanner's pattern opens at ``pos``:
+            # one that spans chunks, does not close at all, or (a comment) holds a nested one.
+            open_line = line
             char = chunk[pos]
-            line += chunk.count("\n", counted, pos)
-            counted, open_line = pos, line
-            if char == "/":       # a comment that does not close here, or holds a nested one
-                end, depth = _close_nested(chunk, pos + 2, 1)
+            if char == "/":
+                depth, pos = 1, pos + 2
             elif char == "$":
-                tag = _DOLLAR_TAG.match(chunk, pos).group()
-                end = find(tag, pos + len(tag))
-                closer, end = (tag, -1) if end < 0 else ("", end + len(tag))
+                closer = _DOLLAR_TAG.match(chunk, pos).group()
+                pos += len(closer)
             else:
                 closer = "]" if char == "[" else char
-                end = _close_quote(chunk, pos + 1, closer)
-                if end >= 0:
-                    closer = ""
-            if end < 0:
-                break
-            pos = end
-        line += chunk.count("\n", counted)
+                pos += 1
         if start < size:
             pieces.append(chunk[start:])
     if closer or depth:
@@ -580,6 +646,13 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
     batch = _go_batch("".join(pieces), batch_line, index + 1, 1)
     if batch is not None:
         yield batch
+
+
+def _remembered_count(counts: dict, args: str, line: int) -> int:
+    count = _go_count(args, line)
+    if len(counts) < _COUNTS_KEPT:
+        counts[args] = count
+    return count
 
 
 def _go_count(args: str, line: int) -> int:

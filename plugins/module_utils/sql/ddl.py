@@ -36,7 +36,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl_fast, lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
-    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key,
+    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key, normalized_predicate,
 )
 
 # Token kinds of the shared tokenizer (``lexer``).
@@ -52,7 +52,7 @@ MAX_STATEMENT_TOKENS = 50000
 MAX_LISTED = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # one per table and index: no instance dict
 class SourceRef:
     """Where a statement was written: file name, 1-based start line and its exact text."""
 
@@ -87,7 +87,7 @@ class Ignored:
     what: str
 
 
-@dataclass
+@dataclass(slots=True)
 class TableSources:
     create: SourceRef
     primary_key: Optional[SourceRef] = None
@@ -166,6 +166,8 @@ _MULTIWORD = {
     "national": ("character", "char", "varying"), "long": ("raw", "varchar"),
 }
 # Column-constraint words that end a DEFAULT expression.
+# Words that end a filtered index's predicate: the options after it (SQL Server; on PostgreSQL WHERE comes last).
+_FILTER_STOP = frozenset(("WITH", "ON", "FILESTREAM_ON"))
 _DEFAULT_STOP = frozenset(("NOT", "NULL", "CONSTRAINT", "COLLATE", "IDENTITY", "PRIMARY", "UNIQUE", "CHECK",
                            "REFERENCES", "ROWGUIDCOL", "ENABLE", "DISABLE", "GENERATED", "SPARSE"))
 # Physical options after a table or index definition: the words in _ARG_OPTIONS take one argument.
@@ -515,8 +517,8 @@ class _Parser(object):
                 index_name = self.ident()
                 unique = bool(self.accept("UNIQUE"))
                 clustered = self.accept("CLUSTERED", "NONCLUSTERED")
-                table.add_index(Index(index_name, (name,), unique, clustered == "CLUSTERED"))
-                self.skip_index_options()
+                include, index_filter = self.index_options()
+                table.add_index(Index(index_name, (name,), unique, clustered == "CLUSTERED", include, index_filter))
             elif word == "CHECK":
                 self.accept("NOT")
                 if self.accept("FOR"):
@@ -544,16 +546,29 @@ class _Parser(object):
             nullable = False
         return Column(name, type_name, length, precision, scale, nullable, identity, default, semantics, computed)
 
-    def skip_index_options(self) -> None:
-        """What may follow an inline index: INCLUDE, WHERE, WITH (...), ON ..., FILESTREAM_ON ..."""
+    def index_filter(self) -> str:
+        """The predicate after ``WHERE`` of a filtered index, normalised (``schema.normalized_predicate``)."""
+        self.expect("WHERE")
+        predicate = self.expression(stop=_FILTER_STOP)
+        normalized = normalized_predicate(predicate, self.platform)
+        if normalized is None:
+            raise DdlError("filtered index without a predicate")
+        return normalized
+
+    def index_options(self) -> Tuple[Tuple[str, ...], Optional[str]]:
+        """What may follow an inline index: INCLUDE, WHERE, WITH (...), ON ..., FILESTREAM_ON ...
+
+        Returns the included columns and the filter.
+        """
+        include: Tuple[str, ...] = ()
+        index_filter = None
         while True:
             word = self.word()
             if word == "INCLUDE":
                 self.i += 1
-                self.name_list()
+                include = self.name_list()
             elif word == "WHERE":
-                raise DdlError("filtered index (INDEX ... WHERE) is not read: the structure check does not compare"
-                               " index filters")
+                index_filter = self.index_filter()
             elif word == "WITH":
                 self.i += 1
                 self.skip_parens()
@@ -563,7 +578,7 @@ class _Parser(object):
                 if self.at("("):
                     self.skip_parens()
             else:
-                return
+                return include, index_filter
 
     def skip_references(self) -> None:
         self.name()
@@ -622,12 +637,12 @@ class _Parser(object):
         name = self.ident()
         unique = bool(self.accept("UNIQUE"))
         clustered = self.accept("CLUSTERED", "NONCLUSTERED")
-        if self.accept("COLUMNSTORE"):
-            columns = self.name_list() if self.at("(") else ()
-            table.add_index(Index(name, columns, False, clustered == "CLUSTERED"))
-        else:
-            table.add_index(Index(name, self.name_list(), unique, clustered == "CLUSTERED"))
-        self.skip_index_options()
+        columnstore = bool(self.accept("COLUMNSTORE"))
+        columns = self.name_list() if self.at("(") or not columnstore else ()
+        include, index_filter = self.index_options()
+        if columnstore:
+            include = ()   # a columnstore index holds its columns, none is "included"
+        table.add_index(Index(name, columns, unique and not columnstore, clustered == "CLUSTERED", include, index_filter))
 
     def period(self) -> None:
         """``PERIOD FOR SYSTEM_TIME (start, end)``: names the period columns, adds none."""
@@ -686,8 +701,9 @@ _MODIFY_WITHOUT_TYPE = frozenset(("NULL", "NOT", "DEFAULT", "CONSTRAINT", "PRIMA
 def _query_follows(p: _Parser, word: str) -> bool:
     """Whether ``word`` comes outside parentheses: ``AS [(] SELECT|WITH`` (CREATE TABLE), ``INTO`` (SELECT)."""
     depth = 0
-    tokens = p.tokens[p.i:]
-    for position, (kind, value, dummy) in enumerate(tokens):
+    tokens = p.tokens   # read one at a time: a long statement's tokens are packed (lexer.TokenArray)
+    for position in range(p.i, p.n):
+        kind, value, dummy = tokens[position]
         if kind == _PUNCT:
             depth += 1 if value == "(" else -1 if value == ")" else 0
         elif kind == _WORD and depth == 0 and value.upper() == word:
@@ -719,23 +735,25 @@ class _TableBuild(object):
         self.sources.indexes[key(index.name)] = self.ref
 
     def set_default(self, column_name: str, default: str) -> None:
-        column = self.table.column(column_name)
-        if column is None:
+        columns = self.table.columns
+        position = columns.find(column_name)
+        if position < 0:
             raise DdlError("DEFAULT for unknown column %r" % column_name)
-        position = self.table.columns.index(column)
-        self.table.columns[position] = replace(column, default=default)
+        columns[position] = replace(columns[position], default=default)
 
     def key_columns_not_null(self) -> None:
         """Primary-key columns are NOT NULL on every server, said or not (also for a key added by ALTER TABLE)."""
         pk = self.table.primary_key
         if pk is None:
             return
+        columns = self.table.columns
         for name in pk.columns:
-            column = self.table.column(name)
-            if column is None:
+            position = columns.find(name)
+            if position < 0:
                 raise DdlError("primary key %r names unknown column %r" % (pk.name, name))
+            column = columns[position]
             if column.nullable:
-                self.table.columns[self.table.columns.index(column)] = replace(column, nullable=False)
+                columns[position] = replace(column, nullable=False)
 
     def add_fulltext(self, columns: Tuple[str, ...], key_index: Optional[str]) -> None:
         current = self.table.fulltext
@@ -855,8 +873,8 @@ class _Reader(object):
             build = _TableBuild(table, self.result.sources[key(data[0])], self.ref(statement))
             if kind == "key":
                 dummy, key_name, columns, clustered, defaults = data
-                if table.primary_key is not None or any(table.column(c) is None for c in columns) or any(
-                        table.column(column) is None for dummy_default, column in defaults):
+                if table.primary_key is not None or any(table.columns.find(c) < 0 for c in columns) or any(
+                        table.columns.find(column) < 0 for dummy_default, column in defaults):
                     return False
                 build.set_primary_key(PrimaryKey(key_name, columns, clustered))
                 for default, column in defaults:
@@ -962,7 +980,7 @@ class _Reader(object):
 
     def table_elements(self, p: _Parser, build: _TableBuild, typed: bool) -> None:
         """Columns and constraints up to the closing parenthesis (a trailing comma is allowed)."""
-        seen = set(key(c.name) for c in build.table.columns)
+        columns = build.table.columns
         while True:
             word = p.word()
             if word in _CONSTRAINT_START:
@@ -973,10 +991,9 @@ class _Reader(object):
                 p.period()
             elif typed:
                 column = p.column(build)
-                if key(column.name) in seen:
+                if columns.find(column.name) >= 0:
                     raise DdlError("column %r is defined twice" % column.name)
-                seen.add(key(column.name))
-                build.table.columns.append(column)
+                columns.append(column)
             else:  # an object table's attribute: constraints on a column the type defines
                 self.object_attribute(p, build)
             if p.at(","):
@@ -1250,6 +1267,7 @@ class _Reader(object):
             return
         columns = p.name_list()
         include: Tuple[str, ...] = ()
+        index_filter = None
         fulltext = False
         while not p.done():
             stop = p.skip_options(allow=frozenset(("INCLUDE", "INDEXTYPE", "WHERE")))
@@ -1264,12 +1282,15 @@ class _Reader(object):
                     raise DdlError("unsupported INDEXTYPE %s" % indextype)
                 fulltext = True
             elif stop == "WHERE":
-                raise DdlError("filtered index %r (CREATE INDEX ... WHERE) is not read: the structure check does not"
-                               " compare index filters" % index_name)
+                if self.platform == "oracle":
+                    raise DdlError("CREATE INDEX ... WHERE: Oracle has no filtered indexes")
+                index_filter = p.index_filter()
         if fulltext:
+            if index_filter is not None:
+                raise DdlError("a filtered full-text index (INDEXTYPE ... WHERE) is not read")
             build.add_fulltext(columns, None)
         else:
-            build.add_index(Index(index_name, columns, unique, clustered, include))
+            build.add_index(Index(index_name, columns, unique, clustered, include, index_filter))
 
     def _is_expression_list(self, p: _Parser) -> bool:
         """True when the index is over an expression (``to_tsvector(...)``), not plain names."""

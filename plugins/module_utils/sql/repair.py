@@ -10,7 +10,7 @@ runbook's "Oprava nekonzistencí databáze" says:
   from the K2t script with file and line (kind ``create_table``);
 * missing primary key -> its ``ALTER TABLE`` from the K2t script (``add_primary_key``); a
   different key is dropped first; missing index -> its ``CREATE INDEX`` (``create_index``),
-  an index of the same name with another definition is dropped first;
+  an index of the same name with another definition or another filter is dropped first;
 * missing column, wrong type, wrong length, wrong nullability -> the statements of
   ``SQL/konverze`` that add or alter that column on that table (``ALTER TABLE ... ADD``,
   ``ALTER COLUMN``, ``MODIFY``, ``ADD COLUMN``), then those that fill it (``UPDATE ... SET
@@ -198,7 +198,7 @@ class _Planner(object):
                      "Drop the column K2 does not expect (on MS SQL drop its default constraint first, if any)")
         elif finding.kind in ("missing_primary_key", "different_primary_key"):
             self.primary_key(finding)
-        elif finding.kind == "missing_index":
+        elif finding.kind in ("missing_index", "different_index_filter"):
             self.index(finding)
         else:
             self.fulltext(finding)
@@ -260,9 +260,15 @@ class _Planner(object):
                     else "DROP INDEX %s" % quote_ident(d, finding.actual_name))
             self.add(finding, "create_index", drop, None, "Drop the index that differs from K2's definition")
         sql = ref.text
-        if ref is sources.create:  # a UNIQUE constraint inside CREATE TABLE
+        if ref is sources.create:  # a UNIQUE constraint or (SQL Server) an inline INDEX inside CREATE TABLE
             columns = ", ".join(quote_ident(d, c) for c in index.columns)
-            sql = "CREATE UNIQUE INDEX %s ON %s (%s)" % (quote_ident(d, index.name), _table_sql(d, finding.table), columns)
+            kind = ("CLUSTERED " if index.clustered else "NONCLUSTERED ") if d == "mssql" else ""
+            sql = "CREATE %s%sINDEX %s ON %s (%s)" % (
+                "UNIQUE " if index.unique else "", kind, quote_ident(d, index.name), _table_sql(d, finding.table), columns)
+            if index.include:
+                sql += " INCLUDE (%s)" % ", ".join(quote_ident(d, c) for c in index.include)
+            if index.filter is not None:   # normalised: names in upper case, which SQL Server's collations of K2 ignore
+                sql += " WHERE %s" % index.filter
         self.add(finding, "create_index", sql, ref.location, "Create the index as the K2t script does")
 
     def fulltext(self, finding: Finding) -> None:

@@ -19,6 +19,12 @@ follow what K2's own structure check reports:
   definition (columns in order, uniqueness, included columns as a set): the repair is the
   same ``CREATE INDEX`` from the K2t script after dropping the wrong one, so ``actual``
   then describes the live definition and ``actual_name`` names it.
+* ``different_index_filter`` when an index exists under the expected name with the expected
+  definition but another filter (a filtered index's ``WHERE`` predicate), or a filter where
+  K2 expects none or none where K2 expects one. Filters compare as normalised by
+  ``schema.normalized_predicate`` (names and keywords in upper case, the server's added
+  brackets, parentheses and casts dropped). The repair is the one of ``missing_index``:
+  drop the live index, then run the ``CREATE INDEX`` of the K2t script.
 * ``different_primary_key`` when the key's columns (in order) differ, or both keys are named
   and the names differ. A key the script does not define is not compared.
 * Full-text: ``missing_fulltext_column`` per expected column without a full-text index,
@@ -59,7 +65,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import M
 
 KINDS = (
     "missing_table", "missing_column", "extra_column", "wrong_type", "wrong_length", "nullability",
-    "missing_primary_key", "different_primary_key", "missing_index",
+    "missing_primary_key", "different_primary_key", "missing_index", "different_index_filter",
     "missing_fulltext_column", "extra_fulltext_table", "extra_fulltext_column", "unreadable_statement",
 )
 
@@ -177,7 +183,13 @@ def _index_text(index: Index) -> str:
     text = "%s(%s)" % ("UNIQUE " if index.unique else "", ", ".join(index.columns))
     if index.include:
         text += " INCLUDE (%s)" % ", ".join(index.include)
+    if index.filter is not None:
+        text += " WHERE %s" % index.filter
     return text
+
+
+def _filter_text(index: Index) -> str:
+    return "WHERE %s" % index.filter if index.filter is not None else "no filter"
 
 
 def _same_index(expected: Index, actual: Index) -> bool:
@@ -260,7 +272,7 @@ class _Differ(object):
     def indexes(self, exp: Table, act: Table) -> None:
         for want in exp.indexes:
             if not want.name:  # an unnamed UNIQUE constraint: any index with its definition will do
-                if not any(_same_index(want, got) for got in act.indexes):
+                if not any(_same_index(want, got) and want.filter == got.filter for got in act.indexes):
                     self.add("missing_index", exp.name, "unique constraint %s is missing" % _index_text(want), expected=_index_text(want))
                 continue
             got = act.index(want.name)
@@ -270,6 +282,10 @@ class _Differ(object):
             elif not _same_index(want, got):
                 self.add("missing_index", exp.name, "index %s is %s, K2 expects %s" % (want.name, _index_text(got), _index_text(want)),
                          index=want.name, expected=_index_text(want), actual=_index_text(got), actual_name=got.name)
+            elif want.filter != got.filter:
+                self.add("different_index_filter", exp.name, "index %s has %s, K2 expects %s" % (
+                    want.name, _filter_text(got), _filter_text(want)), index=want.name, expected=_filter_text(want),
+                    actual=_filter_text(got), actual_name=got.name)
 
     def fulltext(self, exp: Table, act: Table) -> None:
         want = [] if exp.fulltext is None else list(exp.fulltext.columns)

@@ -301,6 +301,22 @@ def test_open_script_line_ends_at_any_chunk_boundary(monkeypatch, chunk):
     assert universal.read() == data.decode("ascii").replace("\r\n", "\n").replace("\r", "\n")
 
 
+@pytest.mark.parametrize("encoding, bom", [("utf-8", b""), ("utf-8-sig", b""), ("utf-8", b"\xef\xbb\xbf"),
+                                           ("cp1250", b""), ("utf-16-le", b"\xff\xfe")])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
+def test_open_script_cuts_multibyte_text_at_line_ends_only(monkeypatch, encoding, bom, chunk):
+    """Bytes are cut at line ends before decoding: no letter is split, whatever the chunk size."""
+    monkeypatch.setattr(mod, "CHUNK_CHARS", chunk)
+    text = "SELECT N'Příliš\r\nžluťoučký'\r\nGO\rSELECT N'kůň' -- ěščř\r\n\nGO 2\r\n\ufeffSELECT 3"
+    if encoding == "cp1250":
+        text = text.replace("\ufeff", "")
+    data = bom + text.encode(encoding)
+    stream = open_script(io.BytesIO(data))
+    assert [(b.text, b.line, b.count) for b in split_batches(stream, "mssql")] == [
+        ("SELECT N'Příliš\nžluťoučký'", 1, 1), ("SELECT N'kůň' -- ěščř", 4, 2),
+        (("\ufeff" if encoding != "cp1250" else "") + "SELECT 3", 7, 1)]
+
+
 def test_open_script_read_before_splitting_keeps_universal_newlines():
     stream = open_script(io.BytesIO(b"-- head\r\nSELECT 1\r\nGO\rSELECT 2\r"))
     assert stream.readline() == "-- head\n"

@@ -22,7 +22,8 @@ import pytest
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.batches import NotTextScript, open_script, split_batches
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, Index, PrimaryKey, Schema, Table
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
+    Column, Index, PrimaryKey, Schema, Table, normalized_predicate)
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import diff
 
 
@@ -439,15 +440,41 @@ def test_lob_store_as_is_not_a_query():
     assert schema.table("T").column("A").type == "clob"
 
 
-@pytest.mark.parametrize("platform, text", [
-    ("mssql", "CREATE NONCLUSTERED INDEX [f] ON [t] ([a]) WHERE [a] IS NOT NULL WITH (FILLFACTOR = 90)\nGO\n"),
-    ("lab", "CREATE UNIQUE INDEX f ON t (a) WHERE a > 0\nGO\n"),
+# --------------------------------------------------------------------------- filtered indexes
+# SQL Server: CREATE INDEX ... [INCLUDE (...)] [WHERE <filter_predicate>] [WITH (...)] [ON filegroup], also in an
+# inline INDEX of CREATE TABLE; PostgreSQL: CREATE INDEX ... [INCLUDE (...)] [WITH (...)] [TABLESPACE t] [WHERE predicate]
+# (the predicate last). Oracle has no filtered indexes.
+
+@pytest.mark.parametrize("platform, text, expected", [
+    ("mssql", "CREATE NONCLUSTERED INDEX [f] ON [t] ([a]) WHERE [a] IS NOT NULL WITH (FILLFACTOR = 90) ON [PRIMARY]\nGO\n",
+     Index("f", ("a",), filter="A IS NOT NULL")),
+    ("mssql", "CREATE UNIQUE INDEX f ON t (a) INCLUDE (b) WHERE b IN (1, 2) AND (a > 0 OR a < -5)\nGO\n",
+     Index("f", ("a",), unique=True, include=("b",), filter="( B = 1 OR B = 2 ) AND ( A > 0 OR A < -5 )")),
+    ("lab", "CREATE UNIQUE INDEX f ON t (a) WHERE a > 0 AND b <> 'x'\nGO\n", Index("f", ("a",), unique=True, filter="A > 0 AND B <> 'x'")),
+    ("lab", "CREATE INDEX f ON t USING btree (a) INCLUDE (b) WITH (fillfactor = 90) WHERE (b IS NULL)\nGO\n",
+     Index("f", ("a",), include=("b",), filter="B IS NULL")),
 ])
-def test_filtered_index_is_a_problem_naming_the_construct(platform, text):
-    result = read("CREATE TABLE t (a int)\nGO\n" + text, platform)
-    assert [p.line for p in result.problems] == [3]
-    assert "filtered index 'f' (CREATE INDEX ... WHERE)" in result.problems[0].reason
-    assert result.schema.table("t").indexes == []
+def test_filtered_index_keeps_its_predicate(platform, text, expected):
+    schema = clean("CREATE TABLE t (a int, b int)\nGO\n" + text, platform)
+    assert schema.table("t").indexes == [expected]
+
+
+def test_inline_filtered_index_in_create_table():
+    schema = clean("CREATE TABLE t (a int, b int, INDEX f NONCLUSTERED (a) INCLUDE (b) WHERE [b] > (0))\nGO\n")
+    assert schema.table("t").indexes == [Index("f", ("a",), include=("b",), filter="B > 0")]
+
+
+def test_oracle_where_on_an_index_is_a_problem():
+    result = read("CREATE TABLE t (a NUMBER);\nCREATE INDEX f ON t (a) WHERE a > 0;\n", "oracle")
+    assert [p.line for p in result.problems] == [2] and "no filtered indexes" in result.problems[0].reason
+
+
+def test_filtered_index_differs_from_the_same_index_without_filter():
+    expected = clean("CREATE TABLE t (a int)\nGO\nCREATE INDEX f ON t (a) WHERE a > 0\nGO\n")
+    for live_filter, kind in ((None, ["different_index_filter"]), ("([a]>(0))", []), ("([a]>=(0))", ["different_index_filter"])):
+        live = Schema("mssql")
+        live.add(Table("t", [Column("a", "int")], indexes=[Index("f", ("a",), filter=normalized_predicate(live_filter, "mssql"))]))
+        assert [f.kind for f in diff(expected, live, "K2_X")] == kind, live_filter
 
 
 # --------------------------------------------------------------------------- SQL*Plus blank lines

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import lab, mssql, oracle
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read_ddl
 
 
 def mapped(adapter, saved_rows, name):
@@ -123,3 +124,34 @@ def test_mssql_column_length(type_name, max_length, length):
 def test_mapping_survives_a_snapshot(adapter, saved_rows, name):
     catalog = mapped(adapter, saved_rows, name)
     assert schema.loads_snapshot(schema.dumps_snapshot(catalog)).tables == catalog.tables
+
+
+# Filtered indexes: SQL Server's sys.indexes.filter_definition and PostgreSQL's pg_get_expr(indpred, indrelid) spell the
+# predicate their own way; the catalog readers keep it normalised, so it equals what the DDL reader reads from the script.
+FILTER_DDL = "CREATE TABLE T (A int, B varchar(10))\nGO\nCREATE INDEX F ON T (A) WHERE A > 0 AND B IN ('x', 'y')\nGO\n"
+
+
+@pytest.mark.parametrize("adapter, platform, row, definition", [
+    (mssql, "mssql", {"index_id": 2, "is_primary_key": False, "is_unique": False, "type_desc": "NONCLUSTERED", "key_ordinal": 1,
+                      "index_column_id": 1, "is_included_column": False, "has_filter": True},
+     "([A]>(0) AND ([B]='x' OR [B]='y'))"),
+    (lab, "lab", {"indisprimary": False, "indisunique": False, "indisclustered": False, "indnkeyatts": 1, "position": 1},
+     "((a > 0) AND ((b)::text = ANY ((ARRAY['x'::character varying, 'y'::character varying])::text[])))"),
+])
+def test_index_filter_read_from_the_catalog_equals_the_scripts(adapter, platform, row, definition):
+    index_row = dict(row, table_name="T", index_name="F", column_name="A", filter_definition=definition)
+    catalog = adapter.catalog_from_rows([], [index_row], [], "K2_X")
+    assert catalog.tables == {}   # no columns read: the table is not there, and neither is its index
+    table = schema.Table("T")
+    getattr(adapter, "_add_index")(table, [index_row])
+    script = read_ddl(FILTER_DDL, platform, "K2t.sql").schema.table("T")
+    assert table.indexes == [schema.Index("F", ("A",), filter="A > 0 AND ( B = 'x' OR B = 'y' )")]
+    assert [index.filter for index in script.indexes] == [table.indexes[0].filter]   # the lab folds unquoted names
+
+
+def test_mssql_index_without_filter_has_none():
+    table = schema.Table("T")
+    getattr(mssql, "_add_index")(table, [{"index_name": "F", "is_primary_key": False, "is_unique": False, "type_desc": "NONCLUSTERED",
+                                          "key_ordinal": 1, "index_column_id": 1, "is_included_column": False, "column_name": "A",
+                                          "has_filter": False, "filter_definition": None}])
+    assert table.indexes == [schema.Index("F", ("A",))]
