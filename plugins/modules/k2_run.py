@@ -125,8 +125,8 @@ options:
   start_next:
     description:
       - With O(result=ok) or O(result=skipped), also record the start of the next pending step when that is a check or
-        bookkeeping step (not the ban, the backup, the install or the conversions), at the same moment: one write
-        between two steps. A start recorded for another step, or the run's finish, drops such an entry that never began.
+        bookkeeping step (not the ban, the backup, the install or the conversions), at the same moment (one write
+        between two steps). A start recorded for another step, or the run's finish, drops such an entry that never began.
     type: bool
     default: false
   msg:

@@ -29,6 +29,7 @@ def driver() -> Any:
     import oracledb  # pylint: disable=import-outside-toplevel
     return oracledb
 
+
 DEFAULT_PORT = 1521
 FETCH_ARRAY_SIZE = 5000
 
