@@ -14,6 +14,7 @@ k2_schema_check and k2_run connect from the controller in the same way.
 
 from __future__ import annotations
 
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import DatabaseError
@@ -57,7 +58,7 @@ class DatabaseModuleAction(ActionBase):
         if not self.runs_here():
             result.update(self._execute_module(module_name=self._task.action, module_args=self._task.args, task_vars=task_vars))
             return result
-        _validation, params = self.validate_argument_spec(argument_spec=self.MODULE.argument_spec())
+        validation, params = self.validate_argument_spec(argument_spec=self.MODULE.argument_spec())
         module = InProcessModule(params, bool(self._task.check_mode), bool(self._task.diff))
         try:
             outcome = self.MODULE.run(module)
@@ -67,7 +68,8 @@ class DatabaseModuleAction(ActionBase):
             outcome = {"failed": True, "changed": False, "msg": str(exc)}
         if module.warnings:
             outcome["warnings"] = list(outcome.get("warnings") or []) + module.warnings
-        result.update(outcome)
+        # As AnsibleModule does with what a module returns: a no_log value (the password) never leaves, wherever it stands.
+        result.update(remove_values(outcome, validation._no_log_values))  # pylint: disable=protected-access
         return result
 
     def runs_here(self):

@@ -106,3 +106,13 @@ def test_fail_json_and_warnings_come_back_as_the_module_would_print_them():
     plugin.MODULE = Refusing
     result = plugin.run(task_vars={})
     assert result["failed"] is True and result["reasons"] == ["logins are not banned"] and result["warnings"] == ["the ban is not set"]
+
+
+def test_a_password_in_what_the_module_returns_is_masked_as_a_module_would_mask_it(monkeypatch):
+    def leaky(params, database):
+        raise k2db.DatabaseError(k2db.SERVER_NOT_ANSWERING, "login k2 with password %s refused" % params["login_password"])
+
+    monkeypatch.setattr(k2_reinstall_mode.k2db, "connect", leaky)
+    result = action(mode_action, {"state": "absent", "login_password": "Tajne-Heslo-7"}).run(task_vars={})
+    assert result["failed"] is True and "refused" in result["msg"]
+    assert "Tajne-Heslo-7" not in repr(result) and "********" in result["msg"]
