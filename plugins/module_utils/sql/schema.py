@@ -314,6 +314,21 @@ _WIDTH = 6
 _TYPES_SCANNED = 8   # up to this many type names, a type's number is found in the list, without a dict
 
 
+def _sizes_and_flags(column: Column) -> Tuple[int, int, int, int]:
+    """A column's length, precision, scale and flags as ``ColumnList`` packs them (an absent size is 0 with its flag)."""
+    length, precision, scale = column.length, column.precision, column.scale
+    flags = _NULLABLE if column.nullable else 0
+    if column.identity:
+        flags |= _IDENTITY
+    if length is None:
+        flags, length = flags | _NO_LENGTH, 0
+    if precision is None:
+        flags, precision = flags | _NO_PRECISION, 0
+    if scale is None:
+        flags, scale = flags | _NO_SCALE, 0
+    return length, precision, scale, flags
+
+
 class ColumnList(MutableSequence):
     """A table's columns, packed: about 20 bytes a column and 300 a table, instead of a few hundred a column.
 
@@ -460,17 +475,7 @@ class ColumnList(MutableSequence):
 
     def _packed(self, value: Column, end: int) -> Tuple[int, int, int, int, int, int]:
         """The six numbers of a column whose name ends at ``end``."""
-        length, precision, scale = value.length, value.precision, value.scale
-        flags = _NULLABLE if value.nullable else 0
-        if value.identity:
-            flags |= _IDENTITY
-        if length is None:
-            flags, length = flags | _NO_LENGTH, 0
-        if precision is None:
-            flags, precision = flags | _NO_PRECISION, 0
-        if scale is None:
-            flags, scale = flags | _NO_SCALE, 0
-        return end, self._type_number(value.type), length, precision, scale, flags
+        return (end, self._type_number(value.type)) + _sizes_and_flags(value)
 
     def _set_extras(self, index: int, value: Column) -> None:
         if value.default is not None or value.semantics is not None or value.computed is not None:
@@ -501,17 +506,7 @@ class ColumnList(MutableSequence):
             if number is None:
                 number = type_numbers[column.type] = len(type_names)
                 type_names.append(column.type)
-            length, precision, scale = column.length, column.precision, column.scale
-            flags = _NULLABLE if column.nullable else 0
-            if column.identity:
-                flags |= _IDENTITY
-            if length is None:
-                flags, length = flags | _NO_LENGTH, 0
-            if precision is None:
-                flags, precision = flags | _NO_PRECISION, 0
-            if scale is None:
-                flags, scale = flags | _NO_SCALE, 0
-            meta += (end, number, length, precision, scale, flags)
+            meta += (end, number) + _sizes_and_flags(column)
             if column.default is None and column.semantics is None and column.computed is None:
                 extras.append(None)
             else:
