@@ -141,7 +141,9 @@ def test_two_sites_on_one_server_with_a_limit_of_one_never_back_up_at_once_and_b
     for site, run in zip(SITES, runs):
         assert run.rc == 0, run.stdout
         assert [e["database"] for e in run.results("Restore")[site]["restored"]] == [database_name(site, "FIRMA"), database_name(site, "FIRMA2")]
-    assert watch.samples > 5 and watch.most_tools == 1 and watch.most_slots == 1, (watch.samples, watch.most_tools, watch.most_slots)
+    # a lab restore's pg_restore can end between two samples, so the tools are bounded, not required to be seen; the slot
+    # row is held for the whole restore and must be seen
+    assert watch.samples > 5 and watch.most_tools <= 1 and watch.most_slots == 1, (watch.samples, watch.most_tools, watch.most_slots)
 
 
 def test_check_mode_takes_no_slot_and_waits_for_none(pair):
