@@ -327,17 +327,23 @@ class ActionModule(ActionBase):
         if args["manifest"]:
             state["backups"] = run_state.merge_backups(state.get("backups") or [], self._manifest_entries(args["manifest"]))
         found = None
+        failed_step = None
         if args["status"] == "failed":
-            found = run_state.advice(state, args["failed_step"], args["convert_result"], args["restore_command"], args["install_verdict"])
-            if args["failed_step"] in run_state.STEP_NAMES:
-                state = run_state.record_step(state, args["failed_step"], "failed", now, msg=args["msg"])
+            # Not given: the step the state has open (its start was recorded before its work began).
+            failed_step = args["failed_step"] or run_state.open_step(state)
+            # A step's own result only: the conversions' for a failure in the conversions, the install's in the install.
+            convert_result = args["convert_result"] if failed_step == "conversions" else None
+            install_verdict = args["install_verdict"] if failed_step == "install" else None
+            found = run_state.advice(state, failed_step, convert_result, args["restore_command"], install_verdict)
+            if failed_step in run_state.STEP_NAMES:
+                state = run_state.record_step(state, failed_step, "failed", now, msg=args["msg"])
         state = run_state.finish(state, args["status"], now, found)
         state.pop("lock", None)
         self._save(args, remote, state)
         released = False
         if args["lock"] and args["release"] and not self._task.check_mode:
             released = run_lock.release(self._connect(args), args["db_platform"], args["conf_database"], self._token(args))
-        return self._result(state, False, advice=found, released=released)
+        return self._result(state, False, advice=found, released=released, failed_step=failed_step)
 
     def _read(self, args):
         """The state as it is; with manifest, a k2_backup manifest of the state's entries is written there."""

@@ -310,6 +310,12 @@ def pending_steps(state: Mapping[str, Any]) -> List[str]:
     return [name for name in step_names(outage_mode(state)) if name not in done]
 
 
+def open_step(state: Mapping[str, Any]) -> Optional[str]:
+    """The step the state records as started and not ended (the last such entry): the step in progress, or the one a
+    failure stopped. A step whose start the end of the step before recorded (``prestarted``) counts: its work was next."""
+    return next((step["name"] for step in reversed(state.get("steps") or []) if step.get("result") == "started"), None)
+
+
 #: Steps whose start the end of the step before may record (``start_next``: one write between two steps instead of
 #: two). Not the ban (its start is the outage's), nor the backup, the install or the conversions: their own start is
 #: recorded when they begin (the conversions' marks the one-time conversions as started).
@@ -571,19 +577,39 @@ def installer_record(setting: Any, method: str) -> bool:
     return bool(setting)
 
 
+#: Where the collection checks the structure against the new version's scripts: before the ban is lifted (a finding in
+#: CONF or a production mandant keeps the site closed), or after the lift (reported).
+STRUCTURE_AFTER_INSTALL = ("before_lift", "after_lift")
+
+
+def structure_after_install(mode: str, site_kind: Optional[str]) -> str:
+    """Before or after the lift: the check of the structure against the new version's scripts (post_checks).
+
+    The seed (K2-11, "Rozhodování: Existovalo původní K2 exe?"): "Pokud ve složce, kam se instaluje nová K2, chyběl
+    spouštěcí soubor k2.exe a tím pádem nemohly být provedeny kontroly struktur před reinstalací, provedou se tyto kontroly
+    nyní. Jestliže kontroly byly již spuštěny na původní K2, pokračuje se bez těchto kontrol" - the installer checks the
+    structures after the conversions only when the folder had no K2 to check them with before. So inside the window for a
+    torso (and in the mode conservative, which keeps everything inside); for a K2 that was runnable, whose structure was
+    checked before the ban and re-checked inside the window, the mode short checks it after the lift and reports it.
+    """
+    return "after_lift" if mode == "short" and site_kind == "runnable" else "before_lift"
+
+
 def run_decisions(preflight: Mapping[str, Any], method: str, installer_record_setting: Any, takeover_asked: bool,
                   outage_mode_setting: Any = DEFAULT_OUTAGE_MODE, test_of: Optional[str] = None) -> Dict[str, Any]:
     """The ``decisions`` of a run from the preflight's result and the request; ``test_of``: the production folder this run is
     the test reinstall of (K2-18)."""
     record = installer_record(installer_record_setting, method)
     reasons = takeover_reasons(preflight.get("kind"), record, method, takeover_asked, test_of)
+    mode = check_outage_mode(outage_mode_setting)
     return {
         "mode": "takeover" if reasons else "upgrade",
         "takeover_reasons": reasons,
         "upgrade_kind": preflight.get("upgrade_kind"),
         "site_kind": preflight.get("kind"),
         "method": method,
-        "outage_mode": check_outage_mode(outage_mode_setting),
+        "outage_mode": mode,
+        "structure_after_install": structure_after_install(mode, preflight.get("kind")),
         "go": bool(preflight.get("go")),
         "reasons": list(preflight.get("reasons") or []),
         "notes": list(preflight.get("notes") or []),

@@ -145,10 +145,10 @@ options:
     type: str
     choices: [done, failed, no-go]
   failed_step:
-    description: The step that failed (V(finish) with V(failed)).
+    description: The step that failed (V(finish) with V(failed)); default the step the state has open (started, not ended).
     type: str
   convert_result:
-    description: k2_convert's result when the conversions failed, for the advice.
+    description: k2_convert's result, for the advice; used only when the failed step is the conversions.
     type: dict
   restore_command:
     description: The restore command the advice names.
@@ -157,7 +157,7 @@ options:
     description:
       - k2_install_verdict's result when the install failed, for the advice - after one-time conversions inside the K2 installer
         (C(restore_needed)) a restore is required and a rerun is refused until the site is restored; after a failed removal or
-        copy of files the rerun installs by takeover (K2-10, K2-11).
+        copy of files the rerun installs by takeover (K2-10, K2-11). Used only when the failed step is the install.
     type: dict
   run_id:
     description: V(read) - the run whose backups a restore uses (default the latest with verified backups); V(restored) - the run restored from.
@@ -307,6 +307,11 @@ advice:
   sample: {restore_required: false, resume_at: conversions, takeover: null, restore_command: null, next: 'Fix the cause and run
     the reinstall again: it resumes at the conversions; the journal skips every batch already applied, so no one-time
     conversion runs twice. The maintenance window stays on.'}
+failed_step:
+  description: The step recorded failed (O(failed_step), else the step the state had open), null when none was open.
+  returned: state is finish
+  type: str
+  sample: conversions
 manifest:
   description: The manifest written from the state's entries.
   returned: state is step or read, and manifest is given

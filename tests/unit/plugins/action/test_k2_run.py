@@ -191,6 +191,42 @@ def test_finish_failed_records_the_advice(lock):
     assert state["status"] == "failed" and state["steps"][-1]["result"] == "failed" and state["steps"][-1]["msg"] == "boom"
 
 
+def test_finish_failed_without_a_step_records_the_step_the_state_has_open(lock):
+    host = Host()
+    first = begin(host)
+    for step, result in (("preflight", "ok"), ("structure_check", "ok"), ("stage", "ok"), ("disk", "ok"), ("maintenance_on", "ok"),
+                         ("backup", "ok"), ("gates", "ok"), ("structure", "ok"), ("backup_after_check", "ok"), ("install", "ok"),
+                         ("conversions", "started")):
+        run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": step, "result": result})
+    convert = {"databases": [{"database": "K2_FIRMA", "files": [{"file": "K2_D2020.sql", "status": "refused - changed"}]}]}
+    failed = run_action(host, {"state": "finish", "path": FOLDER, "lock": first["lock"], "status": "failed", "msg": "boom",
+                               "convert_result": convert})
+    assert failed["failed_step"] == "conversions"
+    assert failed["advice"]["restore_required"] is True and "K2_FIRMA K2_D2020.sql" in failed["advice"]["next"]
+    steps = host.state()["steps"]
+    assert [(s["name"], s["result"]) for s in steps[-2:]] == [("install", "ok"), ("conversions", "failed")]
+
+
+def test_finish_failed_reads_the_conversions_result_only_for_a_failure_in_the_conversions(lock):
+    host = Host()
+    first = begin(host)
+    run_action(host, {"state": "step", "path": FOLDER, "lock": first["lock"], "step": "preflight", "result": "ok", "start_next": True})
+    convert = {"databases": [{"database": "K2_FIRMA", "files": [{"file": "K2_D2020.sql", "status": "refused - changed"}]}]}
+    failed = run_action(host, {"state": "finish", "path": FOLDER, "lock": first["lock"], "status": "failed", "msg": "boom",
+                               "convert_result": convert, "install_verdict": {"restore_needed": True}})
+    # The end of the preflight recorded the structure check's start: the failure is that step's, and neither result is its.
+    assert failed["failed_step"] == "structure_check"
+    assert failed["advice"]["restore_required"] is False and failed["advice"]["resume_at"] == "structure_check"
+
+
+def test_finish_failed_with_no_step_open_records_none(lock):
+    host = Host()
+    first = begin(host)
+    failed = run_action(host, {"state": "finish", "path": FOLDER, "lock": first["lock"], "status": "failed", "msg": "boom"})
+    assert failed["failed_step"] is None and not any(s.get("result") == "failed" for s in host.state().get("steps") or [])
+    assert failed["advice"]["resume_at"] == "preflight"
+
+
 def test_another_target_is_refused_while_a_run_is_unfinished(lock):
     host = Host()
     begin(host)

@@ -122,6 +122,17 @@ def test_next_step_and_pending_follow_the_seed_order():
     assert rs.next_step(running(steps=rs.STEP_NAMES)) is None
 
 
+def test_the_open_step_is_the_last_started_and_not_ended_a_prestarted_one_too():
+    state = running(steps=["preflight"])
+    assert rs.open_step(state) is None
+    state = rs.record_step(state, "structure_check", "started", NOW)
+    assert rs.open_step(state) == "structure_check"
+    state = rs.record_step(state, "structure_check", "ok", NOW, start_next=True)
+    assert state["steps"][-1]["prestarted"] and rs.open_step(state) == "stage"
+    state = rs.record_step(state, "stage", "failed", NOW)
+    assert rs.open_step(state) is None
+
+
 def conservative(steps=()):
     state = running()
     state["decisions"].update(outage_mode="conservative", go=True)
@@ -161,6 +172,14 @@ def test_the_outage_mode_is_checked():
     assert rs.run_decisions({"go": True, "kind": "runnable"}, "copy", "auto", False)["outage_mode"] == "short"
     with pytest.raises(rs.RunStateError, match="short, conservative"):
         rs.run_decisions({"go": True}, "copy", "auto", False, "fast")
+
+
+def test_the_new_structure_is_checked_before_the_lift_for_a_torso_and_in_conservative_mode_after_it_otherwise():
+    runnable, torso = {"go": True, "kind": "runnable"}, {"go": True, "kind": "torso"}
+    assert rs.run_decisions(runnable, "copy", "auto", False)["structure_after_install"] == "after_lift"
+    assert rs.run_decisions(torso, "copy", "auto", False)["structure_after_install"] == "before_lift"
+    assert rs.run_decisions(runnable, "copy", "auto", False, "conservative")["structure_after_install"] == "before_lift"
+    assert rs.run_decisions(torso, "installer", "auto", False, "conservative")["structure_after_install"] == "before_lift"
 
 
 def test_a_skipped_step_counts_as_done():
