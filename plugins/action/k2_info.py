@@ -1,9 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k2_info: read the K2 folder over the task's connection and the databases from the controller."""
+"""k2_info: read the K2 folder over the task's connection and the databases from the controller.
+
+Each mandant database is read on one connection of its own, up to ``PARALLEL`` at a time in threads of this process.
+"""
 
 from __future__ import annotations
+
+import concurrent.futures
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
@@ -102,8 +107,8 @@ class ActionModule(ActionBase):
         finally:
             conf.close()
         databases = [self._database_state("CONF", info["conf_database"], "conf", conf_version, info["version"])]
-        for mandant in mandants:
-            databases.append(self._mandant_state(params, platform, mandant, info["version"], profile))
+        databases.extend(self._in_parallel(lambda mandant: self._mandant_state(params, platform, mandant, info["version"], profile),
+                                           mandants))
         return {
             "reinstall_manager": manager,
             "extensions": extensions,
@@ -117,6 +122,21 @@ class ActionModule(ActionBase):
             "databases": databases,
             "databases_match_version": all(d["matches_version"] for d in databases),
         }
+
+    #: How many mandant databases are read at once (each on its own connection, in threads of this process).
+    PARALLEL = 8
+
+    def _in_parallel(self, read, mandants):
+        """``read(mandant)`` of every mandant, ``PARALLEL`` at a time; the results in the mandants' order."""
+        if len(mandants) < 2:
+            return [read(mandant) for mandant in mandants]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(self.PARALLEL, len(mandants))) as pool:
+            return list(pool.map(read, mandants))
+
+    def _more_of_mandant(self, database, platform, mandant, profile):
+        """What else to read on a mandant's open connection (a subclass's; its keys join the database's state)."""
+        del database, platform, mandant, profile
+        return {}
 
     @staticmethod
     def _db_version(database, platform, name, profile):
@@ -137,6 +157,7 @@ class ActionModule(ActionBase):
         try:
             version = self._db_version(database, platform, mandant["database"], profile)
             missing = k2_state.function_names(database.query(k2_state.missing_initializations_sql(platform, mandant["database"], profile)))
+            more = self._more_of_mandant(database, platform, mandant, profile)
         except k2db.DatabaseError as exc:
             state = self._database_state(mandant["code"], mandant["database"], mandant["role"], None, installed)
             state["error"] = str(exc)
@@ -145,6 +166,7 @@ class ActionModule(ActionBase):
             database.close()
         state = self._database_state(mandant["code"], mandant["database"], mandant["role"], version, installed)
         state["missing_initializations"] = missing
+        state.update(more)
         return state
 
     @staticmethod

@@ -2,7 +2,8 @@
 # Copyright: erpops.upgrade contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """k2_install_verdict: gather the evidence of an install (folder over the task's connection, databases from the
-controller) and let ``module_utils.install_verdict`` judge it. Reads only."""
+controller) and let ``module_utils.install_verdict`` judge it. Reads only. A production mandant's version
+initialization is read on the connection that reads its version (one connection a database)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ansible.errors import AnsibleError
 from ansible_collections.erpops.upgrade.plugins.action.k2_info import ActionModule as InfoAction
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import install_verdict, k2_state
-from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
+from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 
@@ -80,28 +81,23 @@ class ActionModule(InfoAction):
             "initialization": self._initialization(args, facts, profile),
         }
 
+    def _more_of_mandant(self, database, platform, mandant, profile):
+        """On a production mandant's connection (k2_info reads its version there): the rows of version initialization."""
+        if mandant["role"] != "production":
+            return {}
+        try:
+            return {"initialization_rows": database.query(k2_state.version_initialized_sql(platform, mandant["database"], profile))}
+        except k2db.DatabaseError:
+            return {"initialization_rows": []}
+
     def _initialization(self, args, facts, profile):
-        """{mandant code: version initialization of the target ran} for every production mandant."""
-        params = db_params(args)
-        params["db_platform"] = args.get("db_platform") or facts["platform"]
-        if not params["login_host"] and facts.get("server"):
-            host, _sep, port = facts["server"].partition(",")
-            params["login_host"] = host
-            params["login_port"] = params["login_port"] or (int(port) if port.isdigit() else None)
+        """{mandant code: version initialization of the target ran} for every production mandant (a database that could not
+        be read: not ran)."""
         done = {}
         for state in facts.get("databases", []):
             if state["role"] != "production" or not state.get("database"):
                 continue
-            try:
-                database = k2db.connect(params, state["database"])
-            except k2db.DatabaseError:
-                done[state["code"]] = False
-                continue
-            try:
-                rows = database.query(k2_state.version_initialized_sql(params["db_platform"], state["database"], profile))
-            except k2db.DatabaseError:
-                rows = []
-            finally:
-                database.close()
-            done[state["code"]] = k2_state.version_initialized(rows, state.get("missing_initializations") or [], args["target_version"], profile)
+            rows = state.pop("initialization_rows", None)
+            done[state["code"]] = rows is not None and k2_state.version_initialized(
+                rows, state.get("missing_initializations") or [], args["target_version"], profile)
         return done

@@ -137,19 +137,20 @@ class ActionModule(ActionBase):
         return remote, run_state.load_state(None if content is None else content.decode("utf-8"), self._site(args))
 
     def _save(self, args, remote, state, token=None):
+        text = run_state.dump_state(state)
         if self._task.check_mode:
             dry = self._dry_path(token or (args["lock"] or {}).get("token"))
             if dry:
                 with open(dry, "w", encoding="utf-8") as handle:
-                    handle.write(run_state.dump_state(state))
+                    handle.write(text)
             return
-        remote.replace(run_state.dump_state(state).encode("utf-8"))
+        remote.replace(text.encode("utf-8"))
         if args["copy_dir"] and state.get("run_id"):
             os.makedirs(args["copy_dir"], mode=0o700, exist_ok=True)
             name = "%s-%s.json" % (self._site(args), state["run_id"])
             handle, temp = tempfile.mkstemp(prefix=".state-", dir=args["copy_dir"])
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(run_state.dump_state(state))
+                out.write(text)
             os.replace(temp, os.path.join(args["copy_dir"], name))
 
     def _connect(self, args):

@@ -115,6 +115,7 @@ executed:
   sample: [UPDATE "REINSTALACE" SET "ReinstalacePovolena" = 1]
 """
 
+import concurrent.futures
 
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants, k2_state, reinstall_mode
@@ -137,20 +138,27 @@ def argument_spec():
     return spec
 
 
+#: How many mandant databases are read at once (each on its own connection, in threads).
+PARALLEL = 8
+
+
 def _missing(params, mandants, profile):
-    """{code: open mandatory initializations} of every mandant but DEMO and INIT."""
+    """{code: open mandatory initializations} of every mandant but DEMO and INIT, ``PARALLEL`` databases at a time."""
     system = {code.upper() for code in profile["firmy"]["system_mandants"]}
-    found = {}
-    for mandant in mandants:
-        if mandant["code"].upper() in system or not mandant["database"]:
-            continue
+    chosen = [mandant for mandant in mandants if mandant["code"].upper() not in system and mandant["database"]]
+
+    def read(mandant):
         database = k2db.connect(db_params(params), mandant["database"])
         try:
-            found[mandant["code"]] = k2_state.function_names(database.query(
+            return k2_state.function_names(database.query(
                 k2_state.missing_initializations_sql(params["db_platform"], mandant["database"], profile)))
         finally:
             database.close()
-    return found
+
+    if len(chosen) < 2:
+        return {mandant["code"]: read(mandant) for mandant in chosen}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(PARALLEL, len(chosen))) as pool:
+        return dict(zip((mandant["code"] for mandant in chosen), pool.map(read, chosen)))
 
 
 def run(module):
