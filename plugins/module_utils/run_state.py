@@ -323,17 +323,30 @@ PRESTARTED = ("structure_check", "stage", "disk", "gates", "structure", "backup_
               "maintenance_off")
 
 
+def skip_reason(state: Mapping[str, Any], name: str) -> Optional[str]:
+    """Why the step ``name`` has nothing to do, as the state says, else None: the end of the step before records it
+    skipped (``start_next``), and the play never runs it. backup_after_check, when the structure step changed no
+    database (outage mode short): the first backup guards every one (K2-15 backs up "those which were affected")."""
+    if name == "backup_after_check" and window.second_backup(state) == []:
+        return "the structure step changed no database; the first backup guards every one"
+    return None
+
+
 def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime, msg: Optional[str] = None,
                 started: Optional[str] = None, extra: Optional[Mapping[str, Any]] = None, start_next: bool = False) -> Dict[str, Any]:
     """A copy of ``state`` with the step's entry (``result`` started, ok, failed or skipped).
 
     ``started`` replaces the open entry of the same step (one entry per attempt); an ``ok`` of
     maintenance_on / maintenance_off sets the outage's ban_on / ban_off. ``start_next`` with ``ok`` or ``skipped``:
-    the next pending step, when it is one of ``PRESTARTED``, is recorded started at the same moment (``prestarted``
-    until it ends); a start recorded for another step, or the run's finish, drops such an entry that never began.
+    the next pending steps that have nothing to do (``skip_reason``) are recorded skipped, and the next pending step
+    after them, when it is one of ``PRESTARTED``, is recorded started at the same moment (``prestarted`` until it
+    ends); a start recorded for another step, or the run's finish, drops such an entry that never began.
     """
     new = _record_one(state, name, result, now, msg, started, extra)
     following = next_step(new) if start_next and result in ("ok", "skipped") else None
+    while following is not None and skip_reason(new, following):
+        new = _record_one(new, following, "skipped", now, skip_reason(new, following), None, None)
+        following = next_step(new)
     if following in PRESTARTED:
         new = _record_one(new, following, "started", now, None, None, None)
         new["steps"][-1]["prestarted"] = True
@@ -585,12 +598,13 @@ STRUCTURE_AFTER_INSTALL = ("before_lift", "after_lift")
 def structure_after_install(mode: str, site_kind: Optional[str]) -> str:
     """Before or after the lift: the check of the structure against the new version's scripts (post_checks).
 
-    The seed (K2-11, "Rozhodování: Existovalo původní K2 exe?"): "Pokud ve složce, kam se instaluje nová K2, chyběl
-    spouštěcí soubor k2.exe a tím pádem nemohly být provedeny kontroly struktur před reinstalací, provedou se tyto kontroly
-    nyní. Jestliže kontroly byly již spuštěny na původní K2, pokračuje se bez těchto kontrol" - the installer checks the
-    structures after the conversions only when the folder had no K2 to check them with before. So inside the window for a
-    torso (and in the mode conservative, which keeps everything inside); for a K2 that was runnable, whose structure was
-    checked before the ban and re-checked inside the window, the mode short checks it after the lift and reports it.
+    The K2 reinstall methodology (K2-11, "Rozhodování: Existovalo původní K2 exe?"): "Pokud ve složce, kam se instaluje
+    nová K2, chyběl spouštěcí soubor k2.exe a tím pádem nemohly být provedeny kontroly struktur před reinstalací, provedou
+    se tyto kontroly nyní. Jestliže kontroly byly již spuštěny na původní K2, pokračuje se bez těchto kontrol" - the
+    installer checks the structures after the conversions only when the folder had no K2 to check them with before. So
+    inside the window for a torso (and in the mode conservative, which keeps everything inside); for a K2 that was
+    runnable, whose structure was checked before the ban and re-checked inside the window, the mode short checks it after
+    the lift and reports it.
     """
     return "after_lift" if mode == "short" and site_kind == "runnable" else "before_lift"
 

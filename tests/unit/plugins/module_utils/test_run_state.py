@@ -241,6 +241,30 @@ def test_the_ban_the_backup_the_install_and_the_conversions_record_their_own_sta
     assert state["one_time_started"] is False
 
 
+def test_the_end_of_the_structure_step_records_the_second_backup_skipped_when_it_changed_no_database():
+    done = ["preflight", "structure_check", "stage", "disk", "maintenance_on", "backup", "gates"]
+
+    def short():
+        state = running(steps=done)
+        state["decisions"].update(outage_mode="short", go=True)
+        state["backups"] = [{"database": name, "position": "before_check", "run_id": state["run_id"], "verified": True,
+                             "file": name + ".dump", "taken_at": "2026-11-30T02:20:00+00:00"} for name in ("K2_CONF", "K2_FIRMA")]
+        return state
+
+    state = rs.record_step(short(), "structure", "ok", NOW, extra={"structure_changed": []}, start_next=True)
+    assert [(step["name"], step["result"]) for step in state["steps"][-2:]] == [("structure", "ok"), ("backup_after_check", "skipped")]
+    assert "changed no database" in state["steps"][-1]["msg"]
+    # the install records its own start; every database is guarded by the first backup
+    assert rs.next_step(state) == "install" and rs.pending_steps(state)[0] == "install"
+    # a database changed: the second backup is the next step, prestarted
+    changed = rs.record_step(short(), "structure", "ok", NOW, extra={"structure_changed": ["K2_FIRMA"]}, start_next=True)
+    assert changed["steps"][-1]["name"] == "backup_after_check" and changed["steps"][-1]["result"] == "started"
+    # conservative: every database again (second_backup None), never skipped
+    state = conservative(steps=["preflight", "maintenance_on", "backup", "gates", "structure_check"])
+    state = rs.record_step(state, "structure", "ok", NOW, extra={"structure_changed": []}, start_next=True)
+    assert state["steps"][-1]["name"] == "backup_after_check" and state["steps"][-1]["result"] == "started"
+
+
 def test_a_prestarted_step_that_never_began_is_dropped():
     state = rs.record_step(running(steps=["preflight", "structure_check"]), "stage", "ok", NOW, start_next=True)
     assert state["steps"][-1]["name"] == "disk" and state["steps"][-1]["prestarted"]
