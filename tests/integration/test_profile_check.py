@@ -1,8 +1,8 @@
 """k2_profile_check.yml and comarch_profile_check.yml on lab sites, and the prechecks that run them first.
 
-``std`` (K2) and ``cstd`` (Comarch, its service stopped so that nothing writes) are built exactly as the
-profiles say. ``odd`` (K2) and ``codd`` (Comarch) are built with their own layout of the private tables
-(the lab's ``layout`` / ``profile`` and ``extra_columns`` knobs): renamed tables and columns, one extra
+``std`` (K2) and ``cstd`` (Comarch, its service stopped so that nothing writes) have the labs' own default
+layout, which the default profiles agree with (tests/unit/lab/test_vendor_layouts.py). ``odd`` (K2) and ``codd`` (Comarch) are built with their own layout of the private tables
+(the labs' ``layout`` and ``extra_columns`` knobs): renamed tables and columns, one extra
 column, and on ``codd`` one missing column. The inventory does not carry those layouts: the collection
 learns them from the check's proposed override.
 """
@@ -57,7 +57,7 @@ def lab():
                               "licence_sessions": [{"user": "NOVAK", "host": "PC-1", "program": "K2", "app_server": False}]}]}, handle)
     with open(comarch_fleet, "w", encoding="utf-8") as handle:
         json.dump({"sites": [{"name": "cstd", "service_stopped": True, "lifetime_seconds": 1200},
-                             {"name": "codd", "profile": COMARCH_LAYOUT, "extra_columns": COMARCH_EXTRA, "full_sync_seconds": 1,
+                             {"name": "codd", "layout": COMARCH_LAYOUT, "extra_columns": COMARCH_EXTRA, "full_sync_seconds": 1,
                               "lifetime_seconds": 1200}]}, handle)
     try:
         k2 = k2lab.up(lab_dir, k2_fleet)
