@@ -8,6 +8,7 @@ builds fails here, naming the entry, instead of the lab silently following it.
 from __future__ import annotations
 
 import ast
+import json
 import copy
 import os
 import sys
@@ -173,3 +174,165 @@ def test_the_comarch_labs_quoting_follows_postgresql():
         except ValueError:
             continue
         raise AssertionError("quoted %r" % (bad,))
+
+
+# --- K2 ------------------------------------------------------------------------------------------------------------
+
+from ansible_collections.erpops.upgrade.plugins.module_utils import k2_profile, k2_version  # noqa: E402
+from tools.k2lab import cluster as k2_cluster  # noqa: E402
+from tools.k2lab import installer as k2_installer  # noqa: E402
+from tools.k2lab import release as k2_release  # noqa: E402
+from tools.k2lab import render as k2_render  # noqa: E402
+from tools.k2lab import site as k2_site  # noqa: E402
+from tools.k2lab import vendor as k2_vendor  # noqa: E402
+
+# The only part of the collection the K2 lab still shares: the schema model its generator and renderer are written in.
+SCHEMA_MODEL = "ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema"
+VERSIONS = ("gaia.12", "gaia.12.3", "ori.09", "iris.05", "alba.01.7", "luna.05", "mia.03", "K2 ori.09", "4.12.5", "9.1")
+
+
+def k2_disagreements(profile=None):
+    """Every key the lab builds whose value the collection's default K2 profile states otherwise."""
+    profile = profile if profile is not None else k2_profile.DEFAULT_PROFILE
+    wrong = []
+    for entry, values in k2_vendor.LAYOUT.items():
+        for key, value in values.items():
+            stated = profile.get(entry, {}).get(key, "<missing>")
+            if stated != value:
+                wrong.append("%s.%s: profile %r, lab %r" % (entry, key, stated, value))
+    template = profile["scripts"]["konverze_token"]
+    for version in VERSIONS:
+        parsed = k2_version.parse(version)
+        stated = template.format(generation=parsed.generation, release=parsed.release) if template else "<none>"
+        if stated != k2_vendor.konverze_token(version):
+            wrong.append("scripts.konverze_token for %s: profile %r, lab %r" % (version, stated, k2_vendor.konverze_token(version)))
+    return wrong
+
+
+def test_the_k2_lab_shares_only_the_schema_model_and_its_stand_ins_nothing():
+    folder = os.path.join(REPO, "tools", "k2lab")
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            shared = [m for m in _imports(os.path.join(folder, name)) if m.startswith(("ansible_collections", "plugins"))]
+            if name in ("installer.py", "stand_in_k2.py", "vendor.py", "cluster.py", "konverze.py"):
+                assert shared == [], name
+            else:
+                assert set(shared) <= {SCHEMA_MODEL}, (name, shared)
+
+
+def test_the_k2_default_profile_agrees_with_the_lab_on_every_key_it_builds():
+    assert k2_disagreements() == []
+
+
+def test_a_changed_k2_profile_is_named_by_its_entry():
+    changed = k2_profile.merge_profile({"licence_sessions": {"host_column": "PocitacNazev"}, "scripts": {"konverze_token": "{generation}{release}"}})
+    assert k2_disagreements(changed) == [
+        "licence_sessions.host_column: profile 'PocitacNazev', lab 'Pocitac'",
+        "scripts.konverze_token for ori.09: profile '59', lab '509'",
+        "scripts.konverze_token for iris.05: profile '65', lab '605'",
+        "scripts.konverze_token for alba.01.7: profile '71', lab '701'",
+        "scripts.konverze_token for luna.05: profile '35', lab '305'",
+        "scripts.konverze_token for mia.03: profile '23', lab '203'",
+        "scripts.konverze_token for K2 ori.09: profile '59', lab '509'",
+        "scripts.konverze_token for 9.1: profile '91', lab '901'",
+    ]
+
+
+def test_the_k2_labs_versions_read_as_the_collection_reads_them():
+    assert k2_vendor.GENERATIONS == k2_version.GENERATIONS
+    for version in VERSIONS:
+        assert k2_vendor.parse_version(version).name() == k2_version.parse(version).name(), version
+    for bad in ("", "gaia", "zeta.01", "10.1", "gaia.x"):
+        try:
+            k2_vendor.parse_version(bad)
+        except ValueError:
+            continue
+        raise AssertionError("read %r" % bad)
+
+
+def test_the_k2_stand_ins_know_the_labs_tables():
+    """The stand-in installer is written on its own; its default names are the lab's."""
+    lab = k2_vendor.LAYOUT
+    assert k2_installer.DEFAULT_TABLES == {
+        "db_version": [lab["db_version"]["table"], lab["db_version"]["version_column"]],
+        "firmy": [lab["firmy"]["table"], lab["firmy"]["code_column"], lab["firmy"]["database_column"]],
+        "reinstall": [lab["reinstall_manager"]["table"], lab["reinstall_manager"]["reinstall_allowed_column"],
+                      lab["reinstall_manager"]["preparation_done_column"]],
+        "init": [lab["version_init"]["table"], lab["version_init"]["function_column"], lab["version_init"]["mandatory_column"],
+                 lab["version_init"]["done_at_column"]],
+    }
+    assert k2_installer.version_name(k2_installer.parse_version("ori.09.3")) == k2_vendor.parse_version("ori.09.3").name()
+
+
+def _renamed_k2_profile():
+    other = copy.deepcopy(k2_profile.DEFAULT_PROFILE)
+    for entry, values in other.items():
+        for key, value in values.items():
+            if isinstance(value, str) and key != "konverze_token":
+                values[key] = "X_" + value
+    other["scripts"]["ddl_platforms"] = {"mssql": "X1", "oracle": "X2", "lab": "X3"}
+    other["scripts"]["konverze_platforms"] = {"mssql": "X1", "oracle": "X2", "lab": "X3"}
+    return other
+
+
+def _created_tables(ddl_text):
+    return sorted(name for _schema, name in _tables(k2_site.lab_batches(ddl_text)))
+
+
+def test_the_k2_lab_keeps_the_vendor_names_whatever_the_collections_profile_says(monkeypatch, tmp_path):
+    monkeypatch.setattr(k2_profile, "DEFAULT_PROFILE", _renamed_k2_profile())
+    assert k2_profile.merge_profile()["reinstall_manager"]["table"] == "X_REINSTALACE"
+
+    spec = k2_site.SiteSpec(name="s1", company_tables=2, mandants=["FIRMA"])
+    cluster = k2_cluster.Cluster(data_dir=str(tmp_path / "data"), socket_dir=str(tmp_path / "run"), port=5999, bin_dir="/nonexistent",
+                                 owner="nobody")
+    root = tmp_path / "site"
+    k2_site._folder(spec, cluster, str(root), k2_site.site_layout(spec))  # pylint: disable=protected-access
+    sql = sorted(p.name for p in (root / "SQL").iterdir() if p.is_file())
+    assert sql == ["K2t_CONF_Lab.SQL", "K2t_CONF_MSSQL.SQL", "K2t_CONF_Oracle.SQL", "K2t_FIRMA_Lab.SQL", "K2t_FIRMA_MSSQL.SQL", "K2t_FIRMA_Oracle.SQL"]
+    assert sorted(p.name for p in (root / "SQL" / "konverze").iterdir())[:2] == ["K2_C412.sql", "K2_C412Additional.sql"]
+    conf_tables = _created_tables((root / "SQL" / "K2t_CONF_Lab.SQL").read_text(encoding="utf-8"))
+    assert {"FIRMY", "K2VERZE", "REINSTALACE", "LICSESSION", "ROZSIRENI"} <= set(conf_tables)
+    assert _created_tables((root / "SQL" / "K2t_FIRMA_Lab.SQL").read_text(encoding="utf-8"))[:2] == ["INICIALIZACE", "K2VERZE"]
+    assert not [name for name in conf_tables if name.startswith("X_")]
+    knobs = json.loads((root / "Conf" / "Special" / "k2lab.json").read_text(encoding="utf-8"))
+    assert knobs["tables"]["reinstall"] == ["REINSTALACE", "ReinstalacePovolena", "PripravaProvedena"]
+    assert knobs["extensions_table"] == {"table": "ROZSIRENI", "name": "Nazev", "current": "Aktualni", "format": "Format"}
+
+    seeds = k2_site._seed_rows(spec, "conf", "CONF") + k2_site._seed_rows(spec, "company", "FIRMA")  # pylint: disable=protected-access
+    assert not [row for row in seeds if "X_" in row]
+    assert any(row.startswith('INSERT INTO "REINSTALACE" ("ZakazPrihlaseni", "ReinstalacePovolena", "PripravaProvedena")') for row in seeds)
+    assert any("'Inicializace verze gaia.12.3'" in row for row in seeds)
+
+    files = k2_release.release_files("ori.09", company_tables=2)
+    assert "K2VERSION.txt" in files and "SQL/K2t_FIRMA_Lab.SQL" in files and "SQL/konverze/K2_D509LabAdditional.sql" in files
+    assert b'UPDATE "K2VERZE" SET "Verze" = \'ori.09\'' in files["SQL/konverze/K2_D509LabAdditional.sql"]
+    assert not [path for path in files if "X" in path]
+
+
+def test_a_k2_site_of_another_layout_is_built_from_its_own_override():
+    spec = k2_site.SiteSpec(name="odd", company_tables=2, layout={"reinstall_manager": {"table": "SPRAVCE_REINSTALACE"}},
+                            extra_columns={"version_init": ["Poznamka"]})
+    conf = k2_render.render_ddl(k2_site.expected_model("conf", spec), "lab")
+    assert "SPRAVCE_REINSTALACE" in _created_tables(conf) and "REINSTALACE" not in _created_tables(conf)
+    company = k2_site.expected_model("company", spec)
+    assert [c.name for c in company.table("INICIALIZACE").columns][-1] == "Poznamka"
+    try:
+        k2_vendor.layout({"reinstall_manager": {"tabel": "X"}})
+    except ValueError as exc:
+        assert "unknown key(s) tabel" in str(exc)
+    else:
+        raise AssertionError("an unknown key was accepted")
+
+
+def test_the_k2_labs_quoting_follows_each_platform():
+    assert k2_vendor.quote_ident("mssql", "a]b") == "[a]]b]"
+    assert k2_vendor.quote_ident("lab", 'a"b') == '"a""b"' == k2_vendor.quote_ident("oracle", 'a"b'.replace('"', "_")).replace("_", '""')
+    assert k2_vendor.quote_literal("mssql", "Účetní 'x'") == "N'Účetní ''x'''"
+    assert k2_vendor.quote_literal("lab", "a\\b'") == "'a\\b'''"
+    for platform, name in (("oracle", 'a"b'), ("lab", ""), ("db2", "x"), ("mssql", "a\x00")):
+        try:
+            k2_vendor.quote_ident(platform, name)
+        except ValueError:
+            continue
+        raise AssertionError("quoted %r for %s" % (name, platform))
