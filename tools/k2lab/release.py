@@ -78,7 +78,7 @@ def release_files(version: str, company_tables: int = 20, layout=None, failing=(
         model = expected_model(kind, spec, layout)
         model.table(tables[db_kind]).columns.append(Column(ADDED_COLUMN, "int", nullable=True))
         for platform in PLATFORMS:
-            files["SQL/" + vendor.ddl_script_name(layout, kind, platform)] = render.render_ddl(model, platform).encode("utf-8")
+            files[vendor.FOLDER["sql_dir"] + "/" + vendor.ddl_script_name(layout, kind, platform)] = render.render_ddl(model, platform).encode("utf-8")
     token = vendor.konverze_token(name)
     additions = [{"db": db_kind, "table": table, "column": ADDED_COLUMN, "type": "int"} for db_kind, table in sorted(tables.items())]
     for platform in PLATFORMS:
@@ -88,9 +88,9 @@ def release_files(version: str, company_tables: int = 20, layout=None, failing=(
         for file_name, text in rendered.items():
             if file_name.endswith("Additional.sql"):
                 text = text + "\n" + _version_update(platform, name, layout)
-            files["SQL/konverze/" + file_name] = text.encode("utf-8")
+            files[vendor.FOLDER["konverze_dir"] + "/" + file_name] = text.encode("utf-8")
     with open(STAND_IN, "rb") as source:
-        files["k2"] = b"#!/usr/bin/env python3\n" + source.read()
+        files[vendor.FOLDER["executable"]] = b"#!/usr/bin/env python3\n" + source.read()
     files[layout["folder"]["version_file"]] = (name + "\n").encode("utf-8")
     return files
 
@@ -101,7 +101,7 @@ def archive_bytes(files: Dict[str, bytes]) -> bytes:
         for path in sorted(files):
             info = zipfile.ZipInfo(path, date_time=_ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            executable = path == "k2"
+            executable = path == vendor.FOLDER["executable"]
             info.external_attr = (0o100755 if executable else 0o100644) << 16
             archive.writestr(info, files[path])
     return buffer.getvalue()

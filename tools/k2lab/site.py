@@ -74,7 +74,7 @@ def database_name(site: str, code: str) -> str:
 
 
 def mandant_codes(spec: SiteSpec) -> List[str]:
-    return ["DEMO", "INIT"] + list(spec.mandants)
+    return list(vendor.SYSTEM_MANDANTS) + list(spec.mandants)
 
 
 def _ident(name: str) -> str:
@@ -187,11 +187,16 @@ def _write(path: str, data: bytes, mode: Optional[int] = None) -> None:
 
 def _ini_texts(spec: SiteSpec, cluster: pg.Cluster) -> Dict[str, bytes]:
     server = "%s,%d" % (cluster.socket_dir, cluster.port)
+    i = vendor.INI
     k2_ini = ("; Konfigurace připojení K2 — laboratoř erpops.upgrade\r\n"
-              "[DATABASE]\r\nDRIVER=LAB\r\nSERVER=%s\r\nDATABASE=%s\r\nUSER=%s\r\n\r\n"
-              "[K2]\r\nVERSION=%s\r\nNAZEV=Účetní společnost %s\r\n" % (server, database_name(spec.name, "CONF"), cluster.login, spec.version, spec.name))
-    sysk2_ini = ("; Systémová konfigurace\r\n[DATABASE]\r\nSERVER=%s\r\nDATABASE=%s\r\n" % (server, database_name(spec.name, "CONF")))
-    return {"k2.ini": k2_ini.encode("cp1250"), "sysk2.ini": sysk2_ini.encode("cp1250")}
+              "[%s]\r\n%s=%s\r\n%s=%s\r\n%s=%s\r\n%s=%s\r\n\r\n" % (
+                  i["section"], i["driver_key"], i["driver"], i["server_key"], server, i["database_key"], database_name(spec.name, "CONF"),
+                  i["user_key"], cluster.login)
+              + "[%s]\r\n%s=%s\r\nNAZEV=Účetní společnost %s\r\n" % (i["version_section"], i["version_key"], spec.version, spec.name))
+    sysk2_ini = ("; Systémová konfigurace\r\n[%s]\r\n%s=%s\r\n%s=%s\r\n" % (
+        i["section"], i["server_key"], server, i["database_key"], database_name(spec.name, "CONF")))
+    encoding = vendor.FOLDER["ini_encoding"]
+    return {vendor.FOLDER["ini_file"]: k2_ini.encode(encoding), vendor.FOLDER["sysini_file"]: sysk2_ini.encode(encoding)}
 
 
 def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, layout) -> None:
@@ -200,15 +205,17 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, layout) -> None:
     for kind in ("conf", "company"):
         model = expected_model(kind, spec, layout)
         for platform in ("mssql", "oracle", "lab"):
-            _write(os.path.join(root, "SQL", vendor.ddl_script_name(layout, kind, platform)), render.render_ddl(model, platform).encode("utf-8"))
+            _write(os.path.join(root, vendor.FOLDER["sql_dir"], vendor.ddl_script_name(layout, kind, platform)),
+                   render.render_ddl(model, platform).encode("utf-8"))
     tokens = layout["scripts"]["konverze_platforms"]
     for platform in ("mssql", "oracle", "lab"):
         files = konverze.render_conversions(platform, [vendor.konverze_token(spec.version)], tokens=tokens)
         for name, text in files.items():
-            _write(os.path.join(root, "SQL", "konverze", name), text.encode("utf-8"))
+            _write(os.path.join(root, vendor.FOLDER["konverze_dir"], name), text.encode("utf-8"))
     os.makedirs(os.path.join(root, "Conf", "Special"), exist_ok=True)
     for ext in spec.extensions:
-        _write(os.path.join(root, "extensions", ext, "%s.ext" % ext), ("format=%s\nname=%s\n" % (_extension_format(spec, ext), ext)).encode())
+        _write(os.path.join(root, vendor.FOLDER["extensions_dir"], ext, "%s.ext" % ext),
+               ("format=%s\nname=%s\n" % (_extension_format(spec, ext), ext)).encode())
     knobs = {"db": {"host": cluster.socket_dir, "port": cluster.port, "user": cluster.login, "password": cluster.password,
                     "database": database_name(spec.name, "CONF")},
              "extensions_table": {"table": layout["extensions"]["table"], "name": layout["extensions"]["name_column"],
@@ -227,8 +234,8 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, layout) -> None:
     _write(os.path.join(root, "Conf", "Special", "k2lab.json"), json.dumps(knobs, indent=1).encode())
     if not spec.torso:
         with open(STAND_IN, "rb") as source:
-            _write(os.path.join(root, "k2"), b"#!/usr/bin/env python3\n" + source.read())
-        os.chmod(os.path.join(root, "k2"), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+            _write(os.path.join(root, vendor.FOLDER["executable"]), b"#!/usr/bin/env python3\n" + source.read())
+        os.chmod(os.path.join(root, vendor.FOLDER["executable"]), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
 
 
 #: The server's own small database for the collection (as a DBA gives one on a production server): the slot table of
@@ -296,8 +303,8 @@ def installer_records_path(lab_dir: str) -> str:
 
 def _installed_names(root: str) -> List[str]:
     """What an installation put into the folder: the program and the SQL scripts, not the site's ini, Conf/ or extensions/."""
-    names = ["k2"]
-    for folder, _dirs, files in os.walk(os.path.join(root, "SQL")):
+    names = [vendor.FOLDER["executable"]]
+    for folder, _dirs, files in os.walk(os.path.join(root, vendor.FOLDER["sql_dir"])):
         names += [os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/") for name in files]
     return sorted(names)
 

@@ -70,6 +70,33 @@ LAYOUT: Dict[str, Dict[str, Any]] = {
     },
 }
 
+#: The mandants every K2 ships with (the runbook: DEMO and INIT), listed in FIRMY before the site's own.
+SYSTEM_MANDANTS = ("DEMO", "INIT")
+
+#: The K2 folder as the lab builds it; every site has it so (the stand-in installer and ``k2`` know the same names).
+#: Public: ``k2.ini`` and ``sysk2.ini`` make a folder a K2, the scripts are in ``SQL`` and ``SQL/konverze``.
+FOLDER: Dict[str, str] = {
+    "executable": "k2",
+    "ini_file": "k2.ini",
+    "sysini_file": "sysk2.ini",
+    "ini_encoding": "cp1250",
+    "sql_dir": "SQL",
+    "konverze_dir": "SQL/konverze",
+    "extensions_dir": "extensions",
+}
+
+#: How the lab's k2.ini names the database: ``DRIVER`` is public (the lab's platform is ``LAB``); the rest is the lab's choice.
+INI: Dict[str, str] = {
+    "section": "DATABASE",
+    "driver_key": "DRIVER",
+    "driver": "LAB",
+    "server_key": "SERVER",
+    "database_key": "DATABASE",
+    "user_key": "USER",
+    "version_section": "K2",
+    "version_key": "VERSION",
+}
+
 #: Generation names in release order; a generation's number is its index + 1.
 GENERATIONS = ("mona", "mia", "luna", "gaia", "ori", "iris", "alba", "nara", "vega")
 

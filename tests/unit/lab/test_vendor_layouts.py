@@ -20,10 +20,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import comarch_profile  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils import comarch_profile, k2_profile, k2_version  # noqa: E402
 from tools.comarchlab import installer as comarch_installer  # noqa: E402
 from tools.comarchlab import site as comarch_site  # noqa: E402
 from tools.comarchlab import vendor as comarch_vendor  # noqa: E402
+from tools.k2lab import cluster as k2_cluster  # noqa: E402
+from tools.k2lab import installer as k2_installer  # noqa: E402
+from tools.k2lab import release as k2_release  # noqa: E402
+from tools.k2lab import render as k2_render  # noqa: E402
+from tools.k2lab import site as k2_site  # noqa: E402
+from tools.k2lab import vendor as k2_vendor  # noqa: E402
 
 # Profile keys the Comarch lab builds nothing for: the Windows service's name (the lab's stand-in is a process with a pid
 # file) and how many log rows the collection reads.
@@ -178,16 +184,12 @@ def test_the_comarch_labs_quoting_follows_postgresql():
 
 # --- K2 ------------------------------------------------------------------------------------------------------------
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_profile, k2_version  # noqa: E402
-from tools.k2lab import cluster as k2_cluster  # noqa: E402
-from tools.k2lab import installer as k2_installer  # noqa: E402
-from tools.k2lab import release as k2_release  # noqa: E402
-from tools.k2lab import render as k2_render  # noqa: E402
-from tools.k2lab import site as k2_site  # noqa: E402
-from tools.k2lab import vendor as k2_vendor  # noqa: E402
-
 # The only part of the collection the K2 lab still shares: the schema model its generator and renderer are written in.
 SCHEMA_MODEL = "ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema"
+# Profile keys the K2 lab builds nothing for: the stand-in installer writes sql_inst.log in its own line format (the
+# integration tests read it with the profile's patterns), no lab k2.ini names an old MS SQL driver, which mandants are
+# copies for testing is the collection's reading of names, and the journal is the collection's own table.
+K2_NOT_BUILT = {"folder.install_log", "folder.install_log_patterns", "ini.deprecated_mssql_drivers", "firmy.test_patterns", "journal.table"}
 VERSIONS = ("gaia.12", "gaia.12.3", "ori.09", "iris.05", "alba.01.7", "luna.05", "mia.03", "K2 ori.09", "4.12.5", "9.1")
 
 
@@ -200,6 +202,17 @@ def k2_disagreements(profile=None):
             stated = profile.get(entry, {}).get(key, "<missing>")
             if stated != value:
                 wrong.append("%s.%s: profile %r, lab %r" % (entry, key, stated, value))
+    folder, ini = profile["folder"], profile["ini"]
+    for key, value in k2_vendor.FOLDER.items():
+        stated = folder.get("executables", []) if key == "executable" else folder.get(key, "<missing>")
+        if (value not in stated) if key == "executable" else (stated != value):
+            wrong.append("folder.%s: profile %r, lab %r" % ("executables" if key == "executable" else key, stated, value))
+    for key, value in k2_vendor.INI.items():
+        stated = ini["drivers"].get(value) if key == "driver" else ini.get(key, "<missing>")
+        if stated != ("lab" if key == "driver" else value):
+            wrong.append("ini.%s: profile %r, lab %r" % ("drivers" if key == "driver" else key, stated, value))
+    if profile["firmy"].get("system_mandants") != list(k2_vendor.SYSTEM_MANDANTS):
+        wrong.append("firmy.system_mandants: profile %r, lab %r" % (profile["firmy"].get("system_mandants"), list(k2_vendor.SYSTEM_MANDANTS)))
     template = profile["scripts"]["konverze_token"]
     for version in VERSIONS:
         parsed = k2_version.parse(version)
@@ -224,10 +237,23 @@ def test_the_k2_default_profile_agrees_with_the_lab_on_every_key_it_builds():
     assert k2_disagreements() == []
 
 
+def test_the_k2_profile_names_nothing_else_the_lab_should_build():
+    keys = set("%s.%s" % (entry, key) for entry, values in k2_profile.DEFAULT_PROFILE.items() for key in values)
+    built = set("%s.%s" % (entry, key) for entry, values in k2_vendor.LAYOUT.items() for key in values)
+    built |= set("folder.%s" % ("executables" if key == "executable" else key) for key in k2_vendor.FOLDER)
+    built |= set("ini.%s" % ("drivers" if key == "driver" else key) for key in k2_vendor.INI)
+    built |= {"firmy.system_mandants", "scripts.konverze_token"}
+    assert keys - built == K2_NOT_BUILT
+
+
 def test_a_changed_k2_profile_is_named_by_its_entry():
-    changed = k2_profile.merge_profile({"licence_sessions": {"host_column": "PocitacNazev"}, "scripts": {"konverze_token": "{generation}{release}"}})
+    changed = k2_profile.merge_profile({"licence_sessions": {"host_column": "PocitacNazev"}, "scripts": {"konverze_token": "{generation}{release}"},
+                                        "folder": {"executables": ["k2.exe"]}, "ini": {"drivers": {"MSSQL": "mssql"}, "server_key": "SRV"}})
     assert k2_disagreements(changed) == [
         "licence_sessions.host_column: profile 'PocitacNazev', lab 'Pocitac'",
+        "folder.executables: profile ['k2.exe'], lab 'k2'",
+        "ini.drivers: profile None, lab 'LAB'",
+        "ini.server_key: profile 'SRV', lab 'SERVER'",
         "scripts.konverze_token for ori.09: profile '59', lab '509'",
         "scripts.konverze_token for iris.05: profile '65', lab '605'",
         "scripts.konverze_token for alba.01.7: profile '71', lab '701'",
