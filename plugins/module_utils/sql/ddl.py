@@ -145,6 +145,9 @@ class SourceMap(PackedMapping):
         spans = self._spans
         return TableSources(SourceRef(self._file, self._lines[number], self._script[spans[2 * number]:spans[2 * number + 1]].strip()))
 
+    def _arguments(self) -> tuple:
+        return (self._file, self._script)
+
     def _added(self, number: int) -> None:
         self._lines.append(0)
         self._spans.extend((0, 0))

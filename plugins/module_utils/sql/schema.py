@@ -36,8 +36,11 @@ the type has no length. Two column fields are written only when set: ``semantics
 of a filtered index, see ``normalized_predicate``) is written only when it has one.
 
 A table's ``columns`` is a ``ColumnList``: it reads and changes as a list of ``Column``
-but keeps the columns packed, so that the model of a script costs a few times the
-script's size whatever its shape (the DDL reader's memory goal in ``make bench``).
+but keeps the columns packed, and a schema's ``tables`` is a ``Tables`` mapping: it reads
+and changes as a dict of ``Table`` but keeps a table of columns only (no keys, indexes or
+full-text index) in schema-wide arrays until it is asked for, so that the model of a
+script costs a few times the script's size whatever its shape, a few wide tables or many
+small ones (the DDL reader's memory goals in ``make bench``).
 """
 
 from __future__ import annotations
@@ -869,6 +872,14 @@ class PackedMapping(MutableMapping):
 
     def __repr__(self) -> str:
         return "{%s}" % ", ".join("%r: %r" % (k, self.peek(k)) for k in self)
+
+    def _arguments(self) -> tuple:
+        """What the subclass's constructor takes before the entries (for copy and pickle)."""
+        return ()
+
+    def __reduce__(self):
+        # The hash table depends on the process's string hashes: a copy is built again from the entries.
+        return (type(self), self._arguments() + ([(k, self.peek(k)) for k in self],))
 
 
 class Tables(PackedMapping):
