@@ -67,7 +67,7 @@ def test_a_packed_table_is_no_object_until_asked_for():
 def test_round_trip_equality_and_order_across_stores():
     objects = _objects(Table("t1", WIDE), Table("Žluť", TYPES), Table("t3"))
     packed = _packed(Table("t1", WIDE), Table("Žluť", TYPES), Table("t3"))
-    assert packed == objects and objects == packed and not packed != objects
+    assert packed == objects and objects == packed and (packed != objects) is False
     assert Schema("mssql", tables=objects) == Schema("mssql", tables=packed)
     assert list(packed.items()) == list(objects.items())
     changed = _packed(Table("t1", WIDE[:-1]), Table("Žluť", TYPES), Table("t3"))
