@@ -37,7 +37,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl_fast, lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
-    _PACKED, MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PackedMapping, PrimaryKey, Schema, Table, _append_number, key,
+    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PackedMapping, PrimaryKey, Schema, Table, append_number, key,
     normalized_predicate,
 )
 
@@ -136,10 +136,10 @@ class SourceMap(PackedMapping):
         if wanted in self:
             self[wanted] = TableSources(SourceRef(self._file, line, self._script[start:end].strip()))
             return
-        _append_number(self, "_lines", line)
-        _append_number(self, "_spans", start)
-        _append_number(self, "_spans", end)
-        self._append(table_name, _PACKED)
+        append_number(self, "_lines", line)
+        append_number(self, "_spans", start)
+        append_number(self, "_spans", end)
+        self._append_packed(table_name)
 
     def _make(self, number: int, keep: bool) -> TableSources:
         spans = self._spans

@@ -317,7 +317,7 @@ _WIDTH = 6
 _TYPES_SCANNED = 8   # up to this many type names, a type's number is found in the list, without a dict
 
 
-def _append_number(owner, name: str, value: int) -> None:
+def append_number(owner, name: str, value: int) -> None:
     """Append ``value`` to the array ``owner.<name>``, widened when it does not fit."""
     numbers = getattr(owner, name)
     try:
@@ -755,7 +755,7 @@ class PackedMapping(MutableMapping):
         """A new entry: ``obj`` under the key ``name``, or (``obj`` is ``_PACKED``) packed, under ``key(name)``."""
         number = len(self._ends)
         self._names += name.encode("utf-8")
-        _append_number(self, "_ends", len(self._names))
+        append_number(self, "_ends", len(self._names))
         self._size += 1
         if obj is not _PACKED:
             self._folded.append(0)
@@ -769,6 +769,10 @@ class PackedMapping(MutableMapping):
         else:
             self._place(key(name), number)
         return number
+
+    def _append_packed(self, name: str) -> int:
+        """A new packed entry named ``name`` (its key ``key(name)``): its number, for the subclass's data."""
+        return self._append(name, _PACKED)
 
     def _place(self, wanted: str, number: int) -> None:
         slots = self._slots
@@ -913,7 +917,7 @@ class Tables(PackedMapping):
             self[wanted] = Table(name, columns)
             return
         self._flush()
-        self._pending = (self._append(name, _PACKED), columns if isinstance(columns, (ColumnList, list)) else list(columns))
+        self._pending = (self._append_packed(name), columns if isinstance(columns, (ColumnList, list)) else list(columns))
 
     def _flush(self) -> None:
         """The table packed last, moved into the packed columns."""
@@ -925,7 +929,7 @@ class Tables(PackedMapping):
             self._columns._extend_packed(columns)   # pylint: disable=protected-access
         else:
             self._columns.extend(columns)
-        _append_number(self, "_starts", len(self._columns))
+        append_number(self, "_starts", len(self._columns))
 
     def _make(self, number: int, keep: bool) -> "Table":
         pending = self._pending
@@ -939,12 +943,12 @@ class Tables(PackedMapping):
 
     def _added(self, number: int) -> None:
         self._flush()
-        _append_number(self, "_starts", self._starts[-1])
+        append_number(self, "_starts", self._starts[-1])
 
     def _released(self, number: int) -> None:
         if self._pending is not None and self._pending[0] == number:
             self._pending = None
-            _append_number(self, "_starts", self._starts[-1])   # its packed columns: none
+            append_number(self, "_starts", self._starts[-1])   # its packed columns: none
             return
         starts = self._starts
         first, stop = starts[number], starts[number + 1]
