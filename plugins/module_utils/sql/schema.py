@@ -678,7 +678,7 @@ class Table:
         return None
 
 
-_PACKED = object()   # ``PackedMapping._objects`` has no entry for a packed one; None marks a deleted one
+_PACKED = object()   # ``PackedMapping._objects`` of a packed entry; None marks a deleted one
 
 
 class PackedMapping(MutableMapping):
@@ -686,7 +686,7 @@ class PackedMapping(MutableMapping):
 
     It reads and changes as a dict. Each entry has a number, in the order of adding (a
     dict's order), and a name kept as UTF-8 bytes in one ``bytearray`` (where each ends: an
-    array). An entry set by ``m[k] = v`` is an object, kept in ``_objects`` by number and
+    array). An entry set by ``m[k] = v`` is an object, kept in the list ``_objects`` by number and
     found through a dict by the exact key ``k``, as in a dict. One added packed (a
     subclass's ``pack``) has no object: its key is ``key(name)``, it is found through a hash
     table of entry numbers (an array), and the subclass keeps its data in arrays of its own
@@ -704,7 +704,7 @@ class PackedMapping(MutableMapping):
         self._names = bytearray()
         self._ends = array("I")
         self._folded = bytearray()   # 1 where the key is key(name): added packed
-        self._objects: Dict[int, object] = {}   # by number: the object, or None once deleted
+        self._objects: List[object] = []         # by number: the object, _PACKED, or None once deleted
         self._index: Dict[str, int] = {}        # the number of each object entry, by its key
         self._slots = array("I", bytes(4 * 8))  # packed entries: number + 1, by hash of the key
         self._packed = 0                        # entries ever added packed (what the slots hold)
@@ -747,7 +747,7 @@ class PackedMapping(MutableMapping):
             number = slots[slot]
             if not number:
                 return -1
-            if number - 1 not in objects and key(self._name(number - 1)) == wanted:
+            if objects[number - 1] is _PACKED and key(self._name(number - 1)) == wanted:
                 return number - 1
             slot = (slot + 1) & mask
 
@@ -757,9 +757,9 @@ class PackedMapping(MutableMapping):
         self._names += name.encode("utf-8")
         append_number(self, "_ends", len(self._names))
         self._size += 1
+        self._objects.append(obj)
         if obj is not _PACKED:
             self._folded.append(0)
-            self._objects[number] = obj
             self._index[name] = number
             return number
         self._folded.append(1)
@@ -806,16 +806,15 @@ class PackedMapping(MutableMapping):
         return self._find(wanted) >= 0
 
     def __iter__(self) -> Iterator[str]:
-        objects = self._objects
-        for number in range(len(self._ends)):
-            if objects.get(number, _PACKED) is not None:
+        for number, obj in enumerate(self._objects):
+            if obj is not None:
                 yield self._key(number)
 
     def __getitem__(self, wanted):
         number = self._find(wanted)
         if number < 0:
             raise KeyError(wanted)
-        obj = self._objects.get(number, _PACKED)
+        obj = self._objects[number]
         if obj is _PACKED:
             obj = self._make(number, True)
             self._to_object(number, wanted, obj)
@@ -826,14 +825,12 @@ class PackedMapping(MutableMapping):
         number = self._find(wanted)
         if number < 0:
             return default
-        obj = self._objects.get(number, _PACKED)
+        obj = self._objects[number]
         return self._make(number, False) if obj is _PACKED else obj
 
     def peek_values(self) -> Iterator:
         """The values in order, as ``peek`` gives them."""
-        objects = self._objects
-        for number in range(len(self._ends)):
-            obj = objects.get(number, _PACKED)
+        for number, obj in enumerate(self._objects):
             if obj is _PACKED:
                 yield self._make(number, False)
             elif obj is not None:
@@ -843,7 +840,7 @@ class PackedMapping(MutableMapping):
         number = self._find(wanted)
         if number < 0:
             self._added(self._append(wanted, value))
-        elif number in self._objects:
+        elif self._objects[number] is not _PACKED:
             self._objects[number] = value
         else:
             self._to_object(number, wanted, value)
@@ -852,7 +849,7 @@ class PackedMapping(MutableMapping):
         number = self._find(wanted)
         if number < 0:
             raise KeyError(wanted)
-        packed = number not in self._objects
+        packed = self._objects[number] is _PACKED
         self._objects[number] = None
         self._index.pop(wanted, None)
         self._size -= 1
@@ -876,6 +873,10 @@ class PackedMapping(MutableMapping):
 
     def __repr__(self) -> str:
         return "{%s}" % ", ".join("%r: %r" % (k, self.peek(k)) for k in self)
+
+    def object_keys(self) -> List[str]:
+        """The keys of the entries held as objects, in order (the others are packed)."""
+        return [self._key(number) for number, obj in enumerate(self._objects) if obj is not None and obj is not _PACKED]
 
     def _arguments(self) -> tuple:
         """What the subclass's constructor takes before the entries (for copy and pickle)."""

@@ -52,11 +52,12 @@ def test_a_packed_table_is_no_object_until_asked_for():
     tables = _packed(Table("t1", WIDE), Table("T2", [Column("a", "int")]), Table("t3", TYPES))
     assert len(tables) == 3 and list(tables) == ["T1", "T2", "T3"]
     assert "T1" in tables and "t1" not in tables and 1 not in tables   # keys are key(name), as the dict had them
-    assert tables._objects == {}   # pylint: disable=protected-access
+    assert tables.object_keys() == []
     assert tables.peek("T1") == Table("t1", WIDE) and tables.peek("T3") == Table("t3", TYPES)
     assert [t.name for t in tables.peek_values()] == ["t1", "T2", "t3"]
-    assert tables._objects == {}, "peek keeps nothing"   # pylint: disable=protected-access
+    assert tables.object_keys() == [], "peek keeps nothing"
     first = tables["T1"]
+    assert tables.object_keys() == ["T1"]
     assert first is tables["T1"] and first is tables.get("T1"), "once asked for, the Table is kept"
     first.columns.append(Column("Added", "int"))
     first.primary_key = PrimaryKey("PK", ("Cis",))
@@ -150,7 +151,7 @@ def test_diff_across_stores_finds_the_same():
     kinds = [(f.kind, f.table, f.column) for f in as_packed]
     assert kinds == [(f.kind, f.table, f.column) for f in as_objects]
     assert ("wrong_length", "ART", "Naz") in kinds and ("missing_table", "NEW", None) in kinds
-    assert packed_expected.tables._objects == {}, "the diff only reads"   # pylint: disable=protected-access
+    assert packed_expected.tables.object_keys() == [], "the diff only reads"
 
 
 SCRIPT = """CREATE TABLE plain1 (a int, b varchar(10) NOT NULL)
@@ -177,9 +178,8 @@ def test_the_reader_packs_tables_of_columns_only_and_keeps_tables_with_keys_comp
     assert not result.problems and result.accounted()
     tables, sources = result.schema.tables, result.sources
     assert list(tables) == ["PLAIN1", "KEYED", "PLAIN2", "LATER", "PLAIN3"] and sorted(sources) == sorted(tables)
-    objects = sorted(table.name for table in tables._objects.values())   # pylint: disable=protected-access
-    assert objects == ["keyed", "later"], "only the tables with keys, indexes or full-text are Table objects"
-    assert sorted(sources._objects) == sorted(tables._objects)           # pylint: disable=protected-access
+    assert tables.object_keys() == ["KEYED", "LATER"], "only the tables with keys, indexes or full-text are Table objects"
+    assert sources.object_keys() == ["KEYED", "LATER"]
     keyed = tables["KEYED"]
     assert keyed == Table("keyed", [Column("Cis", "int", nullable=False), Column("Naz", "varchar", 40)],
                           PrimaryKey("keyed_pk", ("Cis",)), [Index("keyed_naz", ("Naz",), unique=True)],
