@@ -19,6 +19,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import comarch_prof
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as erpdb
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 display = Display()
 
@@ -89,7 +90,6 @@ class ActionModule(ActionBase):
         del tmp
         self._host_name = (task_vars or {}).get("inventory_hostname", "")
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        del validation
         result["changed"] = False
         try:
             profile = comarch_profile.merge_profile(args["product"], args["comarch_profile"])
@@ -101,7 +101,7 @@ class ActionModule(ActionBase):
                 result.update(self._update_phase(args, profile, phase))
         except (ValueError, AnsibleError, erpdb.DatabaseError) as exc:
             result.update(failed=True, msg=str(exc))
-        return result
+        return masked(result, validation)
 
     @staticmethod
     def _require(args, phase):

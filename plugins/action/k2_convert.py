@@ -34,6 +34,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import D
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import batches as batch_core
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -67,7 +68,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         local_dir = tempfile.mkdtemp(prefix="erpops-konverze-", dir=C.DEFAULT_LOCAL_TMP)
         try:
             result.update(self._convert(args, local_dir))
@@ -75,7 +76,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, changed=result.get("changed", False), msg=to_text(exc))
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)
-        return result
+        return masked(result, validation)
 
     # -- inputs -------------------------------------------------------------
     @staticmethod

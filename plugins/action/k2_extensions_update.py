@@ -24,6 +24,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import D
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.progress import Progress
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -53,7 +54,6 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        del validation
         result["changed"] = False
         self._progress = Progress((task_vars or {}).get("inventory_hostname", "?"), "extensions update", threshold=args["progress_after"])
         try:
@@ -61,7 +61,7 @@ class ActionModule(ActionBase):
             result.update(self._update(args, merge_profile(args["k2_profile"])))
         except (ValueError, AnsibleError, k2db.DatabaseError) as exc:
             result.update(failed=True, msg=str(exc))
-        return result
+        return masked(result, validation)
 
     @staticmethod
     def _check_numbers(args):

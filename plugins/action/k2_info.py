@@ -13,6 +13,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import k2_mandants,
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -33,14 +34,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        del validation
         result["changed"] = False
         try:
             profile = merge_profile(args["k2_profile"])
             result["k2"] = self._site_facts(args, profile)
         except (ValueError, AnsibleError, k2db.DatabaseError) as exc:
             result.update(failed=True, msg=str(exc))
-        return result
+        return masked(result, validation)
 
     def _site_facts(self, args, profile):
         path = args["path"]

@@ -25,6 +25,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import D
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.module_utils.webconfig import DEFAULT_RULE_NAME
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -48,7 +49,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         self._module_vars = task_vars
         profile = merge_profile(args["k2_profile"])
         checks = {}
@@ -64,7 +65,7 @@ class ActionModule(ActionBase):
         checks["backup_target"] = self._backup_target(args, notes)
         reasons = [reason for check in checks.values() if check for reason in check["reasons"]]
         result.update(changed=False, go=not reasons, reasons=reasons, notes=notes, checks=checks)
-        return result
+        return masked(result, validation)
 
     # ----------------------------------------------------------------- release archive / installer
 

@@ -14,6 +14,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import install_verd
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str", required=True),
@@ -37,7 +38,7 @@ class ActionModule(InfoAction):
     def run(self, tmp=None, task_vars=None):
         result = super(InfoAction, self).run(tmp, task_vars)  # pylint: disable=bad-super-call
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         result["changed"] = False
         try:
             profile = merge_profile(args["k2_profile"])
@@ -45,7 +46,7 @@ class ActionModule(InfoAction):
             verdict = install_verdict.judge(evidence)
         except (ValueError, AnsibleError, k2db.DatabaseError) as exc:
             result.update(failed=True, msg="cannot judge the install: %s" % exc)
-            return result
+            return masked(result, validation)
         result.update(verdict)
         kept = ("folder_version", "runnable", "databases", "initialization", "exit_code", "log_file", "log_replaced")
         result["evidence"] = {key: evidence[key] for key in kept}
@@ -54,7 +55,7 @@ class ActionModule(InfoAction):
             result["warnings"] = verdict["warnings"]
         if not verdict["ok"]:
             result["failed"] = True
-        return result
+        return masked(result, validation)
 
     def _evidence(self, args, profile):
         info_args = dict(args, installed_version=None, target_version=None, gather_databases=True)

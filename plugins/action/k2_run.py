@@ -28,6 +28,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import run_lock, run_state
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.remote_file import RemoteFile
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", required=True, choices=["begin", "decide", "step", "renew", "finish", "read", "lock", "unlock", "restored"]),
@@ -90,8 +91,9 @@ class ActionModule(ActionBase):
         del tmp
         self._vars = task_vars or {}
         local_dir = tempfile.mkdtemp(prefix="erpops-run-", dir=C.DEFAULT_LOCAL_TMP)
+        validation = None
         try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
             self._args = args
             self._local_dir = local_dir
             handlers = {"begin": self._begin, "decide": self._decide, "step": self._step, "renew": self._renew_state,
@@ -105,7 +107,7 @@ class ActionModule(ActionBase):
                                     for k, v in holder.items() if k != "token"}
         finally:
             shutil.rmtree(local_dir, ignore_errors=True)
-        return result
+        return masked(result, validation)
 
     # -- the pieces ------------------------------------------------------------
     def _site(self, args):

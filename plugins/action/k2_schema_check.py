@@ -29,6 +29,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import read
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import dumps_snapshot, loads_snapshot
 from ansible_collections.erpops.upgrade.plugins.plugin_utils import k2host
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.progress import Progress
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 ARGUMENT_SPEC = dict(
     path=dict(type="str"),
@@ -120,7 +121,6 @@ class ActionModule(ActionBase):
         del tmp
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE,
                                                        required_one_of=REQUIRED_ONE_OF)
-        del validation
         result["changed"] = False
         try:
             if args["parallel"] < 1:
@@ -131,7 +131,7 @@ class ActionModule(ActionBase):
             result.update(Run(self, args, merge_profile(args["k2_profile"]), progress).check())
         except (ValueError, AnsibleError, k2db.DatabaseError, OSError) as exc:
             result.update(failed=True, msg=str(exc))
-        return result
+        return masked(result, validation)
 
 
 class Run(object):

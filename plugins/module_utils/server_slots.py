@@ -11,14 +11,18 @@ The slots are lease rows on the server itself, like the site's lock (``run_lock`
 table ``ERPOPS_SERVER_SLOTS`` of one database every job on that server names alike (the
 ``server_slots.database`` option: a small database the DBA gives the collection, on Oracle a
 schema; never a customer's database, where a restore would bring old slots back). One row per
-holder, keyed by the holder's token, plus one *gate* row that is never a holder. Taking a slot
+holder or waiter, keyed by its token, plus one *gate* row that is never either. Taking a slot
 is one transaction:
 
 1. lock the gate row (``FOR UPDATE`` / ``UPDLOCK, HOLDLOCK``): takers on that server go one
    at a time;
-2. delete the holders whose lease ran out on the server's clock (a killed job, a lost
-   controller: its slot is free again after at most one lease);
-3. count the live holders; fewer than N: insert this holder with a lease, else take nothing.
+2. delete the rows whose lease ran out on the server's clock (a killed job, a lost
+   controller: its slot is free again after at most one lease, its place in the queue after
+   ``WAITER_LEASE_SECONDS``);
+3. read the live rows (``decide``): the slots the holders leave free go to the waiters in the
+   order they came, so a newcomer never overtakes a job already waiting (a site in its outage
+   is not starved by other jobs' retries); this job holds a slot, or keeps its place in the
+   queue with a short lease it renews at every attempt.
 
 The caller waits and tries again (``Slots.hold``), showing who holds the slots. A holder
 renews its lease every third of the lease from a background thread (``run_lock.LeaseKeeper``),
@@ -59,8 +63,17 @@ _COLUMNS = (
     ("CONTROLLER_HOST", "nvarchar(255) NULL", "VARCHAR2(255 CHAR) NULL", "varchar(255) NULL"),
     ("SINCE", "datetime2 NULL", "TIMESTAMP NULL", "timestamp NULL"),
     ("LEASE_UNTIL", "datetime2 NULL", "TIMESTAMP NULL", "timestamp NULL"),
+    # last: a row written without it (by hand, or before the queue) is a holder
+    ("STATE", "nvarchar(16) NULL", "VARCHAR2(16 CHAR) NULL", "varchar(16) NULL"),
 )
-_HOLDER_COLUMNS = tuple(column[0] for column in _COLUMNS[:6])
+_HOLDER_COLUMNS = tuple(column[0] for column in _COLUMNS[:6]) + ("STATE",)
+HOLDING, WAITING = "holding", "waiting"
+LONGEST_PAUSE = 10.0
+#: The first waiter asks every second: a slot freed while it sleeps would stay idle (nobody behind may take it).
+HEAD_PAUSE = 1.0
+#: A waiter renews its place at every attempt (at most ``LONGEST_PAUSE`` and a fifth apart); a dead waiter's place is
+#: free after this long.
+WAITER_LEASE_SECONDS = 60
 
 
 class SlotError(Exception):
@@ -116,7 +129,9 @@ class SlotSql(run_lock.LeaseTableSql):
             "lock_gate": ("gate",),
             "delete_expired": ("gate",),
             "holders": ("gate",),
+            "rows": ("gate",),
             "take": tuple(c.lower() for c in _HOLDER_COLUMNS) + ("lease_seconds",),
+            "promote": ("holding", "lease_seconds", "holder_token"),
             "renew": ("lease_seconds", "holder_token"),
             "release": ("holder_token",),
         }
@@ -144,21 +159,36 @@ class SlotSql(run_lock.LeaseTableSql):
         return "DELETE FROM %s WHERE %s <> %s AND %s < %s" % (
             self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), self._q("LEASE_UNTIL"), run_lock.NOW_UTC[self.dialect])
 
+    def rows(self, waiters: bool = True) -> str:
+        """Every live holder and waiter (only the holders with ``waiters`` false), in the order they came, with the
+        server's UTC time (bind: gate)."""
+        columns = ", ".join("%s AS %s" % (self._q(c[0]), c[0].lower()) for c in _COLUMNS)
+        state = self._q("STATE")
+        holders_only = "" if waiters else " AND (%s IS NULL OR %s <> '%s')" % (state, state, WAITING)
+        return "SELECT %s, %s AS server_now FROM %s WHERE %s <> %s%s ORDER BY %s, %s" % (
+            columns, run_lock.NOW_UTC[self.dialect], self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), holders_only,
+            self._q("SINCE"), self._q("HOLDER_TOKEN"))
+
     def holders(self) -> str:
         """Every live holder, oldest first, with the server's UTC time (bind: gate)."""
-        columns = ", ".join("%s AS %s" % (self._q(c[0]), c[0].lower()) for c in _COLUMNS)
-        return "SELECT %s, %s AS server_now FROM %s WHERE %s <> %s ORDER BY %s" % (
-            columns, run_lock.NOW_UTC[self.dialect], self.table, self._q("HOLDER_TOKEN"), self._mark("gate"), self._q("SINCE"))
+        return self.rows(waiters=False)
 
     def take(self) -> str:
-        """This holder's row with its lease (binds: token, operation, site key, database, run id, host, lease seconds)."""
+        """This job's row, holding or waiting, with its lease (binds: token, operation, site key, database, run id, host,
+        state, lease seconds)."""
         marks = ", ".join(self._mark(c.lower()) for c in _HOLDER_COLUMNS)
         return "INSERT INTO %s (%s, %s, %s) VALUES (%s, %s, %s)" % (
             self.table, ", ".join(self._q(c) for c in _HOLDER_COLUMNS), self._q("SINCE"), self._q("LEASE_UNTIL"),
             marks, run_lock.NOW_UTC[self.dialect], self._lease_expression())
 
+    def promote(self) -> str:
+        """A waiter's turn: its row holds from now, with a holder's lease (binds: the holding state, lease seconds, token)."""
+        return "UPDATE %s SET %s = %s, %s = %s, %s = %s WHERE %s = %s" % (
+            self.table, self._q("STATE"), self._mark("holding"), self._q("SINCE"), run_lock.NOW_UTC[self.dialect],
+            self._q("LEASE_UNTIL"), self._lease_expression(), self._q("HOLDER_TOKEN"), self._mark("holder_token"))
+
     def renew(self) -> str:
-        """Extend this holder's lease (binds: lease seconds, token); 0 rows: the slot was lost."""
+        """Extend this holder's or waiter's lease (binds: lease seconds, token); 0 rows: the slot was lost."""
         return "UPDATE %s SET %s = %s WHERE %s = %s" % (
             self.table, self._q("LEASE_UNTIL"), self._lease_expression(), self._q("HOLDER_TOKEN"), self._mark("holder_token"))
 
@@ -168,15 +198,28 @@ class SlotSql(run_lock.LeaseTableSql):
 
     def binds(self, statement: str, **values: Any):
         values.setdefault("gate", GATE)
+        values.setdefault("holding", HOLDING)
         return super().binds(statement, **values)
 
 
 # --------------------------------------------------------------------------- the decision
 
 
+def decide(rows: Sequence[Mapping[str, Any]], limit: int, token: str) -> Dict[str, Any]:
+    """Whether the job ``token`` takes a slot now, from the live rows in the order they came (``SlotSql.rows``).
+
+    The slots the holders leave free go to the waiters, first come, first served; a job not yet in the queue stands
+    behind every waiter. ``{"take": bool, "holders": [the holders but this job], "ahead": waiters before this job}``.
+    """
+    holders = [row for row in rows if row.get("state") != WAITING and row.get("holder_token") != token]
+    waiters = [row.get("holder_token") for row in rows if row.get("state") == WAITING]
+    ahead = waiters.index(token) if token in waiters else len(waiters)
+    return {"take": ahead < limit - len(holders), "holders": holders, "ahead": ahead}
+
+
 def may_take(holders: Sequence[Mapping[str, Any]], limit: int, token: str) -> bool:
-    """Whether a new holder fits: fewer live holders than ``limit`` (its own token never counts twice)."""
-    return len([h for h in holders if h.get("holder_token") != token]) < limit
+    """Whether a new holder fits when nobody waits: fewer live holders than ``limit`` (its own token never counts twice)."""
+    return decide(holders, limit, token)["take"]
 
 
 def holder_text(holder: Mapping[str, Any]) -> str:
@@ -189,11 +232,12 @@ def holder_text(holder: Mapping[str, Any]) -> str:
     return "%s of %s (%s) since %s" % (what, holder.get("database_name") or "?", who or "?", since_text)
 
 
-def busy_text(holders: Sequence[Mapping[str, Any]], limit: int) -> str:
-    return "the database server's %d slot(s) are held: %s" % (limit, "; ".join(holder_text(h) for h in holders) or "none")
+def busy_text(holders: Sequence[Mapping[str, Any]], limit: int, ahead: int = 0) -> str:
+    queue = "; %d job(s) waiting before this one" % ahead if ahead else ""
+    return "the database server's %d slot(s) are held: %s%s" % (limit, "; ".join(holder_text(h) for h in holders) or "none", queue)
 
 
-def pauses(wait: float, first: float = 1.0, longest: float = 10.0, jitter: Callable[[], float] = random.random) -> Iterator[float]:
+def pauses(wait: float, first: float = 1.0, longest: float = LONGEST_PAUSE, jitter: Callable[[], float] = random.random) -> Iterator[float]:
     """Pauses between attempts, growing from ``first`` to ``longest`` (a little random, so waiting jobs do not knock
     together), until ``wait`` seconds are spent."""
     spent, pause = 0.0, first
@@ -219,8 +263,10 @@ Connect = Callable[[], Any]
 
 def try_take(connect: Connect, dialect: str, schema: Optional[str], holder: Mapping[str, Any], limit: int,
              lease_seconds: int) -> Dict[str, Any]:
-    """One attempt: ``{"taken": bool, "holders": [live holders before this one]}``, in one transaction."""
+    """One attempt, in one transaction: the slot, or this job's place in the queue kept for ``WAITER_LEASE_SECONDS``.
+    ``{"taken": bool, "holders": [the live holders but this job], "ahead": waiters before this job}``."""
     sql = SlotSql(dialect, schema)
+    token = holder["holder_token"]
     db = connect()
     try:
         run_lock.ensure_table(db, sql.create_table(), sql.table_exists())
@@ -228,13 +274,20 @@ def try_take(connect: Connect, dialect: str, schema: Optional[str], holder: Mapp
         with db.transaction():
             db.query(sql.lock_gate(), sql.binds("lock_gate"))
             db.execute(sql.delete_expired(), sql.binds("delete_expired"))
-            holders = [_lowered(row) for row in db.query(sql.holders(), sql.binds("holders"))]
-            taken = may_take(holders, limit, holder["holder_token"])
-            if taken:
-                db.execute(sql.take(), sql.binds("take", lease_seconds=int(lease_seconds), **holder))
+            rows = [_lowered(row) for row in db.query(sql.rows(), sql.binds("rows"))]
+            decision = decide(rows, limit, token)
+            queued = any(row.get("holder_token") == token for row in rows)
+            if decision["take"] and queued:
+                db.execute(sql.promote(), sql.binds("promote", lease_seconds=int(lease_seconds), holder_token=token))
+            elif decision["take"]:
+                db.execute(sql.take(), sql.binds("take", lease_seconds=int(lease_seconds), **dict(holder, state=HOLDING)))
+            elif queued:
+                db.execute(sql.renew(), sql.binds("renew", lease_seconds=WAITER_LEASE_SECONDS, holder_token=token))
+            else:
+                db.execute(sql.take(), sql.binds("take", lease_seconds=WAITER_LEASE_SECONDS, **dict(holder, state=WAITING)))
     finally:
         db.close()
-    return {"taken": taken, "holders": holders}
+    return {"taken": decision["take"], "holders": decision["holders"], "ahead": decision["ahead"]}
 
 
 def renew(connect: Connect, dialect: str, schema: Optional[str], token: str, lease_seconds: int) -> None:
@@ -304,21 +357,37 @@ class Slots:
         attempt = self._take(holder)
         if attempt["taken"]:
             return {"token": holder["holder_token"], "waited_seconds": 0.0}
+        limit = self.config["limit"]
         self.say("%s: waiting for a slot on the database server (limit %d): %s"
-                 % (database, self.config["limit"], busy_text(attempt["holders"], self.config["limit"])))
+                 % (database, limit, busy_text(attempt["holders"], limit, attempt["ahead"])))
         shown = self.clock()
-        for pause in pauses(self.config["wait"]):
-            self.sleep(pause)
-            attempt = self._take(holder)
-            if attempt["taken"]:
-                waited = self.clock() - started
-                self.say("%s: slot taken after %.1f s of waiting" % (database, waited))
-                return {"token": holder["holder_token"], "waited_seconds": round(waited, 1)}
-            if self.clock() - shown >= 60:
-                shown = self.clock()
-                self.say("%s: still waiting for a slot: %s" % (database, busy_text(attempt["holders"], self.config["limit"])))
+        deadline = started + self.config["wait"]
+        growing = pauses(float("inf"))
+        try:
+            while self.clock() < deadline:
+                pause = next(growing)
+                self.sleep(min(HEAD_PAUSE if attempt["ahead"] == 0 else pause, pause, deadline - self.clock()))
+                attempt = self._take(holder)
+                if attempt["taken"]:
+                    waited = self.clock() - started
+                    self.say("%s: slot taken after %.1f s of waiting" % (database, waited))
+                    return {"token": holder["holder_token"], "waited_seconds": round(waited, 1)}
+                if self.clock() - shown >= 60:
+                    shown = self.clock()
+                    self.say("%s: still waiting for a slot: %s" % (database, busy_text(attempt["holders"], limit, attempt["ahead"])))
+        except BaseException:
+            self._leave_queue(holder["holder_token"])
+            raise
+        self._leave_queue(holder["holder_token"])
         raise SlotError("%s of %s: no slot on the database server within %d s; %s"
-                        % (operation, database, self.config["wait"], busy_text(attempt["holders"], self.config["limit"])))
+                        % (operation, database, self.config["wait"], busy_text(attempt["holders"], limit, attempt["ahead"])))
+
+    def _leave_queue(self, token: str) -> None:
+        """A waiter that gives up leaves its place at once (else the place is free after ``WAITER_LEASE_SECONDS``)."""
+        try:
+            release(self.connect, self.dialect, self.schema, token)
+        except Exception:  # pylint: disable=broad-except  # the place's lease runs out by itself
+            pass
 
     @contextmanager
     def hold(self, operation: str, database: str) -> Iterator[Dict[str, Any]]:

@@ -14,10 +14,10 @@ k2_schema_check and k2_run connect from the controller in the same way.
 
 from __future__ import annotations
 
-from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.db import DatabaseError
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
 
 LOCAL = ("local", "ansible.builtin.local")
 
@@ -68,8 +68,7 @@ class DatabaseModuleAction(ActionBase):
             outcome = {"failed": True, "changed": False, "msg": str(exc)}
         if module.warnings:
             outcome["warnings"] = list(outcome.get("warnings") or []) + module.warnings
-        # As AnsibleModule does with what a module returns: a no_log value (the password) never leaves, wherever it stands.
-        result.update(remove_values(outcome, validation._no_log_values))  # pylint: disable=protected-access
+        result.update(masked(outcome, validation))
         return result
 
     def runs_here(self):

@@ -13,6 +13,9 @@ import time
 
 import pytest
 
+from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from ansible_collections.erpops.upgrade.plugins.module_utils.server_slots import SlotSql
+
 from conftest import run_playbook
 from tools.comarchlab import cli as comarchlab
 from tools.comarchlab import common
@@ -176,6 +179,9 @@ def test_update_playbook_updates_waits_and_reruns_unchanged(comarch_lab):
 
 def test_backup_waits_for_the_servers_slot_and_gives_up_before_the_update(comarch_lab):
     """Another job holds the server's only slot: the backup waits, names the holder, and the update never starts."""
+    shared_database(comarch_lab["cluster"])
+    # this test may run first: the slot table, owned by the login the jobs use, as the first job would create it
+    _sql(comarch_lab, SHARED_DATABASE, "SET ROLE %s; %s" % (quote_ident("lab", comarch_lab["cluster"].login), SlotSql("lab").create_table()))
     holder = ("INSERT INTO %s VALUES ('other-job', 'backup', 'K2_CONF', 'K2_FIRMA', 'r-other', 'awx-7', "
               "now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' + interval '1 hour')" % SLOTS)
     _sql(comarch_lab, SHARED_DATABASE, holder)

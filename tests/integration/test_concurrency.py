@@ -63,12 +63,14 @@ def psql(pair, text, database=SHARED_DATABASE):
 
 
 class ServerWatch:
-    """Samples, every 50 ms, how many pg_dump and pg_restore sessions the server has at once, and the slot rows."""
+    """Samples, every 50 ms, how many pg_dump and pg_restore sessions the server has at once, and the slot rows
+    (holders, and jobs waiting in the queue)."""
 
     def __init__(self, pair):
         self.pair = pair
         self.most_tools = 0
         self.most_slots = 0
+        self.most_waiting = 0
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -77,12 +79,13 @@ class ServerWatch:
         tools_sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('pg_dump', 'pg_restore')"
         while not self._stop.is_set():
             try:
-                line = psql(self.pair, "SELECT (%s), (SELECT count(*) FROM \"%s\" WHERE \"HOLDER_TOKEN\" <> '#gate')"
-                            % (tools_sql, SLOTS_TABLE))
+                line = psql(self.pair, "SELECT (%s), count(*) FILTER (WHERE \"STATE\" = 'holding'), count(*) FILTER (WHERE \"STATE\" = 'waiting') "
+                                       "FROM \"%s\"" % (tools_sql, SLOTS_TABLE))
             except k2cluster.LabError:  # the first job has not created the slot table yet
-                line = psql(self.pair, "SELECT (%s), 0" % tools_sql)
-            tools, slots = (int(value) for value in line.split("|"))
+                line = psql(self.pair, "SELECT (%s), 0, 0" % tools_sql)
+            tools, slots, waiting = (int(value) for value in line.split("|"))
             self.most_tools, self.most_slots = max(self.most_tools, tools), max(self.most_slots, slots)
+            self.most_waiting = max(self.most_waiting, waiting)
             self.samples += 1
             self._stop.wait(0.05)
 
@@ -131,6 +134,8 @@ def test_two_sites_on_one_server_with_a_limit_of_one_never_back_up_at_once_and_b
     assert any("waiting for a slot on the database server (limit 1)" in run.stdout for run in runs)
     # the server itself never had two dumps or test restores at once, nor two slot rows; all are free at the end
     assert watch.samples > 20 and watch.most_tools == 1 and watch.most_slots == 1, (watch.samples, watch.most_tools, watch.most_slots)
+    # the jobs that waited stood in the server's queue (first come, first served)
+    assert watch.most_waiting >= 1, watch.most_waiting
     assert psql(pair, 'SELECT count(*) FROM "%s" WHERE "HOLDER_TOKEN" <> \'#gate\'' % SLOTS_TABLE) == "0"
 
     # restores hold the server's slots too: two sites restoring at once, one restore at a time on the server

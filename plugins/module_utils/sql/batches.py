@@ -29,8 +29,17 @@ and ``commands.go``):
   has no bracketed names (``[`` is an array subscript there). ``E'...'`` strings
   with backslash escapes are not recognised.
 * Batches that hold nothing but whitespace and comments are dropped (running
-  them would do nothing), and so are empty ones. Other sqlcmd commands
-  (``:r``, ``:setvar``, ``$(var)``) are not interpreted.
+  them would do nothing), and so are empty ones.
+* sqlcmd's commands and scripting variables are refused, never sent (MS SQL): a
+  line that starts, after blanks and outside strings and comments, with a colon
+  command (``:setvar``, ``:r``, ``:on error``, ``:connect``, ``:out``, ``:exit`` ...
+  ``lexer.SQLCMD_COMMAND``) or ``!!``, and a ``$(`` outside comments, also inside
+  strings, quoted and bracketed names (go-sqlcmd ``parse.go`` reads a variable
+  reference there too), is a ``BatchSyntaxError`` with its line. sqlcmd would act
+  on them and the server cannot; a ``$(name)`` in a string would be stored as
+  written. Such a script was made for sqlcmd and is not run batch by batch. The
+  bare forms go-sqlcmd also takes (``EXIT``, ``QUIT``, ``ED``, ``ON ERROR`` without
+  a colon) are SQL here: ``ON error (id)`` continues a CREATE INDEX.
 * A string, name or comment still open at the end of the script is a
   ``BatchSyntaxError`` with the line where it opened: sqlcmd would send the rest
   and the server would reject it; we refuse the script before anything runs.
@@ -467,6 +476,23 @@ def _skip_comments(text: str, pos: int, nest: bool) -> int:
 # in the chunk, and at a nested comment.
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*+)?\$")
 _OPEN_WHAT = {"'": "string", '"': "quoted name", "]": "bracketed name"}
+# Where the MS SQL scanner stops for sqlcmd (lexer.go_scan_pattern): a line that may hold a command, a "$(".
+_SQLCMD_STOPS = frozenset(" \t:!$")
+_SQLCMD_REFUSED = "sqlcmd would act on it and the server cannot: the script was made for sqlcmd and is not run batch by batch"
+
+
+def _sqlcmd_variable(line: int) -> BatchSyntaxError:
+    return BatchSyntaxError(line, "a sqlcmd scripting variable reference $(...): " + _SQLCMD_REFUSED)
+
+
+def _past_sqlcmd_stop(chunk: str, pos: int, line: int) -> int:
+    """Where the scan goes on after stopping at ``pos`` for sqlcmd; raises on a command or a variable."""
+    if chunk.startswith("$(", pos):
+        raise _sqlcmd_variable(line)
+    command = lexer.SQLCMD_COMMAND.match(chunk, pos)
+    if command:
+        raise BatchSyntaxError(line, "the sqlcmd command %s: %s" % (" ".join(command.group("command").split()), _SQLCMD_REFUSED))
+    return pos + 1   # a colon that starts no command ("::", ":x"): text
 
 
 def _close_quote(chunk: str, pos: int, closer: str) -> int:
@@ -525,6 +551,7 @@ _COUNTS_KEPT = 256   # distinct GO arguments whose count is remembered (bounded:
 
 
 def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
+    sqlcmd = dialect == "mssql"
     pattern = lexer.go_scan_pattern(dialect)
     scan_all, scan = pattern.findall, pattern.finditer
     skip_flat = _FLAT_COMMENTS.match
@@ -554,6 +581,10 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                 else:
                     end = find(closer, pos)
                     end = end + len(closer) if end >= 0 else -1
+                if sqlcmd and closer:   # the scanner stopped at this quote: it may hold a "$("
+                    variable = find("$(", pos, end if end >= 0 else size)
+                    if variable >= 0:
+                        raise _sqlcmd_variable(line + chunk.count("\n", pos, variable))
                 if end < 0:
                     line += chunk.count("\n", pos)
                     break
@@ -628,8 +659,11 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
                 break
             # A quote or comment that does not close in the scanner's pattern opens at ``pos``:
             # one that spans chunks, does not close at all, or (a comment) holds a nested one.
-            open_line = line
             char = chunk[pos]
+            if sqlcmd and char in _SQLCMD_STOPS:
+                pos = _past_sqlcmd_stop(chunk, pos, line)
+                continue
+            open_line = line
             if char == "/":
                 depth, pos = 1, pos + 2
             elif char == "$":

@@ -481,6 +481,24 @@ def statements(text: str, dialect: str, implicit: bool = False, max_tokens: int 
         yield finish(last[2] + len(last[1]), "end")
 
 
+#: A sqlcmd command line (go-sqlcmd ``commands.go``; sqlcmd's documented colon commands), from a line start:
+#: group ``command``. The bare forms go-sqlcmd also takes (EXIT, QUIT, ED, ON ERROR without a colon) are not
+#: here: ``ON error (id)`` inside CREATE INDEX is SQL.
+SQLCMD_COMMAND = re.compile(
+    r"[ \t]*+(?P<command>:?!!|:(?:exit|quit)(?![^ \t\n(])"
+    r"|:(?:setvar|r|on[ \t]+error|out|error|listvar|reset|list|connect|xml|ed|help|serverlist|perftrace)(?![^ \t\n]))",
+    re.IGNORECASE)
+#: Where a line may hold a sqlcmd command: the GO scanner stops there (MS SQL).
+_SQLCMD_AHEAD = r"[ \t]*+(?::|!!)"
+
+
+def _without_dollars(piece: str, stop: str) -> str:
+    """A quote fragment that matches no quote holding a "$": sqlcmd reads a variable reference inside quotes too,
+    so the scan stops at such a quote and the splitter looks into it. Rare, and as fast as the plain fragment
+    for every other quote (a "$(" alternative inside the runs costs a tenth of the splitter's time here)."""
+    return piece.replace("[^%s]*+" % stop, "[^%s$]*+" % stop)
+
+
 def go_scan_pattern(dialect: str) -> "re.Pattern[str]":
     """The GO splitter's scanner: one match per batch in the common case, in C.
 
@@ -493,22 +511,35 @@ def go_scan_pattern(dialect: str) -> "re.Pattern[str]":
     does not close there (or holds a nested comment), which the caller walks before scanning
     on. Built from the same fragments as the tokenizer, as one unrolled loop (plain text,
     then any number of "special piece, plain text"), most frequent pieces first.
+
+    MS SQL: the scan also stops at what sqlcmd would act on: a line that may hold a sqlcmd
+    command (``SQLCMD_COMMAND``; it stops at the line's first character) and a ``$(``
+    outside comments (a quote holding one does not match whole, so the scan stops at it).
     """
     frag = fragments(dialect)
     # Lab: a "$" opens a dollar quote unless it is inside a word (as in the tokenizer, which
     # reads "a$$" as one word and "1$$" as a number and an opener), so words and numbers are
     # pieces of their own there; SQL Server scripts keep the fast plain run.
-    plain = (r"[^'\"/\-\n\[$\w@#]*+" if dialect == "lab" else r"[^'\"/\-\n\[]*+")
+    plain = (r"[^'\"/\-\n\[$\w@#]*+" if dialect == "lab" else r"[^'\"/\-\n\[$]*+")
     # A bracketed name as "[...]" runs ("]]" inside is "]" "]...]"): no alternation inside. A
     # "]" right after the last run would make its "]" an escape: then the name is not closed.
     bracket = r"\[[^\]]*+\](?:\][^\]]*+\])*+(?!\])" if dialect == "mssql" else r"\["
     go_ahead = r"[ \t]*+[Gg][Oo](?![^ \t\n])"
-    pieces = [bracket, r"\n(?!" + go_ahead + ")", frag["string"], r"-(?!-)", r"--[^\n]*+", frag["quoted"],
-              frag["flat_comment"], r"/(?!\*)"]
+    if dialect == "mssql":
+        bracket = _without_dollars(bracket, r"\]")
+        line_break = r"\n(?![ \t]*+(?:[Gg][Oo](?![^ \t\n])|:|!!))"   # not before a GO line nor a sqlcmd command
+        string, quoted = _without_dollars(frag["string"], "'"), _without_dollars(frag["quoted"], '"')
+    else:
+        line_break, string, quoted = r"\n(?!" + go_ahead + ")", frag["string"], frag["quoted"]
+    pieces = [bracket, line_break, string, r"-(?!-)", r"--[^\n]*+", quoted, frag["flat_comment"], r"/(?!\*)"]
     if dialect == "lab":
         pieces[:0] = [r"[^\W\d][\w@#$]*+|[@#][\w@#$]*+", r"\d++(?:\.\d++)?(?:[eE][+-]?\d++)?"]
         pieces.append(r"\$(?!(?:[^\W\d]\w*+)?\$)")
+    else:
+        pieces.append(r"\$(?!\()")
     body = plain + "(?:(?:" + "|".join(pieces) + ")" + plain + ")*+"
     at_go_line = r"(?<![^\n])(?=" + go_ahead + ")"
+    if dialect == "mssql":   # a line that may hold a sqlcmd command, where a scan starts: an empty stop there
+        at_go_line += r"|(?<![^\n])(?=" + _SQLCMD_AHEAD + ")"
     go_line = r"(?:([ \t]*+[Gg][Oo](?![^ \t\n])(?:[ \t]([^\n]*+))?)\n?)?"
     return re.compile("((?:" + at_go_line + "|" + body + r")\n?)" + go_line)

@@ -461,3 +461,49 @@ def test_lab_conversion_scripts_reject_bad_input():
         render("mssql", ["1"], failing=["K2_D9.sql"])
     with pytest.raises(ValueError):
         render("mssql", ["1"], [{"table": "T", "column": "C", "type": "money"}])
+
+
+# --------------------------------------------------------------------------- sqlcmd commands and variables
+
+@pytest.mark.parametrize("text, line, what", [
+    ("SELECT 1\nGO\n:setvar Db K2_FIRMA\nUSE [x]\n", 3, "the sqlcmd command :setvar"),
+    (":r .\\konverze\\part2.sql\n", 1, "the sqlcmd command :r"),
+    ("SELECT 1\n  \t:On Error exit\n", 2, "the sqlcmd command :On Error"),
+    ("SELECT 1\nGO\n:CONNECT other\n", 3, "the sqlcmd command :CONNECT"),
+    (":exit(SELECT 1)\n", 1, "the sqlcmd command :exit"),
+    ("!!del c:\\temp\\x\n", 1, "the sqlcmd command !!"),
+    ("USE $(DatabaseName)\n", 1, "a sqlcmd scripting variable reference"),
+    ("INSERT t VALUES (N'Firma $(Name)')\n", 1, "a sqlcmd scripting variable reference"),
+    ("INSERT t VALUES ('a\nb $(x) c')\n", 2, "a sqlcmd scripting variable reference"),
+    ('SELECT "col$(x)"\n', 1, "a sqlcmd scripting variable reference"),
+    ("SELECT [col$(x)]\n", 1, "a sqlcmd scripting variable reference"),
+    ("SELECT x$(1)\n", 1, "a sqlcmd scripting variable reference"),
+])
+def test_sqlcmd_commands_and_variables_are_refused_with_their_line(text, line, what):
+    with pytest.raises(BatchSyntaxError) as caught:
+        split(text)
+    assert caught.value.line == line and what in str(caught.value) and "made for sqlcmd" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT '12:00:00', a::int, b\n::c\n:x\n",        # colons that start no command
+    "SELECT 1 -- :setvar x and $(x)\n",                # in comments sqlcmd reads neither
+    "/* :r x.sql\n:setvar y 1\n$(y) /* $(z) */ */ SELECT 1\n",
+    "SELECT 'a\n:setvar x 1'\n",                       # a string's line, not a command line
+    "SELECT $5, '$', [$a], \"$\", @x$ FROM t\n",       # dollars without "("
+    "SELECT 1 !! 2\nEXIT\nON error (id)\n",            # "!!" inside a line; bare EXIT and ON ERROR are SQL
+])
+def test_what_sqlcmd_does_not_act_on_is_sent_as_written(text):
+    assert [b.text for b in split(text)] == [text.rstrip()]
+
+
+def test_sqlcmd_refusal_finds_a_command_on_the_first_line_of_any_chunk(monkeypatch):
+    text = "SELECT 1\nGO\n" * 50 + ":setvar x 1\nSELECT 2\n"
+    for chunk in (1, 7, 64, 1 << 20):
+        monkeypatch.setattr(mod, "CHUNK_CHARS", chunk)
+        with pytest.raises(BatchSyntaxError, match="line 101: the sqlcmd command :setvar"):
+            split(text)
+
+
+def test_the_lab_dialect_knows_no_sqlcmd():
+    assert [b.text for b in mod.split_batches(io.StringIO("SELECT 1\n:x\nGO\n"), "lab")] == ["SELECT 1\n:x"]

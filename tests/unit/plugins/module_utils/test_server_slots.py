@@ -1,6 +1,6 @@
 """The database server's slots: SQL per dialect (parsed with sqlglot), binds, settings, waiting.
 
-Taking slots on a real server, from two jobs at once, runs in tests/integration/test_server_slots.py (lab PostgreSQL).
+Taking slots on a real server, from two jobs at once, runs in tests/integration/test_concurrency.py (lab PostgreSQL).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ansible_collections.erpops.upgrade.plugins.module_utils.server_slots import
 
 READ = {"mssql": "tsql", "oracle": "oracle", "lab": "postgres"}
 DIALECTS = sorted(READ)
-STATEMENTS = ["lock_gate", "delete_expired", "holders", "take", "renew", "release"]
+STATEMENTS = ["lock_gate", "delete_expired", "rows", "holders", "take", "promote", "renew", "release"]
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -75,17 +75,19 @@ def test_renew_and_release_touch_only_the_holders_row():
 
 def test_binds_follow_the_markers():
     values = dict(holder_token="t", operation="backup", site_key="K2_CONF", database_name="K2_FIRMA", run_id="r1",
-                  controller_host="awx", lease_seconds=30)
+                  controller_host="awx", state="waiting", lease_seconds=30)
     lab = SlotSql("lab")
-    assert lab.take().count("?") == len(lab.binds("take", **values)) == 7
-    assert lab.binds("take", **values) == ("t", "backup", "K2_CONF", "K2_FIRMA", "r1", "awx", 30)
+    assert lab.take().count("?") == len(lab.binds("take", **values)) == 8
+    assert lab.binds("take", **values) == ("t", "backup", "K2_CONF", "K2_FIRMA", "r1", "awx", "waiting", 30)
+    assert lab.promote().count("?") == len(lab.binds("promote", **values)) == 3
+    assert lab.binds("promote", **values) == ("holding", 30, "t")
     assert lab.binds("renew", **values) == (30, "t")
     assert lab.binds("release", **values) == ("t",)
     assert lab.binds("holders") == (GATE,)
     mssql = SlotSql("mssql")
     assert mssql.insert_gate().count("?") == len(mssql.binds("insert_gate")) == 2
     oracle = SlotSql("oracle", "ERPOPS")
-    for statement in ("take", "renew", "release", "holders", "lock_gate", "delete_expired", "insert_gate"):
+    for statement in ("take", "promote", "renew", "release", "rows", "holders", "lock_gate", "delete_expired", "insert_gate"):
         names = oracle.binds(statement, **values)
         text = getattr(oracle, statement)()
         assert all(":" + name in text for name in names)
@@ -120,6 +122,31 @@ def test_settings_defaults_and_the_database_every_limit_needs():
             server_slots.settings({"limit": 1}, dialect)
 
 
+def test_the_holders_statement_leaves_the_waiters_out_and_rows_keeps_them():
+    sql = SlotSql("lab")
+    assert "'waiting'" in sql.holders() and "'waiting'" not in sql.rows()
+    assert sql.rows().endswith('ORDER BY "SINCE", "HOLDER_TOKEN"')
+
+
+def _row(token, state="holding"):
+    return {"holder_token": token, "state": state}
+
+
+def test_free_slots_go_to_the_waiters_first_come_first_served():
+    decide = server_slots.decide
+    queue = [_row("h1"), _row("w1", "waiting"), _row("w2", "waiting")]
+    # one slot held of two: the first waiter takes the free one; the second and a newcomer wait behind it
+    assert decide(queue, 2, "w1") == {"take": True, "holders": [_row("h1")], "ahead": 0}
+    assert decide(queue, 2, "w2")["take"] is False and decide(queue, 2, "w2")["ahead"] == 1
+    assert decide(queue, 2, "new") == {"take": False, "holders": [_row("h1")], "ahead": 2}
+    # three free slots: both waiters and the newcomer fit
+    assert decide(queue, 4, "new")["take"] is True
+    # a row written before the queue existed (no state) is a holder
+    assert decide([{"holder_token": "old", "state": None}], 1, "new")["take"] is False
+    # a holder asking again never counts itself
+    assert decide([_row("h1")], 1, "h1")["take"] is True
+
+
 def test_may_take_counts_the_live_holders_against_the_limit():
     held = [{"holder_token": "a"}, {"holder_token": "b"}]
     assert server_slots.may_take([], 1, "x")
@@ -148,6 +175,12 @@ class SlotTable:
         self.rows = {}
         self.connections = 0
         self.clock = 0.0
+        self.arrivals = 0
+
+    def arrival(self):
+        """The server's clock for SINCE, strictly growing (two jobs never arrive at the same instant here)."""
+        self.arrivals += 1
+        return (self.clock, self.arrivals)
 
     def connect(self):
         self.connections += 1
@@ -173,8 +206,13 @@ class _Connection:
                 del rows[token]
             return len(expired)
         if sql.startswith("INSERT INTO"):
-            rows[binds[0]] = {"holder_token": binds[0], "operation": binds[1], "database_name": binds[3],
-                              "lease_until": self.table.clock + binds[6], "since": None}
+            rows[binds[0]] = {"holder_token": binds[0], "operation": binds[1], "database_name": binds[3], "state": binds[6],
+                              "lease_until": self.table.clock + binds[7], "since": self.table.arrival()}
+            return 1
+        if sql.startswith("UPDATE") and '"STATE"' in sql:   # a waiter's turn
+            if binds[2] not in rows:
+                return 0
+            rows[binds[2]].update(state=binds[0], since=self.table.arrival(), lease_until=self.table.clock + binds[1])
             return 1
         if sql.startswith("UPDATE"):
             if binds[1] not in rows:
@@ -190,7 +228,10 @@ class _Connection:
             return [{"found": 1}]
         if "FOR UPDATE" in sql:
             return [{"HOLDER_TOKEN": GATE}]
-        return [dict(r) for r in self.table.rows.values()]
+        rows = sorted(self.table.rows.values(), key=lambda r: (r["since"], r["holder_token"]))
+        if "'waiting'" in sql:
+            rows = [r for r in rows if r["state"] != "waiting"]
+        return [dict(r) for r in rows]
 
     def transaction(self):
         import contextlib
@@ -299,3 +340,71 @@ def test_a_concurrent_create_of_the_table_is_forgiven_only_when_the_table_is_the
     run_lock.ensure_table(_Creating(appears=True), sql.create_table(), sql.table_exists())
     with pytest.raises(OSError, match="duplicate key"):
         run_lock.ensure_table(_Creating(appears=False), sql.create_table(), sql.table_exists())
+
+
+def _job(token, database):
+    return {"holder_token": token, "operation": "backup", "site_key": "K2_CONF", "database_name": database, "run_id": "r1",
+            "controller_host": "awx"}
+
+
+def test_a_newcomer_never_overtakes_a_waiting_job_and_a_gone_waiter_loses_its_place():
+    table = SlotTable()
+
+    def attempt(token):
+        return server_slots.try_take(table.connect, "lab", None, _job(token, "K2_" + token), 1, 300)
+
+    assert attempt("a")["taken"] is True
+    assert attempt("b") == {"taken": False, "holders": [table.rows["a"]], "ahead": 0} and table.rows["b"]["state"] == "waiting"
+    server_slots.release(table.connect, "lab", None, "a")
+    late = attempt("c")                       # the slot is free, but b came first
+    assert late["taken"] is False and late["ahead"] == 1
+    assert attempt("b")["taken"] is True and table.rows["b"]["state"] == "holding"
+    assert attempt("c")["ahead"] == 0
+    # c stops asking (its job died): its place is kept for one waiter lease, then the next newcomer is first
+    table.clock += server_slots.WAITER_LEASE_SECONDS - 1
+    server_slots.release(table.connect, "lab", None, "b")
+    assert attempt("d")["taken"] is False
+    table.clock += 2
+    assert attempt("d")["taken"] is True and sorted(table.rows) == ["d"]
+
+
+def test_a_waiter_that_gives_up_leaves_the_queue_at_once():
+    table = SlotTable()
+    holder = _slots(table).acquire("backup", "K2_ONE")
+    with pytest.raises(SlotError, match="no slot on the database server within 20 s"):
+        _slots(table).acquire("backup", "K2_TWO")
+    assert list(table.rows) == [holder["token"]]
+
+
+def test_waiting_says_how_many_jobs_wait_before_this_one():
+    table = SlotTable()
+    _slots(table).acquire("backup", "K2_ONE")
+    server_slots.try_take(table.connect, "lab", None, _job("w", "K2_W"), 1, 300)
+    said = []
+    with pytest.raises(SlotError, match="1 job\\(s\\) waiting before this one"):
+        _slots(table, wait=5, said=said).acquire("backup", "K2_TWO")
+    assert "1 job(s) waiting before this one" in said[0]
+
+
+def test_the_first_waiter_asks_every_second_and_those_behind_it_less_and_less_often():
+    def pauses_of(queue_before):
+        table = SlotTable()
+        _slots(table).acquire("backup", "K2_ONE")
+        for number in range(queue_before):
+            server_slots.try_take(table.connect, "lab", None, _job("w%d" % number, "K2_W"), 1, 300)
+        slept = []
+
+        def sleep(seconds):
+            slept.append(seconds)
+            table.clock += seconds
+        slots = Slots({"limit": 1, "database": "postgres", "wait": 40, "lease_seconds": 300}, "lab", table.connect, {},
+                      sleep=sleep, clock=lambda: table.clock)
+        with pytest.raises(SlotError):
+            slots.acquire("backup", "K2_TWO")
+        assert sum(slept) == pytest.approx(40)
+        return slept
+
+    head = pauses_of(0)
+    assert max(head) <= server_slots.HEAD_PAUSE and len(head) >= 40
+    behind = pauses_of(1)
+    assert max(behind) > 5 and len(behind) < 15

@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import re
 import tempfile
 
 import pytest
@@ -38,6 +39,28 @@ from tools.k2lab import render, schema_gen
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "sql")
 
 
+# sqlcmd's colon commands (go-sqlcmd commands.go, sqlcmd's documentation), written again here from the sources
+SQLCMD_LINE = re.compile(r"[ \t]*(?::?!!|:(?:exit|quit)(?![^ \t\n(])"
+                         r"|:(?:setvar|r|on[ \t]+error|out|error|listvar|reset|list|connect|xml|ed|help|serverlist|perftrace)(?![^ \t\n]))",
+                         re.IGNORECASE)
+QUOTES = (lexer.STRING, lexer.QUOTED, lexer.BRACKET)
+
+
+def sqlcmd_use(text, match, kind):
+    """Where a token makes the script one for sqlcmd: a command line it starts, a "$(" in it or right after it."""
+    at, end = match.start(kind), match.end(kind)
+    line_start = text.rfind("\n", 0, at) + 1
+    if not text[line_start:at].strip(" \t") and SQLCMD_LINE.match(text, line_start):
+        return at
+    if kind in QUOTES or kind == lexer.OPEN:   # an open quote runs to the end of the script
+        variable = text.find("$(", at, end if kind != lexer.OPEN else len(text))
+        if variable >= 0:
+            return variable
+    if kind in (lexer.WORD, lexer.OTHER) and match.group(kind).endswith("$") and text.startswith("(", end):
+        return end - 1
+    return None
+
+
 def token_path_batches(text, dialect):
     """Batches cut at the GO lines the tokenizer finds: [(text, index, line, count)] or ('error', line)."""
     pattern = lexer.token_pattern(dialect, statement_start=False)
@@ -49,6 +72,10 @@ def token_path_batches(text, dialect):
         if kind is None:
             break
         value = match.group(kind)
+        if dialect == "mssql" and kind not in (lexer.SEPARATOR, lexer.COMMENT, lexer.SPECIAL):
+            used = sqlcmd_use(text, match, kind)
+            if used is not None:
+                return ("error", text.count("\n", 0, used) + 1)
         if kind == lexer.SEPARATOR:
             line = text.count("\n", 0, match.start(kind)) + 1
             try:
@@ -108,7 +135,8 @@ def test_known_awkward_scripts_split_alike(text):
 PIECES = {
     "mssql": ["\nGO\n", "\ngo 2\n", "\nGO -- c\n", "\n  GO\t3 x\n", "\nGO x\n", "\nGOTO l\n", "GO", "\n", " ", "x", "SELECT 1",
               "'", "''", "'it''s'", '"', '"a"', "[", "]", "]]", "[a]]b]", "/*", "*/", "/* c */", "/* a /* b */ c */",
-              "--", "-- it's\n", "-", "/", ";", "N'", "\t"],
+              "--", "-- it's\n", "-", "/", ";", "N'", "\t",
+              "\n:setvar v 1\n", ":r f", "\n  :On Error exit\n", "!!", "$(", "$(v)", "'$(v)'", "$", ":", "::", "\n:x\n", "x$"],
     "lab": ["\nGO\n", "\ngo 2\n", "\nGO -- c\n", "\nGO 0\n", "GO", "\n", " ", "x", "'", "''", '"', "[", "]", "/*", "*/",
             "/* a /* b */ c */", "--", "-- x\n", "$$", "$a$", "$1", "a$", "$$ GO\n $$", "-", "/"],
 }
