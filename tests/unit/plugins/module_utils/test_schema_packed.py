@@ -23,7 +23,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "erpops-upgrade-hypothesis"))
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.sql import schema_diff  # noqa: E402
+from ansible_collections.erpops.upgrade.plugins.module_utils.sql import repair, schema_diff  # noqa: E402
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.ddl import SourceMap, read_ddl  # noqa: E402
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (  # noqa: E402
     MAX_LENGTH, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, Tables, dumps_snapshot, key, loads_snapshot,
@@ -217,3 +217,15 @@ def test_many_small_tables_cost_a_few_times_their_script():
     assert len(result.schema.tables) == 3000 and not result.problems
     assert result.schema.tables.peek("T2999") == Table("t2999", [Column("a", "int")])
     assert retained < 150 * 3000 and peak < 5 * len(text), (retained / 3000, peak / len(text))
+
+
+def test_repair_plan_reads_packed_and_object_tables_without_keeping_them():
+    result = read_ddl(SCRIPT, "mssql", "K2t.SQL")
+    findings = schema_diff.diff(result.schema, Schema("mssql"), "K2")
+    assert sorted(f.table for f in findings if f.kind == "missing_table") == ["keyed", "later", "plain1", "plain2", "plain3"]
+    steps = repair.plan(findings, ddl=result)
+    creates = dict(((step.table, step.source), step.sql) for step in steps if step.kind == "create_table")
+    assert creates[("plain2", "K2t.SQL:5")] == "CREATE TABLE plain2 (c int)"
+    assert creates[("later", "K2t.SQL:9")] == "CREATE TABLE later ([x] [int] NOT NULL)"
+    assert creates[("later", "K2t.SQL:11")] == "ALTER TABLE [later] ADD CONSTRAINT [later_pk] PRIMARY KEY ([x])"
+    assert result.schema.tables.object_keys() == ["KEYED", "LATER"] and result.sources.object_keys() == ["KEYED", "LATER"]
