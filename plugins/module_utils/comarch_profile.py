@@ -6,9 +6,10 @@
 Comarch does not publish where the Automatic Operations Service (Serwis Operacji
 Automatycznych) keeps its schedule and its history. Each entry of a
 product profile says which runbook step (CM-xx) needs it; users replace any part
-with the variable ``comarch_profile`` (merged key by key by ``merge_profile``).
-The lab builds exactly what the profile says, so a profile that matches a real
-site needs no code change.
+with the variable ``comarch_profile`` (merged key by key by ``merge_profile``), so
+a site of another layout needs no code change. The lab describes its stand-in
+Comarch on its own (``tools/comarchlab/vendor.py``); a unit test holds these
+defaults to it.
 
 Products: ``optima`` (Comarch ERP Optima), ``xl_hr`` (Comarch ERP XL HR) and
 ``altum_hr`` (Comarch ERP Altum HR). XL HR and Altum HR keep their HR data in an
@@ -23,8 +24,7 @@ profile names quoted per dialect, so that a hostile override cannot inject SQL.
 from __future__ import annotations
 
 import copy
-import functools
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_qualified
 
@@ -210,23 +210,3 @@ def disable_syncs_sql(platform: str, profile: Mapping[str, Any]) -> Tuple[str, T
         _table(platform, p), quote_ident(platform, p["enabled_column"]), quote_ident(platform, p["operation_column"]),
         quote_ident(platform, p["enabled_column"]))
     return sql, (p["differential_operation"], p["full_operation"])
-
-
-def lab_ddl(profile: Mapping[str, Any]) -> List[str]:
-    """The tables the profile names, as the lab (PostgreSQL) creates them."""
-    q = functools.partial(quote_ident, "lab")
-    v, s, h = profile["db_version"], profile["schedule"], profile["history"]
-    statements = []
-    for schema in sorted({v["schema"], s["schema"], h["schema"]}):
-        statements.append("CREATE SCHEMA IF NOT EXISTS %s" % q(schema))
-    statements.append("CREATE TABLE IF NOT EXISTS %s (%s int4 NOT NULL PRIMARY KEY, %s varchar(255) NULL)" % (
-        _table("lab", v), q(v["id_column"]), q(v["value_column"])))
-    statements.append("CREATE TABLE IF NOT EXISTS %s (%s serial PRIMARY KEY, %s varchar(40) NOT NULL, %s int4 NOT NULL, %s int4 NOT NULL, "
-                      "%s timestamp NULL)" % (_table("lab", s), q(s["id_column"]), q(s["operation_column"]), q(s["enabled_column"]),
-                                              q(s["interval_column"]), q(s["next_run_column"])))
-    message = ", %s varchar(500) NULL" % q(h["message_column"]) if h["message_column"] else ""
-    statements.append("CREATE TABLE IF NOT EXISTS %s (%s serial PRIMARY KEY, %s varchar(40) NOT NULL, %s timestamp NOT NULL, %s timestamp NULL, "
-                      "%s varchar(10) NOT NULL, %s int4 NOT NULL DEFAULT 0, %s varchar(40) NULL%s)" % (
-                          _table("lab", h), q(h["id_column"]), q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]),
-                          q(h["status_column"]), q(h["pending_column"]), q(h["version_column"]), message))
-    return statements

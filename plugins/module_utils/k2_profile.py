@@ -5,8 +5,9 @@
 
 K2's own table names are not public. Each entry of ``DEFAULT_PROFILE`` says
 which runbook step needs it; users replace any part of it with the variable
-``k2_profile`` (merged key by key by ``merge_profile``). The lab builds exactly
-what the profile says, so a profile that matches a real K2 needs no code change.
+``k2_profile`` (merged key by key by ``merge_profile``), so a K2 of another
+layout needs no code change. The lab describes its stand-in K2 on its own
+(``tools/k2lab/vendor.py``); a unit test holds these defaults to it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """k2_profile_check.yml and comarch_profile_check.yml on lab sites, and the prechecks that run them first.
 
-``std`` (K2) and ``cstd`` (Comarch, its service stopped so that nothing writes) are built exactly as the
-profiles say. ``odd`` (K2) and ``codd`` (Comarch) are built with their own layout of the private tables
-(the lab's ``layout`` / ``profile`` and ``extra_columns`` knobs): renamed tables and columns, one extra
-column, and on ``codd`` one missing column. The inventory does not carry those layouts: the collection
-learns them from the check's proposed override.
+``std`` (K2) and ``cstd`` (Comarch, its service stopped so that nothing writes) have the labs' own default
+layout, which the default profiles agree with (tests/unit/lab/test_vendor_layouts.py). ``odd`` (K2) and
+``codd`` (Comarch) are built with their own layout of the private tables (the labs' ``layout`` and
+``extra_columns`` knobs): renamed tables and columns, one extra column, and on ``codd`` one missing column.
+The inventory does not carry those layouts: the collection learns them from the check's proposed override.
 """
 
 import hashlib
@@ -23,8 +23,6 @@ from tools.comarchlab import common as comarchcommon
 from tools.k2lab import cli as k2lab
 from tools.k2lab import cluster as k2cluster
 from tools.k2lab import release as k2release
-
-from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import merge_profile
 
 K2_CHECK, COMARCH_CHECK = "playbooks/k2_profile_check.yml", "playbooks/comarch_profile_check.yml"
 K2_TASK = "Check every entry of the K2 profile against the site's catalog and rows (docs/profiles.md)"
@@ -57,7 +55,7 @@ def lab():
                               "licence_sessions": [{"user": "NOVAK", "host": "PC-1", "program": "K2", "app_server": False}]}]}, handle)
     with open(comarch_fleet, "w", encoding="utf-8") as handle:
         json.dump({"sites": [{"name": "cstd", "service_stopped": True, "lifetime_seconds": 1200},
-                             {"name": "codd", "profile": COMARCH_LAYOUT, "extra_columns": COMARCH_EXTRA, "full_sync_seconds": 1,
+                             {"name": "codd", "layout": COMARCH_LAYOUT, "extra_columns": COMARCH_EXTRA, "full_sync_seconds": 1,
                               "lifetime_seconds": 1200}]}, handle)
     try:
         k2 = k2lab.up(lab_dir, k2_fleet)
@@ -146,7 +144,7 @@ def test_k2_site_of_another_layout_is_named_stopped_and_then_reinstalled_with_th
     assert "override that makes the site fit (k2_profile):" in result["msg"]
 
     archive = k2release.build_release(os.path.join(lab["dir"], "releases"), TARGET, company_tables=5,
-                                      profile=merge_profile(K2_LAYOUT), extra_columns=K2_EXTRA)["archive"]
+                                      layout=K2_LAYOUT, extra_columns=K2_EXTRA)["archive"]
     before = _odd_state(lab)
     refused = _reinstall(lab, archive)
     assert refused.failed_hosts() == ["odd"]

@@ -9,7 +9,6 @@ import pytest
 
 from conftest import run_playbook
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE
 from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table, key, loads_snapshot
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema_diff import KINDS
@@ -46,7 +45,7 @@ def psql(sites, sql, database):
 def injected_on_lab(spec):
     """What the lab injected into a drifted company database (the site builds it the same way)."""
     live = render.platform_model(site.expected_model("company", spec), "lab")
-    for table in site._profile_tables("company", DEFAULT_PROFILE):  # pylint: disable=protected-access
+    for table in site._private_tables("company"):  # pylint: disable=protected-access
         live.tables.pop(key(table.name), None)
     return drift.inject_all(live, seed=spec.drift_seed)
 
@@ -131,7 +130,7 @@ def test_repair_on_the_lab_then_it_checks_clean(sites, tmp_path):
     with open(str(scripts / "K2t_FIRMA_Lab.SQL"), "a", encoding="utf-8") as handle:
         handle.write("\n" + render._render_lab(model))  # pylint: disable=protected-access
     tables = render.platform_model(site.expected_model("company", MEND), "lab")
-    protected = set(key(t.name) for t in site._profile_tables("company", DEFAULT_PROFILE))  # pylint: disable=protected-access
+    protected = set(key(t.name) for t in site._private_tables("company"))  # pylint: disable=protected-access
     candidates = [tables.tables[n] for n in sorted(tables.tables) if n not in protected]
 
     def nullable_varchar(table):

@@ -59,7 +59,8 @@ def _alive(pid_file):
 def _start(root, module, extra, pid_file):
     if _alive(pid_file):
         return False
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([common.REPO, common.COLLECTIONS]))
+    # The stand-ins run on the lab's code alone: the collection is not on their path.
+    env = dict(os.environ, PYTHONPATH=common.REPO)
     with open(os.path.join(root, module.rsplit(".", 1)[-1] + ".log"), "ab") as log:
         process = subprocess.Popen([sys.executable, "-m", module, "--site-dir", root] + extra, cwd=common.REPO, env=env,
                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
@@ -119,8 +120,7 @@ def host_vars(lab_dir, site):
         "comarch_backup_dir": os.path.join(root, "backups"),
         # a shell command line, quoted: the clone may live in a path with spaces
         "comarch_installer_command": "cd %s && PYTHONPATH=%s %s -m tools.comarchlab.installer --site-dir %s --version %s" % tuple(
-            shlex.quote(part) for part in (common.REPO, os.pathsep.join([common.REPO, common.COLLECTIONS]), sys.executable, root,
-                                           TARGET_VERSION)),
+            shlex.quote(part) for part in (common.REPO, common.REPO, sys.executable, root, TARGET_VERSION)),
     }
     if site.get("manual_update"):
         del hostvars["comarch_installer_command"]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import sys
+from typing import Any, Dict, Iterator, List, Sequence
+
+import pyodbc
+
+from tools.comarchlab import vendor
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(REPO, "collections")
-for _path in (REPO, COLLECTIONS):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from ansible_collections.erpops.upgrade.plugins.module_utils import comarch_profile  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.db import lab as labdb  # noqa: E402
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident  # noqa: E402  pylint: disable=unused-import
+# The PostgreSQL ODBC driver the lab's cluster is reached with (Debian's odbc-postgresql).
+ODBC_DRIVER = "PostgreSQL Unicode"
 
 SITE_FILE = "site.json"
 KNOBS_FILE = "knobs.json"
@@ -50,12 +49,55 @@ def read_text(path: str, default: str = "") -> str:
         return default
 
 
-def profile_of(site: dict) -> dict:
-    return comarch_profile.merge_profile(site.get("product", "optima"), site.get("profile") or {})
+def layout_of(site: dict) -> dict:
+    """The site's table layout: its product's, with the site's own ``layout`` merged in."""
+    return vendor.layout(site.get("product", "optima"), site.get("layout") or {})
 
 
-def connect(site: dict, database: str):
-    """The lab adapter's connection, as the module makes it."""
-    params = {"db_platform": "lab", "login_host": site["db_host"], "login_port": site["db_port"], "login_user": site["db_user"],
-              "login_password": site["db_password"], "tls": False, "connect_timeout": 10}
-    return labdb.connect(params, database)
+class Database:
+    """One ERP database of a site: autocommit, ``?`` parameters, rows as dicts."""
+
+    def __init__(self, connection, name: str):
+        self.connection = connection
+        self.name = name
+
+    def _cursor(self, sql: str, params: Sequence[Any]):
+        cursor = self.connection.cursor()
+        if params:
+            cursor.execute(sql, tuple(params))
+        else:
+            cursor.execute(sql)
+        return cursor
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> List[Dict[str, Any]]:
+        cursor = self._cursor(sql, params)
+        try:
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row)) for row in cursor.fetchall()] if names else []
+        finally:
+            cursor.close()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor(sql, params).close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Database"]:
+        self.connection.autocommit = False
+        try:
+            yield self
+            self.connection.commit()
+        except BaseException:
+            self.connection.rollback()
+            raise
+        finally:
+            self.connection.autocommit = True
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def connect(site: dict, database: str) -> Database:
+    """A connection to one of the site's databases over the cluster's unix socket."""
+    text = "DRIVER={%s};Servername=%s;Port=%d;Database=%s;UID=%s;PWD={%s};SSLmode=disable;" % (
+        ODBC_DRIVER, site["db_host"], int(site["db_port"]), database, site["db_user"], site["db_password"].replace("}", "}}"))
+    return Database(pyodbc.connect(text, autocommit=True, timeout=10), database)

@@ -2,30 +2,37 @@
 
 ``python -m tools.comarchlab.installer --site-dir DIR --version V``: installs program
 version ``V`` and converts every company database, as the operator does by hand: it writes
-the database version the Comarch profile maps ``V`` to, switches differential syncs off and
+the database version the wizard of ``V`` writes (the lab's Comarch, ``vendor.py``), switches differential syncs off and
 schedules the mandatory full sync (CM-03, CM-05), and Comarch locks the HRM domain.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
+from typing import List, Tuple
 
-from tools.comarchlab import common
+from tools.comarchlab import common, vendor
+from tools.comarchlab.vendor import quote_ident as q
 
 
 class ConversionError(Exception):
     pass
 
 
+def conversion_statements(site_layout: dict, db_version: str) -> List[Tuple[str, tuple]]:
+    """What the wizard writes in each database: the new database version; the full sync scheduled, every other sync off."""
+    v, s = site_layout["db_version"], site_layout["schedule"]
+    return [("UPDATE %s SET %s = ? WHERE %s = ?" % (vendor.table(v), q(v["value_column"]), q(v["id_column"])), (db_version, int(v["version_id"]))),
+            ("UPDATE %s SET %s = CASE WHEN %s = ? THEN 1 ELSE 0 END" % (vendor.table(s), q(s["enabled_column"]), q(s["operation_column"])),
+             (s["full_operation"],))]
+
+
 def install(site_dir: str, version: str) -> None:
     site = common.read_json(os.path.join(site_dir, common.SITE_FILE))
-    profile = common.profile_of(site)
-    db_version = common.comarch_profile.expected_database_version(profile, version)
-    v, s = profile["db_version"], profile["schedule"]
-    q = functools.partial(common.quote_ident, "lab")
+    site_layout = common.layout_of(site)
+    statements = conversion_statements(site_layout, vendor.database_version(site_layout, version))
     common.write_text(os.path.join(site_dir, common.DOMAIN_LOCK), "locked by the update to %s" % version)
     # The new program is in place before the wizard converts: the service then reports it first.
     common.write_text(os.path.join(site_dir, common.VERSION_FILE), version)
@@ -36,10 +43,8 @@ def install(site_dir: str, version: str) -> None:
         db = common.connect(site, name)
         try:
             with db.transaction():
-                db.execute("UPDATE %s.%s SET %s = ? WHERE %s = ?" % (q(v["schema"]), q(v["table"]), q(v["value_column"]), q(v["id_column"])),
-                           (db_version, int(v["version_id"])))
-                db.execute("UPDATE %s.%s SET %s = CASE WHEN %s = ? THEN 1 ELSE 0 END" % (
-                    q(s["schema"]), q(s["table"]), q(s["enabled_column"]), q(s["operation_column"])), (s["full_operation"],))
+                for sql, params in statements:
+                    db.execute(sql, params)
         finally:
             db.close()
 

@@ -2,7 +2,7 @@
 
 ``python -m tools.comarchlab.service --site-dir DIR``: on every tick it reads the site's knobs
 and, for each company database, does what the real service does to the schedule and history
-(as the Comarch profile names them):
+(as the lab's Comarch lays them out, ``vendor.py``):
 
 - after the program version changed (the stand-in installer ran), it reports the new version
   (a ``version_operation`` row), as the real service tells Comarch (CM-04);
@@ -18,13 +18,12 @@ It exits after ``lifetime_seconds`` so that a forgotten lab leaves no process be
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import signal
 import sys
 import time
 
-from tools.comarchlab import common
+from tools.comarchlab import common, vendor
 
 TICK = 0.3
 
@@ -33,14 +32,13 @@ class Service:
     def __init__(self, site_dir: str):
         self.site_dir = site_dir
         self.site = common.read_json(os.path.join(site_dir, common.SITE_FILE))
-        self.profile = common.profile_of(self.site)
+        self.layout = common.layout_of(self.site)
         self.connections = {name: common.connect(self.site, name) for name in self.site["databases"]}
         self.full_done_for = {}
 
     def _names(self):
-        h, s = self.profile["history"], self.profile["schedule"]
-        q = functools.partial(common.quote_ident, "lab")
-        return h, s, q, "%s.%s" % (q(h["schema"]), q(h["table"])), "%s.%s" % (q(s["schema"]), q(s["table"]))
+        h, s = self.layout["history"], self.layout["schedule"]
+        return h, s, vendor.quote_ident, vendor.table(h), vendor.table(s)
 
     def _record(self, db, operation, status, pending, version, message, started_sql="LOCALTIMESTAMP", finished=True):
         h, _s, q, history, _schedule = self._names()
@@ -67,7 +65,7 @@ class Service:
         rows = {r["op"]: r for r in db.query("SELECT %s AS op, %s AS enabled, %s AS interval_seconds FROM %s" % (
             q(s["operation_column"]), q(s["enabled_column"]), q(s["interval_column"]), schedule))}
         full, differential = rows.get(s["full_operation"]), rows.get(s["differential_operation"])
-        if full and full["enabled"] and self.full_done_for.get(db.database) != version:
+        if full and full["enabled"] and self.full_done_for.get(db.name) != version:
             self._full_sync(db, knobs, version)
             return
         if not differential or not differential["enabled"]:
@@ -81,7 +79,7 @@ class Service:
 
     def _full_sync(self, db, knobs, version):
         h, s, q, history, schedule = self._names()
-        self.full_done_for[db.database] = version
+        self.full_done_for[db.name] = version
         row_id = self._record(db, s["full_operation"], h["running_status"], 0, version, "lab: full sync running", finished=False)
         time.sleep(float(knobs.get("full_sync_seconds", 1)))
         fails = bool(knobs.get("full_sync_fails"))

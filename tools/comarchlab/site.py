@@ -1,4 +1,4 @@
-"""Build one lab Comarch site: its ERP databases (tables per the Comarch profile) and its folder.
+"""Build one lab Comarch site: its ERP databases (tables as the lab's Comarch lays them out, ``vendor.py``) and its folder.
 
 A site folder ``<lab>/comarch/<name>/`` holds ``site.json`` (how to reach the databases),
 ``knobs.json`` (faults the stand-ins honour, read on every tick), ``program_version`` (what
@@ -8,7 +8,6 @@ the stand-in installer last installed), the pid files of the stand-ins, and
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -16,10 +15,9 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List
 
-from tools.comarchlab import common
+from tools.comarchlab import common, vendor
+from tools.comarchlab.vendor import quote_ident, quote_literal
 from tools.k2lab import cluster as pg
-
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal, quote_qualified
 
 
 @dataclass
@@ -43,9 +41,10 @@ class ComarchSiteSpec:
     lifetime_seconds: int = 3600
     # no installer command in the inventory: the operator updates by hand
     manual_update: bool = False
-    # the site's own layout of the private tables: a comarch_profile override the lab builds with (the inventory does not
-    # carry it: the collection learns it from comarch_profile_check), and extra columns per entry (varchar(100) NULL)
-    profile: Dict = field(default_factory=dict)
+    # the site's own layout of the private tables, merged into the product's (vendor.layout; the same shape as a
+    # comarch_profile override; the inventory does not carry it: the collection learns it from comarch_profile_check),
+    # and extra columns per entry (varchar(100) NULL)
+    layout: Dict = field(default_factory=dict)
     extra_columns: Dict[str, List[str]] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -60,43 +59,43 @@ def database_name(site: str, company: str) -> str:
     return "comarch_%s_%s" % (site, company)
 
 
-def _seed(spec: ComarchSiteSpec, database: str, profile: dict) -> List[str]:
-    q = functools.partial(quote_ident, "lab")
-    lit = functools.partial(quote_literal, "lab")
-    v, s, h = profile["db_version"], profile["schedule"], profile["history"]
-    version_table = quote_qualified("lab", v["schema"], v["table"])
-    schedule_table = quote_qualified("lab", s["schema"], s["table"])
-    history_table = quote_qualified("lab", h["schema"], h["table"])
+def _seed(spec: ComarchSiteSpec, database: str, site_layout: dict) -> List[str]:
+    q, lit = quote_ident, quote_literal
+    v, s, h = site_layout["db_version"], site_layout["schedule"], site_layout["history"]
     differential_on = 0 if spec.restored else 1
     return [
         "INSERT INTO %s (%s, %s) VALUES (1, %s), (%d, %s)" % (
-            version_table, q(v["id_column"]), q(v["value_column"]), lit(database), int(v["version_id"]), lit(spec.db_version)),
+            vendor.table(v), q(v["id_column"]), q(v["value_column"]), lit(database), int(v["version_id"]), lit(spec.db_version)),
         "INSERT INTO %s (%s, %s, %s, %s) VALUES (%s, %d, %d, NULL), (%s, 0, 0, NULL)" % (
-            schedule_table, q(s["operation_column"]), q(s["enabled_column"]), q(s["interval_column"]), q(s["next_run_column"]),
+            vendor.table(s), q(s["operation_column"]), q(s["enabled_column"]), q(s["interval_column"]), q(s["next_run_column"]),
             lit(s["differential_operation"]), differential_on, spec.interval_seconds, lit(s["full_operation"])),
         "INSERT INTO %s (%s, %s, %s, %s, %s, %s%s) VALUES (%s, LOCALTIMESTAMP - interval '1 second', LOCALTIMESTAMP, %s, 0, %s%s)" % (
-            history_table, q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]), q(h["status_column"]),
+            vendor.table(h), q(h["operation_column"]), q(h["started_column"]), q(h["finished_column"]), q(h["status_column"]),
             q(h["pending_column"]), q(h["version_column"]), ", " + q(h["message_column"]) if h["message_column"] else "",
             lit(s["differential_operation"]), lit(h["success_status"]), lit(spec.program_version),
             ", " + lit("lab: seeded differential sync") if h["message_column"] else ""),
-    ] + ["ALTER TABLE %s ADD COLUMN %s varchar(100) NULL" % (quote_qualified("lab", profile[entry]["schema"], profile[entry]["table"]), q(column))
+    ] + ["ALTER TABLE %s ADD COLUMN %s varchar(100) NULL" % (vendor.table(site_layout[entry]), q(column))
          for entry, columns in sorted(spec.extra_columns.items()) for column in columns]
 
 
+def database_statements(spec: ComarchSiteSpec, database: str) -> List[str]:
+    """Everything one company database of the site is made of: its tables and their first rows."""
+    site_layout = vendor.layout(spec.product, spec.layout)
+    return vendor.ddl(site_layout) + _seed(spec, database, site_layout)
+
+
 def build_databases(cluster: pg.Cluster, spec: ComarchSiteSpec) -> List[str]:
-    profile = common.comarch_profile.merge_profile(spec.product, spec.profile)
-    login = quote_ident("lab", cluster.login)
+    login = quote_ident(cluster.login)
     pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
-            % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
+            % (quote_literal(cluster.login), login, quote_literal(cluster.password)))
     # The backup's verification restores into a scratch database (MS SQL: dbcreator for a test restore).
     pg.psql(cluster, "ALTER ROLE %s CREATEDB" % login)
     names = []
     for company in spec.companies:
         name = database_name(spec.name, company)
-        pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))
-        pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", name), login))
-        statements = common.comarch_profile.lab_ddl(profile) + _seed(spec, name, profile)
-        pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
+        pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident(name))
+        pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident(name), login))
+        pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(database_statements(spec, name))), database=name)
         names.append(name)
     return names
 
@@ -119,7 +118,7 @@ def build(lab_dir: str, cluster: pg.Cluster, spec: ComarchSiteSpec) -> None:
     os.makedirs(root)
     databases = build_databases(cluster, spec)
     site = {
-        "name": spec.name, "product": spec.product, "profile": spec.profile, "databases": databases,
+        "name": spec.name, "product": spec.product, "layout": spec.layout, "databases": databases,
         "db_host": cluster.socket_dir, "db_port": cluster.port, "db_user": cluster.login, "db_password": cluster.password,
         "interval_seconds": spec.interval_seconds, "service_stopped": spec.service_stopped, "lifetime_seconds": spec.lifetime_seconds,
         "domain_locked_seconds": spec.domain_locked_seconds, "manual_update": spec.manual_update, "fingerprint": spec.fingerprint(),

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from tools.k2lab.vendor import quote_ident
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key, normalized_predicate)
 

@@ -9,7 +9,7 @@
 Written on its own: it imports nothing of the collection (``plugins/``) and no lab
 module that does, so a test of the collection against it compares two independent
 readings of the runbook. It knows K2's tables by their default names; the lab site's
-``Conf/Special/k2lab.json`` may rename them (``tables``) as the collection's profile does.
+``Conf/Special/k2lab.json`` may rename them (``tables``), as a site of another layout has them.
 
 What it does, in the seed's order (RUNBOOK K2-10, K2-11, K2-12, K2-14):
 

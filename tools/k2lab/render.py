@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from typing import List, Optional
 
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident
+from tools.k2lab.vendor import quote_ident
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
     MAX_LENGTH, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, dumps_snapshot, key,
 )

@@ -17,14 +17,12 @@ import stat
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
-from ansible_collections.erpops.upgrade.plugins.module_utils import k2_version
-from ansible_collections.erpops.upgrade.plugins.module_utils.k2_profile import DEFAULT_PROFILE, ddl_script_name, merge_profile
-from ansible_collections.erpops.upgrade.plugins.module_utils.quoting import quote_ident, quote_literal
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import Column, PrimaryKey, Schema, Table
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import key as schema_key
 
 from tools.k2lab import cluster as pg
-from tools.k2lab import drift, installer, konverze, render, schema_gen
+from tools.k2lab import drift, installer, konverze, render, schema_gen, vendor
+from tools.k2lab.vendor import quote_ident, quote_literal
 
 SPEC_FILE = ".k2lab-site.json"
 STAND_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stand_in_k2.py")
@@ -56,8 +54,9 @@ class SiteSpec:
     install_method: str = "installer"
     # The stand-in installer's knobs (installer.py): {"fail_at": step, "hang": seconds, "hang_at": step}
     installer_faults: Dict[str, object] = field(default_factory=dict)
-    # The site's own layout of K2's private tables: a k2_profile override the lab builds the site with (the inventory does not
-    # carry it: the collection learns it from k2_profile_check), and extra columns per profile entry (varchar(100) NULL).
+    # The site's own layout of K2's private tables, merged into the lab's (vendor.layout; the same shape as a k2_profile
+    # override; the inventory does not carry it: the collection learns it from k2_profile_check), and extra columns per
+    # layout entry (varchar(100) NULL).
     layout: Dict[str, Dict[str, object]] = field(default_factory=dict)
     extra_columns: Dict[str, List[str]] = field(default_factory=dict)
     # K2-04: rows of License management (function 678): {"user", "host", "program", "app_server": bool}
@@ -75,7 +74,7 @@ def database_name(site: str, code: str) -> str:
 
 
 def mandant_codes(spec: SiteSpec) -> List[str]:
-    return ["DEMO", "INIT"] + list(spec.mandants)
+    return list(vendor.SYSTEM_MANDANTS) + list(spec.mandants)
 
 
 def _ident(name: str) -> str:
@@ -86,27 +85,28 @@ def _literal(value: str) -> str:
     return quote_literal("lab", value)
 
 
-def site_profile(spec: SiteSpec):
-    """The profile the site is built with: the default one, or the site's own layout."""
-    return merge_profile(spec.layout) if spec.layout else DEFAULT_PROFILE
+def site_layout(spec: SiteSpec):
+    """The layout the site is built with: the lab's, with the site's own merged in."""
+    return vendor.layout(spec.layout)
 
 
-def _with_extra_columns(tables: List[Table], profile, extra_columns: Dict[str, List[str]]) -> List[Table]:
+def _with_extra_columns(tables: List[Table], layout, extra_columns: Dict[str, List[str]]) -> List[Table]:
     by_name = {t.name: t for t in tables}
     for entry, columns in sorted(extra_columns.items()):
-        table = by_name.get(profile[entry]["table"])
+        table = by_name.get(layout[entry]["table"])
         for column in columns if table is not None else []:
             table.columns.append(Column(column, "varchar", 100))
     return tables
 
 
-def _profile_tables(kind: str, profile, extra_columns: Optional[Dict[str, List[str]]] = None) -> List[Table]:
-    """K2's private tables, exactly as the profile names them, in K2's MS SQL terms."""
-    return _with_extra_columns(_profile_tables_of(kind, profile), profile, extra_columns or {})
+def _private_tables(kind: str, layout=None, extra_columns: Optional[Dict[str, List[str]]] = None) -> List[Table]:
+    """K2's private tables as the layout (default: the lab's) names them, in K2's MS SQL terms."""
+    layout = layout or vendor.LAYOUT
+    return _with_extra_columns(_private_tables_of(kind, layout), layout, extra_columns or {})
 
 
-def _profile_tables_of(kind: str, profile) -> List[Table]:
-    p = profile
+def _private_tables_of(kind: str, layout) -> List[Table]:
+    p = layout
     version = Table(p["db_version"]["table"], [Column(p["db_version"]["version_column"], "varchar", 40, nullable=False)])
     if kind == "company":
         vi = p["version_init"]
@@ -128,25 +128,19 @@ def _profile_tables_of(kind: str, profile) -> List[Table]:
     ]
 
 
-def expected_model(kind: str, spec: SiteSpec, profile=None) -> Schema:
-    """The structure the site's K2 expects: the generated schema plus the profile's tables."""
-    profile = profile or DEFAULT_PROFILE
+def expected_model(kind: str, spec: SiteSpec, layout=None) -> Schema:
+    """The structure the site's K2 expects: the generated schema plus K2's private tables (the site's layout by default)."""
+    layout = layout or site_layout(spec)
     model = schema_gen.conf_schema() if kind == "conf" else schema_gen.company_schema(spec.company_tables)
-    for table in _profile_tables(kind, profile, spec.extra_columns):
+    for table in _private_tables(kind, layout, spec.extra_columns):
         if model.table(table.name) is None:
             model.add(table)
     return model
 
 
-def konverze_token(version: str) -> str:
-    """The lab's conversion file version for a K2 version: generation and release (gaia.12 -> 412)."""
-    parsed = k2_version.parse(version)
-    return "%d%02d" % (parsed.generation, parsed.release)
-
-
-def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
+def _seed_rows(spec: SiteSpec, kind: str, code: str, layout=None) -> List[str]:
     q, lit = _ident, _literal
-    p = profile or DEFAULT_PROFILE
+    p = layout or site_layout(spec)
     rows = ["INSERT INTO %s (%s) VALUES (%s)" % (q(p["db_version"]["table"]), q(p["db_version"]["version_column"]), lit(spec.db_version or spec.version))]
     if kind == "company":
         vi = p["version_init"]
@@ -156,7 +150,7 @@ def _seed_rows(spec: SiteSpec, kind: str, code: str, profile=None) -> List[str]:
         # The installed version was initialized when it was installed (FACTS.md "Verze inicializována").
         rows.append("INSERT INTO %s (%s, %s, %s) VALUES (%s, 1, now())" % (
             q(vi["table"]), q(vi["function_column"]), q(vi["mandatory_column"]), q(vi["done_at_column"]),
-            lit(vi["version_function"].format(version=k2_version.parse(spec.db_version or spec.version).name()))))
+            lit(vi["version_function"].format(version=vendor.parse_version(spec.db_version or spec.version).name()))))
         return rows
     f, r, e = p["firmy"], p["reinstall_manager"], p["extensions"]
     for number, mandant in enumerate(mandant_codes(spec), start=1):
@@ -193,35 +187,42 @@ def _write(path: str, data: bytes, mode: Optional[int] = None) -> None:
 
 def _ini_texts(spec: SiteSpec, cluster: pg.Cluster) -> Dict[str, bytes]:
     server = "%s,%d" % (cluster.socket_dir, cluster.port)
+    i = vendor.INI
     k2_ini = ("; Konfigurace připojení K2 — laboratoř erpops.upgrade\r\n"
-              "[DATABASE]\r\nDRIVER=LAB\r\nSERVER=%s\r\nDATABASE=%s\r\nUSER=%s\r\n\r\n"
-              "[K2]\r\nVERSION=%s\r\nNAZEV=Účetní společnost %s\r\n" % (server, database_name(spec.name, "CONF"), cluster.login, spec.version, spec.name))
-    sysk2_ini = ("; Systémová konfigurace\r\n[DATABASE]\r\nSERVER=%s\r\nDATABASE=%s\r\n" % (server, database_name(spec.name, "CONF")))
-    return {"k2.ini": k2_ini.encode("cp1250"), "sysk2.ini": sysk2_ini.encode("cp1250")}
+              "[%s]\r\n%s=%s\r\n%s=%s\r\n%s=%s\r\n%s=%s\r\n\r\n" % (
+                  i["section"], i["driver_key"], i["driver"], i["server_key"], server, i["database_key"], database_name(spec.name, "CONF"),
+                  i["user_key"], cluster.login)
+              + "[%s]\r\n%s=%s\r\nNAZEV=Účetní společnost %s\r\n" % (i["version_section"], i["version_key"], spec.version, spec.name))
+    sysk2_ini = ("; Systémová konfigurace\r\n[%s]\r\n%s=%s\r\n%s=%s\r\n" % (
+        i["section"], i["server_key"], server, i["database_key"], database_name(spec.name, "CONF")))
+    encoding = vendor.FOLDER["ini_encoding"]
+    return {vendor.FOLDER["ini_file"]: k2_ini.encode(encoding), vendor.FOLDER["sysini_file"]: sysk2_ini.encode(encoding)}
 
 
-def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> None:
+def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, layout) -> None:
     for name, data in _ini_texts(spec, cluster).items():
         _write(os.path.join(root, name), data)
     for kind in ("conf", "company"):
-        model = expected_model(kind, spec, profile)
+        model = expected_model(kind, spec, layout)
         for platform in ("mssql", "oracle", "lab"):
-            _write(os.path.join(root, "SQL", ddl_script_name(profile, kind, platform)), render.render_ddl(model, platform).encode("utf-8"))
-    tokens = profile["scripts"]["konverze_platforms"]
+            _write(os.path.join(root, vendor.FOLDER["sql_dir"], vendor.ddl_script_name(layout, kind, platform)),
+                   render.render_ddl(model, platform).encode("utf-8"))
+    tokens = layout["scripts"]["konverze_platforms"]
     for platform in ("mssql", "oracle", "lab"):
-        files = konverze.render_conversions(platform, [konverze_token(spec.version)], tokens=tokens)
+        files = konverze.render_conversions(platform, [vendor.konverze_token(spec.version)], tokens=tokens)
         for name, text in files.items():
-            _write(os.path.join(root, "SQL", "konverze", name), text.encode("utf-8"))
+            _write(os.path.join(root, vendor.FOLDER["konverze_dir"], name), text.encode("utf-8"))
     os.makedirs(os.path.join(root, "Conf", "Special"), exist_ok=True)
     for ext in spec.extensions:
-        _write(os.path.join(root, "extensions", ext, "%s.ext" % ext), ("format=%s\nname=%s\n" % (_extension_format(spec, ext), ext)).encode())
+        _write(os.path.join(root, vendor.FOLDER["extensions_dir"], ext, "%s.ext" % ext),
+               ("format=%s\nname=%s\n" % (_extension_format(spec, ext), ext)).encode())
     knobs = {"db": {"host": cluster.socket_dir, "port": cluster.port, "user": cluster.login, "password": cluster.password,
                     "database": database_name(spec.name, "CONF")},
-             "extensions_table": {"table": profile["extensions"]["table"], "name": profile["extensions"]["name_column"],
-                                  "current": profile["extensions"]["current_column"], "format": profile["extensions"]["format_column"]}}
+             "extensions_table": {"table": layout["extensions"]["table"], "name": layout["extensions"]["name_column"],
+                                  "current": layout["extensions"]["current_column"], "format": layout["extensions"]["format_column"]}}
     if spec.k2_restarts:
         knobs["restarts"] = spec.k2_restarts
-    p = profile
+    p = layout
     knobs["tables"] = {"db_version": [p["db_version"]["table"], p["db_version"]["version_column"]],
                        "firmy": [p["firmy"]["table"], p["firmy"]["code_column"], p["firmy"]["database_column"]],
                        "reinstall": [p["reinstall_manager"]["table"], p["reinstall_manager"]["reinstall_allowed_column"],
@@ -233,8 +234,8 @@ def _folder(spec: SiteSpec, cluster: pg.Cluster, root: str, profile=None) -> Non
     _write(os.path.join(root, "Conf", "Special", "k2lab.json"), json.dumps(knobs, indent=1).encode())
     if not spec.torso:
         with open(STAND_IN, "rb") as source:
-            _write(os.path.join(root, "k2"), b"#!/usr/bin/env python3\n" + source.read())
-        os.chmod(os.path.join(root, "k2"), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+            _write(os.path.join(root, vendor.FOLDER["executable"]), b"#!/usr/bin/env python3\n" + source.read())
+        os.chmod(os.path.join(root, vendor.FOLDER["executable"]), stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
 
 
 #: The server's own small database for the collection (as a DBA gives one on a production server): the slot table of
@@ -248,7 +249,7 @@ def shared_database(cluster: pg.Cluster) -> None:
         pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", SHARED_DATABASE), quote_ident("lab", cluster.login)))
 
 
-def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
+def _databases(spec: SiteSpec, cluster: pg.Cluster, layout) -> None:
     login = quote_ident("lab", cluster.login)
     pg.psql(cluster, "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) THEN CREATE ROLE %s LOGIN PASSWORD %s; END IF; END$$;"
             % (quote_literal("lab", cluster.login), login, quote_literal("lab", cluster.password)))
@@ -260,12 +261,12 @@ def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
         pg.psql(cluster, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % quote_ident("lab", name))
         pg.psql(cluster, "CREATE DATABASE %s OWNER %s" % (quote_ident("lab", name), login))
         kind = "conf" if code == "CONF" else "company"
-        model = expected_model(kind, spec, profile)
+        model = expected_model(kind, spec, layout)
         if code in spec.drift_mandants:
             # Drift the model as the lab stores it: drift types (int8) are lab types, not K2's MS SQL ones.
-            # The profile's tables stay intact: the seed rows and the other modules need them.
+            # K2's private tables stay intact: the seed rows and the other modules need them.
             live = render.platform_model(model, "lab")
-            protected = set(schema_key(t.name) for t in _profile_tables(kind, profile))
+            protected = set(schema_key(t.name) for t in _private_tables(kind, layout))
             kept = dict((name, live.tables.pop(name)) for name in list(live.tables) if name in protected)
             drift.inject_all(live, seed=spec.drift_seed)
             live.tables.update(kept)
@@ -273,7 +274,7 @@ def _databases(spec: SiteSpec, cluster: pg.Cluster, profile=None) -> None:
         else:
             ddl_text = render.render_ddl(model, "lab")
         ddl = lab_batches(ddl_text)
-        statements = ddl + _seed_rows(spec, kind, code, profile)
+        statements = ddl + _seed_rows(spec, kind, code, layout)
         pg.psql(cluster, "SET ROLE %s;\n%s;\n" % (login, ";\n".join(statements)), database=name)
 
 
@@ -302,8 +303,8 @@ def installer_records_path(lab_dir: str) -> str:
 
 def _installed_names(root: str) -> List[str]:
     """What an installation put into the folder: the program and the SQL scripts, not the site's ini, Conf/ or extensions/."""
-    names = ["k2"]
-    for folder, _dirs, files in os.walk(os.path.join(root, "SQL")):
+    names = [vendor.FOLDER["executable"]]
+    for folder, _dirs, files in os.walk(os.path.join(root, vendor.FOLDER["sql_dir"])):
         names += [os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/") for name in files]
     return sorted(names)
 
@@ -354,9 +355,9 @@ def _web_config(lab_dir: str, spec: SiteSpec) -> None:
     _write(web_config_path(lab_dir, spec.name), b"\xef\xbb\xbf" + text.encode("utf-8"))
 
 
-def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bool:
+def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec) -> bool:
     """Build one site; returns True when something changed."""
-    profile = profile or site_profile(spec)
+    layout = site_layout(spec)
     root = site_dir(lab_dir, spec.name)
     marker = os.path.join(root, SPEC_FILE)
     wanted = {"fingerprint": spec.fingerprint(), "generator": generator_fingerprint(), "cluster": "%s:%d" % (cluster.data_dir, cluster.port)}
@@ -366,14 +367,14 @@ def build(lab_dir: str, cluster: pg.Cluster, spec: SiteSpec, profile=None) -> bo
                 return False
     if os.path.exists(root):
         shutil.rmtree(root)
-    _folder(spec, cluster, root, profile)
+    _folder(spec, cluster, root, layout)
     records = installer_records_path(lab_dir)
     if not spec.torso and spec.installer_record:
         installer.register(records, root, spec.version, installer.installed_files(root, _installed_names(root)))
     else:
         installer.forget(records, root)
     _web_config(lab_dir, spec)
-    _databases(spec, cluster, profile)
+    _databases(spec, cluster, layout)
     _write(marker, json.dumps(wanted).encode())
     return True
 

@@ -91,21 +91,11 @@ def test_hostile_names_stay_identifiers(platform):
     assert isinstance(statements[0], sqlglot.exp.Update)
 
 
-def test_lab_ddl_creates_what_the_profile_names():
-    p = cp.merge_profile("optima", {"history": {"table": "Log"}})
-    ddl = cp.lab_ddl(p)
-    assert ddl[0] == 'CREATE SCHEMA IF NOT EXISTS "CDN"'
-    assert any('"CDN"."Log"' in s for s in ddl)
-    for text in ddl:
-        assert sqlglot.parse_one(text, read="postgres") is not None
-
-
 def test_an_absent_message_column_is_allowed_and_read_as_null():
     p = cp.merge_profile("optima", {"history": {"message_column": None}})
     sql, _params = cp.history_sql("mssql", p)
     assert "NULL AS message" in sql and "SOHI_Komunikat" not in sql
     assert sqlglot.parse_one(sql.replace("?", "NULL"), read="tsql") is not None
-    assert all("SOHI_Komunikat" not in text for text in cp.lab_ddl(p))
     with pytest.raises(ValueError, match="history.status_column must be a string"):
         cp.merge_profile("optima", {"history": {"status_column": None}})
 
