@@ -553,7 +553,10 @@ _COUNTS_KEPT = 256   # distinct GO arguments whose count is remembered (bounded:
 def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
     sqlcmd = dialect == "mssql"
     pattern = lexer.go_scan_pattern(dialect)
-    scan_all, scan = pattern.findall, pattern.finditer
+    fast_scans = scan_all, scan = pattern.findall, pattern.finditer
+    if sqlcmd:   # for a chunk that holds a "$(": the scanner that also stops at quotes holding a "$"
+        strict = lexer.go_scan_pattern(dialect, dollars_in_quotes=True)
+        strict_scans = strict.findall, strict.finditer
     skip_flat = _FLAT_COMMENTS.match
     new_batch = tuple.__new__
     counts = {}         # GO argument -> repeat count, for the arguments seen first
@@ -565,6 +568,8 @@ def _split_go(stream: IO[str], dialect: str) -> Iterator[Batch]:
     for chunk in _chunks(stream):
         size = len(chunk)
         find = chunk.find
+        if sqlcmd:   # "$" first: one memchr, and most scripts have none
+            scan_all, scan = strict_scans if "$" in chunk and "$(" in chunk else fast_scans
         pos = start = 0     # ``start``: where the batch being read begins in this chunk
         # The chunk's batches in one call of the scanner, from its start or from the end of
         # the quote or comment the previous chunk left open, up to the first quote or comment

@@ -31,12 +31,14 @@ turns that off). ``benchmarks/bench_ddl.py`` measures it against sqlglot with it
 from __future__ import annotations
 
 import sys
+from array import array
 from dataclasses import dataclass, field, replace
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql import ddl_fast, lexer
 from ansible_collections.erpops.upgrade.plugins.module_utils.sql.schema import (
-    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PrimaryKey, Schema, Table, key, normalized_predicate,
+    MAX_LENGTH, PLATFORMS, Column, FullTextIndex, Index, PackedMapping, PrimaryKey, Schema, Table, append_number, key,
+    normalized_predicate,
 )
 
 # Token kinds of the shared tokenizer (``lexer``).
@@ -110,10 +112,51 @@ class TableSources:
         return unique
 
 
+class SourceMap(PackedMapping):
+    """``TableSources`` by table key (``schema.PackedMapping``); a table written by its CREATE TABLE alone is packed.
+
+    ``pack`` keeps such a table's CREATE TABLE as its line and where its text starts and ends
+    in the script, which the map keeps (one reference, not a copy), in three arrays: about
+    a dozen bytes a table instead of a ``TableSources``, a ``SourceRef``, a copy of the
+    statement and a dict entry. Its ``TableSources`` is made when asked for.
+    """
+
+    __slots__ = ("_file", "_script", "_lines", "_spans")
+
+    def __init__(self, file: str = "", script: str = "", entries=()) -> None:
+        self._file = file
+        self._script = script
+        self._lines = array("I")
+        self._spans = array("I")   # start and end of each packed CREATE TABLE in the script
+        super().__init__(entries)
+
+    def pack(self, table_name: str, line: int, start: int, end: int) -> None:
+        """The sources of a table written by one CREATE TABLE, at ``line``, ``script[start:end]``."""
+        wanted = key(table_name)
+        if wanted in self:
+            self[wanted] = TableSources(SourceRef(self._file, line, self._script[start:end].strip()))
+            return
+        append_number(self, "_lines", line)
+        append_number(self, "_spans", start)
+        append_number(self, "_spans", end)
+        self._append_packed(table_name)
+
+    def _make(self, number: int, keep: bool) -> TableSources:
+        spans = self._spans
+        return TableSources(SourceRef(self._file, self._lines[number], self._script[spans[2 * number]:spans[2 * number + 1]].strip()))
+
+    def _arguments(self) -> tuple:
+        return (self._file, self._script)
+
+    def _added(self, number: int) -> None:
+        self._lines.append(0)
+        self._spans.extend((0, 0))
+
+
 @dataclass
 class DdlResult:
     schema: Schema
-    sources: Dict[str, TableSources] = field(default_factory=dict)
+    sources: SourceMap = field(default_factory=SourceMap)
     problems: List[Problem] = field(default_factory=list)
     ignored: List[Ignored] = field(default_factory=list)
     statements: int = 0   # statements in the script; each one is read, ignored or a problem
@@ -715,12 +758,42 @@ def _query_follows(p: _Parser, word: str) -> bool:
 
 
 class _TableBuild(object):
-    """A table under construction: the parser's target for one statement."""
+    """A table under construction: the parser's target for one statement.
 
-    def __init__(self, table: Table, sources: TableSources, ref: SourceRef) -> None:
+    Its ``SourceRef`` (a copy of the statement's text) and, for a new table, its
+    ``TableSources`` are made only when a key, an index or a full-text index needs them:
+    a table of columns only is kept packed, its sources as the statement's place in the script.
+    """
+
+    __slots__ = ("table", "_reader", "_statement", "_ref", "_sources")
+
+    def __init__(self, table: Table, reader: "_Reader", statement: Statement, sources: Optional[TableSources] = None) -> None:
         self.table = table
-        self.sources = sources
-        self.ref = ref
+        self._reader = reader
+        self._statement = statement
+        self._ref: Optional[SourceRef] = None
+        self._sources = sources
+
+    @property
+    def ref(self) -> SourceRef:
+        if self._ref is None:
+            self._ref = self._reader.ref(self._statement)
+        return self._ref
+
+    @property
+    def statement(self) -> Statement:
+        return self._statement
+
+    @property
+    def sources(self) -> TableSources:
+        if self._sources is None:   # a new table: its CREATE TABLE is this statement
+            self._sources = TableSources(self.ref)
+        return self._sources
+
+    def columns_only(self) -> bool:
+        """Whether the table is its columns alone, with no sources but its CREATE TABLE (it can be packed)."""
+        table = self.table
+        return self._sources is None and table.primary_key is None and not table.indexes and table.fulltext is None
 
     def set_primary_key(self, pk: PrimaryKey) -> None:
         if self.table.primary_key is not None:
@@ -771,9 +844,13 @@ class _Reader(object):
         self.platform = platform
         self.filename = filename
         self.fast = fast and platform == "mssql"
-        self.result = DdlResult(Schema(platform=platform, database=database))
+        self.result = DdlResult(Schema(platform=platform, database=database), SourceMap(filename, text))
         self.types: Dict[str, List[Column]] = {}   # Oracle object types by key, for tables OF them
         self.columns_seen: Dict[str, Column] = {}  # the fast path's columns by their definition text
+        # The table created last, added to the model when the next is created or the script ends:
+        # packed if it is still its columns alone, else as a Table (keys mostly follow their table at once).
+        self.open: Optional[_TableBuild] = None
+        self.open_key = ""
 
     def run(self) -> DdlResult:
         result = self.result
@@ -804,6 +881,7 @@ class _Reader(object):
             else:
                 if len(result.ignored) + result.unlisted_ignored == before:
                     result.read += 1
+        self.close_open()
         if result.unlisted_problems:
             result.problems.append(Problem(self.filename, result.problems[-1].line, "",
                                            "%d more statements could not be read (not listed one by one)" % result.unlisted_problems))
@@ -861,16 +939,15 @@ class _Reader(object):
             return True
         if kind == "table":
             name, columns = data
-            if schema.table(name) is not None or len(set(key(c.name) for c in columns)) != len(columns):
+            self.close_open()
+            if key(name) in schema.tables or len(set(key(c.name) for c in columns)) != len(columns):
                 return False
-            ref = self.ref(statement)
-            schema.add(Table(name, columns))
-            self.result.sources[key(name)] = TableSources(ref)
+            self.opened(_TableBuild(Table(name, columns), self, statement))
         else:
-            table = schema.table(data[0])
-            if table is None:
+            build = self.existing(data[0], statement)
+            if build is None:
                 return False
-            build = _TableBuild(table, self.result.sources[key(data[0])], self.ref(statement))
+            table = build.table
             if kind == "key":
                 dummy, key_name, columns, clustered, defaults = data
                 if table.primary_key is not None or any(table.columns.find(c) < 0 for c in columns) or any(
@@ -907,11 +984,37 @@ class _Reader(object):
     def ref(self, statement: Statement) -> SourceRef:
         return SourceRef(self.filename, statement.line, statement.text(self.text))
 
-    def target(self, name: str, statement: Statement) -> _TableBuild:
+    def existing(self, name: str, statement: Statement) -> Optional[_TableBuild]:
+        """The table ``name`` created earlier, as the target of ``statement``, or None."""
+        wanted = key(name)
+        if self.open is not None and wanted == self.open_key:
+            return _TableBuild(self.open.table, self, statement, self.open.sources)
         table = self.result.schema.table(name)
-        if table is None:
+        return None if table is None else _TableBuild(table, self, statement, self.result.sources[wanted])
+
+    def target(self, name: str, statement: Statement) -> _TableBuild:
+        build = self.existing(name, statement)
+        if build is None:
             raise DdlError("table %r is not created earlier in this script" % name)
-        return _TableBuild(table, self.result.sources[key(name)], self.ref(statement))
+        return build
+
+    def opened(self, build: _TableBuild) -> None:
+        self.open, self.open_key = build, key(build.table.name)
+
+    def close_open(self) -> None:
+        """The open table added to the model: packed, with its CREATE TABLE's place, if it is its columns alone."""
+        build = self.open
+        if build is None:
+            return
+        self.open = None
+        table = build.table
+        if build.columns_only():
+            self.result.schema.add_packed(table.name, table.columns)
+            statement = build.statement
+            self.result.sources.pack(table.name, statement.line, statement.start, statement.end)
+        else:
+            self.result.schema.add(table)
+            self.result.sources[self.open_key] = build.sources
 
     def statement(self, p: _Parser, statement: Statement) -> None:
         first = p.word()
@@ -964,10 +1067,10 @@ class _Reader(object):
         name = p.name()
         if _query_follows(p, "AS"):
             raise DdlError("CREATE TABLE %r AS SELECT: its columns come from a query, which the reader does not run" % name)
-        if self.result.schema.table(name) is not None:
+        self.close_open()
+        if key(name) in self.result.schema.tables:
             raise DdlError("table %r is created twice" % name)
-        ref = self.ref(statement)
-        build = _TableBuild(Table(name), TableSources(ref), ref)
+        build = _TableBuild(Table(name), self, statement)
         if p.accept("OF"):
             self.object_table(p, build)
         else:
@@ -975,8 +1078,7 @@ class _Reader(object):
             self.table_elements(p, build, typed=True)
         p.skip_options()
         build.key_columns_not_null()
-        self.result.schema.add(build.table)
-        self.result.sources[key(name)] = build.sources
+        self.opened(build)
 
     def table_elements(self, p: _Parser, build: _TableBuild, typed: bool) -> None:
         """Columns and constraints up to the closing parenthesis (a trailing comma is allowed)."""
@@ -1051,7 +1153,7 @@ class _Reader(object):
             return
         p.expect_punct("(")
         attributes: List[Column] = []
-        scratch = _TableBuild(Table(type_name), TableSources(self.ref(statement)), self.ref(statement))
+        scratch = _TableBuild(Table(type_name), self, statement)
         while True:
             if p.word() in ("MEMBER", "STATIC", "MAP", "ORDER", "CONSTRUCTOR", "FINAL", "INSTANTIABLE", "NOT", "OVERRIDING"):
                 break  # methods follow the attributes

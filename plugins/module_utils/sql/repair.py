@@ -205,7 +205,7 @@ class _Planner(object):
 
     def sources(self, finding: Finding):
         result = self.ddl_for(finding.database)
-        return None if result is None else result.sources.get(key(finding.table))
+        return None if result is None else result.sources.peek(key(finding.table))   # read only: nothing kept
 
     def missing_table(self, finding: Finding) -> None:
         sources = self.sources(finding)
@@ -227,7 +227,7 @@ class _Planner(object):
 
     def expected_table(self, finding: Finding):
         result = self.ddl_for(finding.database)
-        return None if result is None else result.schema.table(finding.table)
+        return None if result is None else result.schema.tables.peek(key(finding.table))
 
     def primary_key(self, finding: Finding) -> None:
         sources, table = self.sources(finding), self.expected_table(finding)

@@ -36,8 +36,11 @@ the type has no length. Two column fields are written only when set: ``semantics
 of a filtered index, see ``normalized_predicate``) is written only when it has one.
 
 A table's ``columns`` is a ``ColumnList``: it reads and changes as a list of ``Column``
-but keeps the columns packed, so that the model of a script costs a few times the
-script's size whatever its shape (the DDL reader's memory goal in ``make bench``).
+but keeps the columns packed, and a schema's ``tables`` is a ``Tables`` mapping: it reads
+and changes as a dict of ``Table`` but keeps a table of columns only (no keys, indexes or
+full-text index) in schema-wide arrays until it is asked for, so that the model of a
+script costs a few times the script's size whatever its shape, a few wide tables or many
+small ones (the DDL reader's memory goals in ``make bench``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import json
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import MutableSequence
+from collections.abc import Mapping, MutableMapping, MutableSequence
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -314,6 +317,15 @@ _WIDTH = 6
 _TYPES_SCANNED = 8   # up to this many type names, a type's number is found in the list, without a dict
 
 
+def append_number(owner, name: str, value: int) -> None:
+    """Append ``value`` to the array ``owner.<name>``, widened when it does not fit."""
+    numbers = getattr(owner, name)
+    try:
+        numbers.append(value)
+    except OverflowError:
+        setattr(owner, name, _extended(numbers, [value]))
+
+
 def _sizes_and_flags(column: Column) -> Tuple[int, int, int, int]:
     """A column's length, precision, scale and flags as ``ColumnList`` packs them (an absent size is 0 with its flag)."""
     length, precision, scale = column.length, column.precision, column.scale
@@ -552,6 +564,52 @@ class ColumnList(MutableSequence):
     def _replace_all(self, columns: List[Column]) -> None:
         self.__init__(columns)  # pylint: disable=unnecessary-dunder-call
 
+    def _copy_range(self, start: int, stop: int) -> "ColumnList":
+        """The columns ``start`` to ``stop`` as a new list, copied packed (no ``Column`` made)."""
+        copy = ColumnList()
+        copy._extend_packed(self, start, stop)   # pylint: disable=protected-access
+        return copy
+
+    def _extend_packed(self, other: "ColumnList", start: int = 0, stop: Optional[int] = None) -> None:
+        """Append ``other``'s columns ``start`` to ``stop``, copied packed, a chunk of numbers at a time."""
+        stop = len(other) if stop is None else stop
+        if stop <= start:
+            return
+        # pylint: disable=protected-access
+        first = len(self)
+        other_meta = other._meta
+        base = other_meta[(start - 1) * _WIDTH] if start else 0
+        shift = len(self._names) - base
+        self._names += other._names[base:other_meta[(stop - 1) * _WIDTH]]
+        numbers: Dict[int, int] = {}
+        for chunk in range(start, stop, _CHUNK):
+            values = other_meta[chunk * _WIDTH:min(stop, chunk + _CHUNK) * _WIDTH].tolist()
+            for position in range(0, len(values), _WIDTH):
+                values[position + _END] += shift
+                number = numbers.get(values[position + _TYPE])
+                if number is None:
+                    number = numbers[values[position + _TYPE]] = self._type_number(other._type_names[values[position + _TYPE]])
+                values[position + _TYPE] = number
+            self._meta = _extended(self._meta, values)
+        extras = other._extras[start:stop] if other._extras is not None else None
+        if extras is not None and any(extra is not None for extra in extras):
+            if self._extras is None:
+                self._extras = [None] * first
+            self._extras += extras
+        elif self._extras is not None:
+            self._extras += [None] * (stop - start)
+        self._slots = None
+
+    def _truncate(self, start: int) -> None:
+        """Drop the columns from ``start`` on (type names stay known)."""
+        if start >= len(self):
+            return
+        del self._names[self._meta[(start - 1) * _WIDTH] if start else 0:]
+        del self._meta[start * _WIDTH:]
+        if self._extras is not None:
+            del self._extras[start:]
+        self._slots = None
+
     def __setitem__(self, index, value) -> None:
         if isinstance(index, int) and -len(self) <= index < len(self):
             index %= len(self)
@@ -591,6 +649,7 @@ class ColumnList(MutableSequence):
 
 
 _SLOT_LIMIT = {"H": 65534, "I": (1 << 32) - 2}
+_CHUNK = 512       # columns whose numbers are copied at once between packed lists
 _SCAN_LIMIT = 32   # up to this many columns, ``find`` searches the names instead of building a hash table
 
 
@@ -619,16 +678,306 @@ class Table:
         return None
 
 
+_PACKED = object()   # ``PackedMapping._objects`` of a packed entry; None marks a deleted one
+
+
+class PackedMapping(MutableMapping):
+    """A mapping by name whose entries may be kept packed in a few mapping-wide arrays, not as objects.
+
+    It reads and changes as a dict. Each entry has a number, in the order of adding (a
+    dict's order), and a name kept as UTF-8 bytes in one ``bytearray`` (where each ends: an
+    array). An entry set by ``m[k] = v`` is an object, kept in the list ``_objects`` by number and
+    found through a dict by the exact key ``k``, as in a dict. One added packed (a
+    subclass's ``pack``) has no object: its key is ``key(name)``, it is found through a hash
+    table of entry numbers (an array), and the subclass keeps its data in arrays of its own
+    by number, from which ``_make`` builds the object. The object of a packed entry is made
+    at the first ``m[k]`` (also ``get``, ``pop``, ``values()``, ``items()``) and kept from then
+    on, so a change made to it stays; ``peek`` makes one without keeping it, for callers
+    that only read. A packed entry costs a few dozen bytes beside its own data, against a
+    few hundred for a dict entry, its key string and its objects. Storage freed by a
+    deletion or by making an object is not reused, except at the end (``_released``).
+    """
+
+    __slots__ = ("_names", "_ends", "_folded", "_objects", "_index", "_slots", "_packed", "_size")
+
+    def __init__(self, entries=()) -> None:
+        self._names = bytearray()
+        self._ends = array("I")
+        self._folded = bytearray()   # 1 where the key is key(name): added packed
+        self._objects: List[object] = []         # by number: the object, _PACKED, or None once deleted
+        self._index: Dict[str, int] = {}        # the number of each object entry, by its key
+        self._slots = array("I", bytes(4 * 8))  # packed entries: number + 1, by hash of the key
+        self._packed = 0                        # entries ever added packed (what the slots hold)
+        self._size = 0
+        self.update(entries)
+
+    # -- the packed data, in subclasses
+
+    def _make(self, number: int, keep: bool):
+        """The object of packed entry ``number``; ``keep``: it will be kept as the entry (it may take the data over)."""
+        raise NotImplementedError
+
+    def _added(self, number: int) -> None:
+        """Entry ``number`` was added as an object: the subclass's arrays get an empty place for it."""
+
+    def _released(self, number: int) -> None:
+        """Entry ``number``'s packed data is no longer used (made an object, replaced or deleted)."""
+
+    # -- names and look-up
+
+    def _name(self, number: int) -> str:
+        ends = self._ends
+        return self._names[ends[number - 1] if number else 0:ends[number]].decode("utf-8")
+
+    def _key(self, number: int) -> str:
+        name = self._name(number)
+        return key(name) if self._folded[number] else name
+
+    def _find(self, wanted) -> int:
+        """The number of the live entry whose key is ``wanted``, or -1."""
+        number = self._index.get(wanted)
+        if number is not None:
+            return number
+        if not self._packed or not isinstance(wanted, str):
+            return -1
+        slots, objects = self._slots, self._objects
+        mask = len(slots) - 1
+        slot = hash(wanted) & mask
+        while True:
+            number = slots[slot]
+            if not number:
+                return -1
+            if objects[number - 1] is _PACKED and key(self._name(number - 1)) == wanted:
+                return number - 1
+            slot = (slot + 1) & mask
+
+    def _append(self, name: str, obj) -> int:
+        """A new entry: ``obj`` under the key ``name``, or (``obj`` is ``_PACKED``) packed, under ``key(name)``."""
+        number = len(self._ends)
+        self._names += name.encode("utf-8")
+        append_number(self, "_ends", len(self._names))
+        self._size += 1
+        self._objects.append(obj)
+        if obj is not _PACKED:
+            self._folded.append(0)
+            self._index[name] = number
+            return number
+        self._folded.append(1)
+        self._packed += 1
+        if 2 * self._packed + 2 > len(self._slots):
+            self._rehash()
+        else:
+            self._place(key(name), number)
+        return number
+
+    def _append_packed(self, name: str) -> int:
+        """A new packed entry named ``name`` (its key ``key(name)``): its number, for the subclass's data."""
+        return self._append(name, _PACKED)
+
+    def _place(self, wanted: str, number: int) -> None:
+        slots = self._slots
+        mask = len(slots) - 1
+        slot = hash(wanted) & mask
+        while slots[slot]:
+            slot = (slot + 1) & mask
+        slots[slot] = number + 1
+
+    def _rehash(self) -> None:
+        size = 8
+        while size < 2 * self._packed + 2:
+            size *= 2
+        self._slots = array("I", bytes(4 * size))
+        for number in range(len(self._ends)):
+            if self._folded[number]:
+                self._place(self._key(number), number)
+
+    def _to_object(self, number: int, wanted: str, obj) -> None:
+        """Packed entry ``number`` (found by ``wanted``) becomes the object ``obj``."""
+        self._objects[number] = obj
+        self._index[wanted] = number
+        self._released(number)
+
+    # -- the mapping
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, wanted) -> bool:
+        return self._find(wanted) >= 0
+
+    def __iter__(self) -> Iterator[str]:
+        for number, obj in enumerate(self._objects):
+            if obj is not None:
+                yield self._key(number)
+
+    def __getitem__(self, wanted):
+        number = self._find(wanted)
+        if number < 0:
+            raise KeyError(wanted)
+        obj = self._objects[number]
+        if obj is _PACKED:
+            obj = self._make(number, True)
+            self._to_object(number, wanted, obj)
+        return obj
+
+    def peek(self, wanted, default=None):
+        """``m[wanted]`` without keeping an object made for a packed entry (for callers that only read it)."""
+        number = self._find(wanted)
+        if number < 0:
+            return default
+        obj = self._objects[number]
+        return self._make(number, False) if obj is _PACKED else obj
+
+    def peek_values(self) -> Iterator:
+        """The values in order, as ``peek`` gives them."""
+        for number, obj in enumerate(self._objects):
+            if obj is _PACKED:
+                yield self._make(number, False)
+            elif obj is not None:
+                yield obj
+
+    def __setitem__(self, wanted: str, value) -> None:
+        number = self._find(wanted)
+        if number < 0:
+            self._added(self._append(wanted, value))
+        elif self._objects[number] is not _PACKED:
+            self._objects[number] = value
+        else:
+            self._to_object(number, wanted, value)
+
+    def __delitem__(self, wanted) -> None:
+        number = self._find(wanted)
+        if number < 0:
+            raise KeyError(wanted)
+        packed = self._objects[number] is _PACKED
+        self._objects[number] = None
+        self._index.pop(wanted, None)
+        self._size -= 1
+        if packed:
+            self._released(number)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(self) != len(other):
+            return False
+        missing = object()
+        peek = other.peek if isinstance(other, PackedMapping) else other.get
+        return all(self.peek(k) == peek(k, missing) for k in self)
+
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = None  # type: ignore[assignment]   # mutable, as a dict
+
+    def __repr__(self) -> str:
+        return "{%s}" % ", ".join("%r: %r" % (k, self.peek(k)) for k in self)
+
+    def object_keys(self) -> List[str]:
+        """The keys of the entries held as objects, in order (the others are packed)."""
+        return [self._key(number) for number, obj in enumerate(self._objects) if obj is not None and obj is not _PACKED]
+
+    def _arguments(self) -> tuple:
+        """What the subclass's constructor takes before the entries (for copy and pickle)."""
+        return ()
+
+    def __reduce__(self):
+        # The hash table depends on the process's string hashes: a copy is built again from the entries.
+        return (type(self), self._arguments() + ([(k, self.peek(k)) for k in self],))
+
+
+class Tables(PackedMapping):
+    """A schema's tables by ``key(name)``: a dict of ``Table`` to its users, packed inside (``PackedMapping``).
+
+    ``pack(name, columns)`` adds a table of columns only, as the DDL reader does for a
+    table without keys, indexes or a full-text index: its columns go to one ``ColumnList``
+    of all packed tables, and where each table's columns start to an array, so that such a
+    table costs a dozen bytes beside its name and columns (a ``Table`` with its own
+    ``ColumnList`` and dict entry costs about 600). Its ``Table`` is made, with its own
+    ``ColumnList``, at the first ``tables[k]`` and kept; ``peek`` reads it without keeping it.
+    The table packed last stays as it was given until the next one is added (a script's
+    keys and indexes mostly follow their table at once: it becomes a ``Table`` unmoved).
+    """
+
+    __slots__ = ("_columns", "_starts", "_pending")
+
+    def __init__(self, tables=()) -> None:
+        self._columns = ColumnList()
+        self._starts = array("I", [0])   # where each entry's packed columns start; one more: the end
+        self._pending: Optional[Tuple[int, object]] = None   # the last table packed: its number and columns
+        super().__init__(tables)
+
+    def pack(self, name: str, columns: Iterable[Column]) -> None:
+        """Add a table of ``columns`` only, packed (one named alike by ``key`` is replaced, as by ``add``).
+
+        A ``ColumnList`` given is taken over, not copied: the caller must not change it afterwards.
+        """
+        wanted = key(name)
+        if wanted in self:
+            self[wanted] = Table(name, columns)
+            return
+        self._flush()
+        self._pending = (self._append_packed(name), columns if isinstance(columns, (ColumnList, list)) else list(columns))
+
+    def _flush(self) -> None:
+        """The table packed last, moved into the packed columns."""
+        if self._pending is None:
+            return
+        number, columns = self._pending
+        self._pending = None
+        if isinstance(columns, ColumnList):
+            self._columns._extend_packed(columns)   # pylint: disable=protected-access
+        else:
+            self._columns.extend(columns)
+        append_number(self, "_starts", len(self._columns))
+
+    def _make(self, number: int, keep: bool) -> "Table":
+        pending = self._pending
+        if pending is not None and pending[0] == number:
+            columns = pending[1]
+            if not (keep and isinstance(columns, ColumnList)):
+                columns = ColumnList(columns)
+        else:
+            columns = self._columns._copy_range(self._starts[number], self._starts[number + 1])  # pylint: disable=protected-access
+        return Table(self._name(number), columns)
+
+    def _added(self, number: int) -> None:
+        self._flush()
+        append_number(self, "_starts", self._starts[-1])
+
+    def _released(self, number: int) -> None:
+        if self._pending is not None and self._pending[0] == number:
+            self._pending = None
+            append_number(self, "_starts", self._starts[-1])   # its packed columns: none
+            return
+        starts = self._starts
+        first, stop = starts[number], starts[number + 1]
+        if first < stop == len(self._columns):   # the last columns packed: give their room back
+            self._columns._truncate(first)   # pylint: disable=protected-access
+            for later in range(number + 1, len(starts)):
+                starts[later] = first
+
+
 @dataclass
 class Schema:
     platform: str
     database: str = ""
-    tables: Dict[str, Table] = field(default_factory=dict)
+    tables: Tables = field(default_factory=Tables)
     taken_at: Optional[str] = None
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "tables" and not isinstance(value, Tables):
+            value = Tables(value)
+        object.__setattr__(self, name, value)
 
     def add(self, table: Table) -> Table:
         self.tables[key(table.name)] = table
         return table
+
+    def add_packed(self, name: str, columns: Iterable[Column]) -> None:
+        """Add a table of columns only, kept packed until it is asked for (``Tables.pack``)."""
+        self.tables.pack(name, columns)
 
     def table(self, name: str) -> Optional[Table]:
         return self.tables.get(key(name))
@@ -691,7 +1040,7 @@ def snapshot_to_dict(schema: Schema) -> dict:
         "platform": schema.platform,
         "database": schema.database,
         "taken_at": schema.taken_at,
-        "tables": [_table_to_dict(t) for t in sorted(schema.tables.values(), key=lambda t: key(t.name))],
+        "tables": [_table_to_dict(t) for t in sorted(schema.tables.peek_values(), key=lambda t: key(t.name))],
     }
 
 
