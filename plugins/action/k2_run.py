@@ -27,8 +27,8 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.erpops.upgrade.plugins.module_utils import db as k2db
 from ansible_collections.erpops.upgrade.plugins.module_utils import run_lock, run_state
 from ansible_collections.erpops.upgrade.plugins.module_utils.db_options import DB_ARGUMENT_SPEC, db_params
-from ansible_collections.erpops.upgrade.plugins.plugin_utils.remote_file import RemoteFile
 from ansible_collections.erpops.upgrade.plugins.plugin_utils.no_log import masked
+from ansible_collections.erpops.upgrade.plugins.plugin_utils.remote_file import RemoteFile
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", required=True, choices=["begin", "decide", "step", "renew", "finish", "read", "lock", "unlock", "restored"]),

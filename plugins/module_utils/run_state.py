@@ -344,8 +344,11 @@ def record_step(state: Mapping[str, Any], name: str, result: str, now: datetime,
     """
     new = _record_one(state, name, result, now, msg, started, extra)
     following = next_step(new) if start_next and result in ("ok", "skipped") else None
-    while following is not None and skip_reason(new, following):
-        new = _record_one(new, following, "skipped", now, skip_reason(new, following), None, None)
+    while following is not None:
+        reason = skip_reason(new, following)
+        if reason is None:
+            break
+        new = _record_one(new, following, "skipped", now, reason, None, None)
         following = next_step(new)
     if following in PRESTARTED:
         new = _record_one(new, following, "started", now, None, None, None)

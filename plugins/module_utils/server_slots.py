@@ -217,11 +217,6 @@ def decide(rows: Sequence[Mapping[str, Any]], limit: int, token: str) -> Dict[st
     return {"take": ahead < limit - len(holders), "holders": holders, "ahead": ahead}
 
 
-def may_take(holders: Sequence[Mapping[str, Any]], limit: int, token: str) -> bool:
-    """Whether a new holder fits when nobody waits: fewer live holders than ``limit`` (its own token never counts twice)."""
-    return decide(holders, limit, token)["take"]
-
-
 def holder_text(holder: Mapping[str, Any]) -> str:
     """``backup of K2_FIRMA (site K2_CONF, run r1, controller awx-1) since 17:00:05Z``."""
     labels = (("site", "site_key"), ("run", "run_id"), ("controller", "controller_host"))

@@ -147,11 +147,11 @@ def test_free_slots_go_to_the_waiters_first_come_first_served():
     assert decide([_row("h1")], 1, "h1")["take"] is True
 
 
-def test_may_take_counts_the_live_holders_against_the_limit():
+def test_without_waiters_the_live_holders_count_against_the_limit():
     held = [{"holder_token": "a"}, {"holder_token": "b"}]
-    assert server_slots.may_take([], 1, "x")
-    assert not server_slots.may_take(held[:1], 1, "x")
-    assert server_slots.may_take(held, 3, "x") and not server_slots.may_take(held, 2, "x")
+    assert server_slots.decide([], 1, "x")["take"]
+    assert not server_slots.decide(held[:1], 1, "x")["take"]
+    assert server_slots.decide(held, 3, "x")["take"] and not server_slots.decide(held, 2, "x")["take"]
 
 
 def test_pauses_grow_and_stop_at_the_wait():
