@@ -445,10 +445,6 @@ class ColumnList(MutableSequence):
             return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other))
         return NotImplemented
 
-    def __ne__(self, other) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
     __hash__ = None  # type: ignore[assignment]   # mutable, as a list
 
     def __repr__(self) -> str:
@@ -864,10 +860,6 @@ class PackedMapping(MutableMapping):
         missing = object()
         peek = other.peek if isinstance(other, PackedMapping) else other.get
         return all(self.peek(k) == peek(k, missing) for k in self)
-
-    def __ne__(self, other) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
 
     __hash__ = None  # type: ignore[assignment]   # mutable, as a dict
 
